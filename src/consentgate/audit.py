@@ -1,0 +1,164 @@
+"""The audit trail: hash-chained entries that commit to every audited row. Pure.
+
+Each state change appends one entry per row it writes, in the same transaction:
+
+    {"idx": 7, "action": "consent.recorded", "entity": "consent_events", "key": "<event id>",
+     "digest": "<HMAC-SHA256 of the row>", "at": "2024-09-18T00:00:00Z", "prev": "<hash of 6>"}
+
+* ``entry_bytes`` is the canonical JSON (sorted keys, no spaces, UTF-8) of those fields; the
+  entry's hash is SHA-256 of those bytes and the next entry's ``prev``. The same bytes are
+  the leaf of the Merkle log (RFC 9162 leaf hash ``H(0x00 || entry_bytes)``).
+* ``key`` names the row without revealing personal data: an event id, a policy version, or a
+  pseudonymous member reference ``member_ref`` (HMAC of the member id under the workspace key).
+* ``digest`` commits to the row's content with an HMAC under the workspace key, so a leaf
+  reveals nothing guessable (an email's hash could be brute-forced; its HMAC cannot).
+* A row's current content must equal the digest of the *latest* entry for its key; an entry
+  whose latest action deletes the row has ``digest`` null.
+
+``verify_chain`` finds the first broken entry; ``verify_rows`` compares rows with entries.
+Editing, deleting, inserting or reordering any audit entry or any audited row is detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from consentgate.errors import AuditChainBroken
+from consentgate.timestamps import format_timestamp
+
+GENESIS = "0" * 64
+
+# Dotted action names (one constant per state change).
+POLICY_PUBLISHED = "policy.published"
+TAXONOMY_EXTENDED = "taxonomy.extended"
+MEMBER_IMPORTED = "member.imported"
+CONSENT_RECORDED = "consent.recorded"
+SNAPSHOT_CREATED = "snapshot.created"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    idx: int
+    action: str
+    entity: str
+    key: str
+    digest: str | None
+    recorded_at: datetime
+    prev_hash: str
+
+    def entry_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "idx": self.idx,
+                "action": self.action,
+                "entity": self.entity,
+                "key": self.key,
+                "digest": self.digest,
+                "at": format_timestamp(self.recorded_at),
+                "prev": self.prev_hash,
+            }
+        )
+
+    @property
+    def entry_hash(self) -> str:
+        return hashlib.sha256(self.entry_bytes()).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    ).encode("utf-8")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def row_digest(secret: bytes, entity: str, row: Mapping[str, Any]) -> str:
+    """HMAC-SHA256 over the canonical JSON of an audited row (commit, don't reveal)."""
+    return hmac.new(
+        secret, entity.encode() + b"\x00" + canonical_json(dict(row)), hashlib.sha256
+    ).hexdigest()
+
+
+def member_ref(secret: bytes, member_id: str) -> str:
+    """A pseudonymous, stable reference to a member: HMAC-SHA256(secret, "member:" + id)."""
+    return hmac.new(secret, b"member:" + member_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def chain(
+    start_idx: int,
+    prev_hash: str,
+    items: Iterable[tuple[str, str, str, str | None]],
+    *,
+    at: datetime,
+) -> Iterator[tuple[AuditEntry, str]]:
+    """Yield (entry, entry_hash) for (action, entity, key, digest) items after ``prev_hash``."""
+    idx, prev = start_idx, prev_hash
+    for action, entity, key, digest in items:
+        entry = AuditEntry(idx, action, entity, key, digest, at, prev)
+        prev = entry.entry_hash
+        yield entry, prev
+        idx += 1
+
+
+def verify_chain(entries: Iterable[tuple[AuditEntry, str]]) -> tuple[int, str]:
+    """Check (entry, stored_hash) pairs in idx order; return (count, head hash).
+
+    Raises AuditChainBroken naming the first entry that is missing, out of order, altered or
+    does not link to its predecessor.
+    """
+    expected_idx, prev = 0, GENESIS
+    for entry, stored in entries:
+        if entry.idx != expected_idx:
+            raise AuditChainBroken(
+                f"audit entry {expected_idx} is missing or out of order (found {entry.idx})",
+                expected_idx,
+            )
+        if entry.prev_hash != prev:
+            raise AuditChainBroken(
+                f"audit entry {entry.idx} does not link to entry {entry.idx - 1}", entry.idx
+            )
+        if entry.entry_hash != stored:
+            raise AuditChainBroken(f"audit entry {entry.idx} was altered", entry.idx)
+        prev = stored
+        expected_idx += 1
+    return expected_idx, prev
+
+
+def verify_rows(
+    latest: Mapping[tuple[str, str], tuple[int, str | None]],
+    rows: Iterable[tuple[str, str, str]],
+) -> None:
+    """Compare audited rows (entity, key, digest) with the latest entry for each key.
+
+    ``latest`` maps (entity, key) to (idx, digest) of the last entry for that key. Raises
+    AuditChainBroken for a row with no entry (inserted behind the log's back), a row whose
+    digest differs (edited), or an entry whose row is gone (deleted).
+    """
+    seen: set[tuple[str, str]] = set()
+    for entity, key, digest in rows:
+        found = latest.get((entity, key))
+        if found is None:
+            raise AuditChainBroken(
+                f"a row of {entity} has no audit entry (inserted outside consentgate)"
+            )
+        idx, expected = found
+        if expected != digest:
+            raise AuditChainBroken(
+                f"a row of {entity} differs from audit entry {idx} (edited)", idx
+            )
+        seen.add((entity, key))
+    for (entity, key), (idx, expected) in sorted(latest.items(), key=lambda kv: kv[1][0]):
+        if expected is not None and (entity, key) not in seen:
+            raise AuditChainBroken(
+                f"the row of {entity} recorded by audit entry {idx} is missing (deleted)", idx
+            )

@@ -1,0 +1,74 @@
+"""Shared CLI plumbing: the app context, output rendering, option types."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from consentgate.config import Settings
+from consentgate.store.engine import check_current, make_engine
+from consentgate.timestamps import parse_timestamp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    _engine: sa.Engine | None = field(default=None, repr=False)
+
+    def engine(self, *, check: bool = True) -> sa.Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.db_url)
+            if check:
+                check_current(self._engine)
+        return self._engine
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class Timestamp(click.ParamType[datetime]):
+    name = "TIMESTAMP"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_timestamp(value, field=param.name if param and param.name else "timestamp")
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIMESTAMP = Timestamp()
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(f)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, show_lines=False)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console().print(table)

@@ -1,0 +1,256 @@
+"""``consentgate members import``, ``consent import|record|status`` and ``snapshot``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from consentgate import workspace
+from consentgate.cli.common import (
+    TIMESTAMP,
+    AppContext,
+    echo_json,
+    json_option,
+    pass_app,
+    print_table,
+)
+from consentgate.timestamps import format_timestamp, utcnow
+
+ON_ERROR = click.Choice(["refuse", "skip"])
+
+
+def _report(result: workspace.ImportResult, what: str, as_json: bool) -> None:
+    data = {
+        "added": result.added,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "rejected": result.rejected,
+        "rejects_file": str(result.rejects_path) if result.rejects_path else None,
+    }
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(
+        f"{what}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.rejected} rejected."
+    )
+    if result.rejects_path:
+        click.echo(f"Rejected lines written to {result.rejects_path}")
+
+
+@click.group()
+def members() -> None:
+    """Import members (data subjects)."""
+
+
+@members.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--on-error",
+    type=ON_ERROR,
+    default="refuse",
+    show_default=True,
+    help="refuse: any bad line refuses the file; skip: import good lines, write bad ones to a rejects file.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write rejected lines (default FILE.rejects).",
+)
+@json_option
+@pass_app
+def members_import(
+    app: AppContext, file: Path, on_error: str, rejects: Path | None, as_json: bool
+) -> None:
+    """Import members from CSV, JSONL or Parquet (member_id, jurisdiction, name, email, phone)."""
+    _report(
+        workspace.import_members(app.engine(), file, on_error=on_error, rejects=rejects),
+        "Members",
+        as_json,
+    )
+
+
+@click.group()
+def consent() -> None:
+    """Record consent events and query effective consent."""
+
+
+@consent.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--on-error",
+    type=ON_ERROR,
+    default="refuse",
+    show_default=True,
+    help="refuse: any bad line refuses the file; skip: import good lines, write bad ones to a rejects file.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write rejected lines (default FILE.rejects).",
+)
+@json_option
+@pass_app
+def consent_import(
+    app: AppContext, file: Path, on_error: str, rejects: Path | None, as_json: bool
+) -> None:
+    """Import consent events from JSONL (idempotent by event_id)."""
+    _report(
+        workspace.import_events(app.engine(), file, on_error=on_error, rejects=rejects),
+        "Consent events",
+        as_json,
+    )
+
+
+@consent.command("record")
+@click.argument("member")
+@click.option("--setting", help="Setting id (not for erase).")
+@click.option(
+    "--type", "etype", type=click.Choice(["grant", "deny", "withdraw", "erase"]), required=True
+)
+@click.option("--policy-version", help="Policy version the member saw (required for grant).")
+@click.option("--effective-at", type=TIMESTAMP, help="When it takes effect (default now).")
+@click.option(
+    "--covers-from", type=TIMESTAMP, help="Grant only: earliest creation time of data it covers."
+)
+@click.option(
+    "--source",
+    type=click.Choice(["web", "api", "import", "gpc", "cli"]),
+    default="cli",
+    show_default=True,
+)
+@click.option("--event-id", help="Idempotency key (generated when absent).")
+@json_option
+@pass_app
+def consent_record(
+    app: AppContext,
+    member: str,
+    setting: str | None,
+    etype: str,
+    policy_version: str | None,
+    effective_at: datetime | None,
+    covers_from: datetime | None,
+    source: str,
+    event_id: str | None,
+    as_json: bool,
+) -> None:
+    """Record one consent event for MEMBER."""
+    import uuid
+
+    record = {
+        "event_id": event_id or f"ev-{uuid.uuid4().hex}",
+        "member_id": member,
+        "type": etype,
+        "setting": setting,
+        "policy_version": policy_version,
+        "effective_at": format_timestamp(effective_at or utcnow()),
+        "covers_from": format_timestamp(covers_from) if covers_from else None,
+        "source": source,
+    }
+    record = {k: v for k, v in record.items() if v is not None}
+    event, created = workspace.record_event(app.engine(), record)
+    data = {
+        "event_id": event.event_id,
+        "created": created,
+        "seq": event.seq,
+        "recorded_at": format_timestamp(event.recorded_at),
+    }
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(
+            f"{'Recorded' if created else 'Already recorded'}: {etype} event {event.event_id}"
+        )
+
+
+@consent.command("status")
+@click.argument("member")
+@click.option("--setting", required=True)
+@click.option("--at", type=TIMESTAMP, help="Point in time (default now).")
+@click.option(
+    "--known-at", type=TIMESTAMP, help="As the system knew it at this time (default now)."
+)
+@json_option
+@pass_app
+def consent_status(
+    app: AppContext,
+    member: str,
+    setting: str,
+    at: datetime | None,
+    known_at: datetime | None,
+    as_json: bool,
+) -> None:
+    """Effective consent state of MEMBER for a setting."""
+    data = workspace.consent_status(app.engine(), member, setting, at=at, known_at=known_at)
+    if as_json:
+        echo_json(data)
+        return
+    print_table(
+        None,
+        ["member_id", "setting", "state", "covers_from", "event_id", "policy_version"],
+        [
+            [
+                data[k]
+                for k in (
+                    "member_id",
+                    "setting",
+                    "state",
+                    "covers_from",
+                    "event_id",
+                    "policy_version",
+                )
+            ]
+        ],
+    )
+
+
+@click.command()
+@click.option("--use", required=True, help="Data use, e.g. train_ai_system.")
+@click.option(
+    "--recipient", required=True, help="first_party or a third party named in the policy."
+)
+@click.option("--as-of", type=TIMESTAMP, help="Point in time (default now).")
+@click.option(
+    "--known-at", type=TIMESTAMP, help="As the system knew it at this time (default now)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Parquet file to write.",
+)
+@json_option
+@pass_app
+def snapshot(
+    app: AppContext,
+    use: str,
+    recipient: str,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    out: Path,
+    as_json: bool,
+) -> None:
+    """Write the consent snapshot (member_id, category, covers_from) for (use, recipient, as-of)."""
+    snap = workspace.build_snapshot(
+        app.engine(), use=use, recipient=recipient, as_of=as_of or utcnow(), known_at=known_at
+    )
+    sha = workspace.write_snapshot(snap, out)
+    data = {
+        "sha256": sha,
+        "rows": snap.grants.num_rows,
+        "members": snap.members.num_rows,
+        "categories": list(snap.categories),
+        "as_of": format_timestamp(snap.as_of),
+        "out": str(out),
+    }
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(
+            f"Snapshot {sha}: {data['rows']} consented (member, category) rows over {data['members']} members -> {out}"
+        )
+
+
+COMMANDS = [members, consent, snapshot]
+_ = print_table

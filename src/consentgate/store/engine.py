@@ -1,0 +1,79 @@
+"""Engines and schema migrations (Alembic), for SQLite and PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from consentgate.errors import ConsentgateError, UsageError
+
+logger = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> sa.Engine:
+    url = normalize_url(url)
+    try:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        engine = sa.create_engine(url, **kwargs)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise UsageError(f"invalid database URL: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
+
+
+def _alembic_config(conn: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade(engine: sa.Engine) -> str:
+    """Create or upgrade the schema to the newest revision; idempotent. Returns the revision."""
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "head")
+            return MigrationContext.configure(conn).get_current_revision() or ""
+    except sa.exc.OperationalError as exc:
+        raise ConsentgateError(f"cannot open database: {exc.orig}") from exc
+
+
+def check_current(engine: sa.Engine) -> None:
+    """Refuse to work on a database that is missing or behind (``consentgate init`` fixes it)."""
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.OperationalError as exc:
+        raise ConsentgateError(f"cannot open database: {exc.orig}") from exc
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if current != head:
+        raise ConsentgateError(
+            "the database is not initialised or is out of date: run `consentgate init`"
+        )

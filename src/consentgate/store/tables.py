@@ -1,0 +1,125 @@
+"""The schema, as SQLAlchemy Core tables (portable types only; migrations mirror it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class UTCMicros(sa.TypeDecorator[datetime]):
+    """An aware UTC datetime stored as integer microseconds since the epoch.
+
+    Portable across SQLite and PostgreSQL, exact, cheap to compare, and zero-copy into Arrow
+    (bulk readers select the raw integer with ``sa.type_coerce(col, sa.BigInteger)``).
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> int | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return (value - _EPOCH) // timedelta(microseconds=1)
+
+    def process_result_value(self, value: int | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
+metadata = sa.MetaData()
+TS = UTCMicros()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+taxonomy_keys = sa.Table(
+    "taxonomy_keys",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # data_category | data_use
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("added_at", TS, nullable=False),
+)
+
+policy_versions = sa.Table(
+    "policy_versions",
+    metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("published_at", TS, nullable=False),
+    sa.Column("effective_from", TS, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("member_id", sa.String(255), primary_key=True),
+    sa.Column("jurisdiction", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+consent_events = sa.Table(
+    "consent_events",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("event_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("member_id", sa.String(255), sa.ForeignKey("members.member_id"), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("setting", sa.String(128)),
+    sa.Column("policy_version", sa.String(64), sa.ForeignKey("policy_versions.version")),
+    sa.Column("effective_at", TS, nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Column("covers_from", TS),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("evidence", sa.JSON),
+    sa.Index("ix_consent_events_member", "member_id", "effective_at"),
+)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("use", sa.String(255), nullable=False),
+    sa.Column("recipient", sa.String(255), nullable=False),
+    sa.Column("as_of", TS, nullable=False),
+    sa.Column("known_at", TS, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("policy_versions", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "idx",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("entity_key", sa.String(255), nullable=False),
+    sa.Column("digest", sa.String(64)),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_entity_key", "entity", "entity_key"),
+)

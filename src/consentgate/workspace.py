@@ -1,0 +1,451 @@
+"""Use cases: what the CLI and the HTTP API do, each in one transaction.
+
+A workspace is a ledger database (plus key files). Functions here take an engine and plain
+values, call the pure core (policy, consent, ingest) and the store, and return values. They
+never print; the CLI and the API render what they return.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from consentgate import consent as core
+from consentgate import ingest
+from consentgate.errors import Conflict, InvalidInput, NotFound, PolicyError, UsageError
+from consentgate.policy import (
+    Change,
+    PolicyHistory,
+    PolicyVersion,
+    Scope,
+    check_publication,
+    parse_policy,
+    validate_policy,
+)
+from consentgate.snapshot import ConsentSnapshot
+from consentgate.store import audit as store_audit
+from consentgate.store import engine as store_engine
+from consentgate.store import ledger
+from consentgate.taxonomy import FIRST_PARTY, parse_taxonomy_file
+from consentgate.timestamps import format_timestamp, utcnow
+
+logger = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def init_workspace(
+    engine: sa.Engine, *, taxonomy_file: Path | None = None, now: Clock = utcnow
+) -> dict[str, Any]:
+    revision = store_engine.upgrade(engine)
+    added = 0
+    with engine.begin() as conn:
+        store_audit.ensure_secret(conn)
+        if taxonomy_file is not None:
+            cats, uses = parse_taxonomy_file(taxonomy_file)
+            added = ledger.add_taxonomy_keys(conn, categories=cats, uses=uses, at=now())
+    return {"revision": revision, "taxonomy_keys_added": added}
+
+
+# --------------------------------------------------------------------------- policies
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    policy: PolicyVersion
+    changes: list[Change]
+    created: bool
+
+
+def publish_policy(
+    engine: sa.Engine, path: Path, *, notice_days: int, now: Clock = utcnow
+) -> Published:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
+    policy = parse_policy(text, name=str(path))
+    with engine.begin() as conn:
+        validate_policy(policy, ledger.load_taxonomy(conn), name=str(path))
+        stored = ledger.stored_policy_sha(conn, policy.version)
+        history = ledger.load_history(conn)
+        if stored is not None:
+            if stored == policy.sha256:
+                previous = _previous(history, policy)
+                return Published(
+                    history.get(policy.version) or policy, _diff(previous, policy), False
+                )
+            raise PolicyError(
+                "immutability",
+                f"{path}: version {policy.version!r} is already published with different "
+                "content; publish a new version instead",
+            )
+        previous = history.latest()
+        changes = check_publication(policy, previous, notice_days=notice_days, name=str(path))
+        ledger.insert_policy(conn, policy, at=now())
+    logger.info("policy version published (%d changes)", len(changes))
+    return Published(policy, changes, True)
+
+
+def _previous(history: PolicyHistory, policy: PolicyVersion) -> PolicyVersion | None:
+    before = [v for v in history.versions if v.effective_from < policy.effective_from]
+    return before[-1] if before else None
+
+
+def _diff(old: PolicyVersion | None, new: PolicyVersion) -> list[Change]:
+    from consentgate.policy import diff
+
+    return diff(old, new)
+
+
+def policy_history(engine: sa.Engine) -> PolicyHistory:
+    with engine.connect() as conn:
+        return ledger.load_history(conn)
+
+
+def list_policies(engine: sa.Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        history = ledger.load_history(conn)
+        rows = ledger.policy_rows(conn)
+    out = []
+    for r in rows:
+        v = history.get(r.version)
+        out.append(
+            {
+                "version": r.version,
+                "published_at": format_timestamp(r.published_at),
+                "effective_from": format_timestamp(r.effective_from),
+                "settings": [s.id for s in v.settings] if v else [],
+                "sha256": r.sha256,
+            }
+        )
+    return out
+
+
+def get_policy(engine: sa.Engine, version: str) -> PolicyVersion:
+    policy = policy_history(engine).get(version)
+    if policy is None:
+        raise NotFound("policy version", version)
+    return policy
+
+
+def diff_policies(engine: sa.Engine, a: str, b: str) -> list[Change]:
+    history = policy_history(engine)
+    old, new = history.get(a), history.get(b)
+    if old is None:
+        raise NotFound("policy version", a)
+    if new is None:
+        raise NotFound("policy version", b)
+    return _diff(old, new)
+
+
+# --------------------------------------------------------------------------- members and events
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rejects_path: Path | None
+
+
+def _write_rejects(path: Path, lines: Iterable[str]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(line + "\n")
+    os.replace(tmp, path)
+
+
+def _rejects_for(path: Path, rejects: Path | None) -> Path:
+    return rejects or path.with_name(path.name + ".rejects")
+
+
+def import_members(
+    engine: sa.Engine,
+    path: Path,
+    *,
+    on_error: str = "refuse",
+    rejects: Path | None = None,
+    now: Clock = utcnow,
+) -> ImportResult:
+    parsed = ingest.parse_members(path)
+    if on_error == "refuse":
+        parsed.refuse_if_bad(f"{path}: member import")
+    at = now()
+    with engine.begin() as conn:
+        added, updated, same = ledger.upsert_members(conn, parsed.items, at=at)
+    rpath = None
+    if parsed.rejected_lines:
+        rpath = _rejects_for(path, rejects)
+        _write_rejects(rpath, parsed.rejected_lines)
+    logger.info(
+        "members imported: %d added, %d updated, %d rejected", added, updated, len(parsed.problems)
+    )
+    return ImportResult(added, updated, same, len(parsed.problems), rpath)
+
+
+def _store_events(
+    conn: sa.Connection,
+    events: list[core.ConsentEvent],
+    *,
+    at: datetime,
+    problems: list[str],
+    where: list[str],
+) -> tuple[int, int]:
+    existing = ledger.existing_events(conn, [e.event_id for e in events])
+    new: list[core.ConsentEvent] = []
+    same = 0
+    for e, loc in zip(events, where, strict=True):
+        old = existing.get(e.event_id)
+        if old is None:
+            new.append(e)
+        elif _same_event(old, e):
+            same += 1
+        else:
+            problems.append(
+                f"{loc}: event_id {e.event_id!r} is already recorded with different content"
+            )
+    if problems:
+        return 0, same
+    ledger.insert_events(conn, new, at=at)
+    return len(new), same
+
+
+def _same_event(a: core.ConsentEvent, b: core.ConsentEvent) -> bool:
+    fields = (
+        "member_id",
+        "type",
+        "setting",
+        "policy_version",
+        "effective_at",
+        "covers_from",
+        "source",
+    )
+    return all(getattr(a, f) == getattr(b, f) for f in fields)
+
+
+def import_events(
+    engine: sa.Engine,
+    path: Path,
+    *,
+    on_error: str = "refuse",
+    rejects: Path | None = None,
+    now: Clock = utcnow,
+    recorded_at: datetime | None = None,
+) -> ImportResult:
+    at = now()
+    with engine.begin() as conn:
+        history = ledger.load_history(conn)
+        lines = list(ingest.read_event_lines(path))
+        ids: set[str] = set()
+        for _, line in lines:
+            mid = _peek_member(line)
+            if mid:
+                ids.add(mid)
+        known = ledger.known_member_ids(conn, ids)
+        ctx = ingest.EventContext(history, known.__contains__, recorded_at or at)
+        parsed = ingest.parse_events(lines, ctx, name=str(path))
+        if on_error == "refuse":
+            parsed.refuse_if_bad(f"{path}: consent import")
+        problems: list[str] = []
+        where = [f"{path}:{n}" for n in parsed.item_lines]
+        added, same = _store_events(conn, parsed.items, at=at, problems=problems, where=where)
+        if problems:
+            raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
+    rpath = None
+    if parsed.rejected_lines:
+        rpath = _rejects_for(path, rejects)
+        _write_rejects(rpath, parsed.rejected_lines)
+    logger.info(
+        "consent events imported: %d added, %d unchanged, %d rejected",
+        added,
+        same,
+        len(parsed.problems),
+    )
+    return ImportResult(added, 0, same, len(parsed.problems), rpath)
+
+
+def _peek_member(line: str) -> str | None:
+    import json
+
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    mid = rec.get("member_id") if isinstance(rec, dict) else None
+    return mid if isinstance(mid, str) else None
+
+
+def record_event(
+    engine: sa.Engine,
+    record: dict[str, Any],
+    *,
+    now: Clock = utcnow,
+    recorded_at: datetime | None = None,
+) -> tuple[core.ConsentEvent, bool]:
+    """Record one event given as an event object (the JSONL format). True when new."""
+    at = now()
+    with engine.begin() as conn:
+        history = ledger.load_history(conn)
+        mid = record.get("member_id")
+        known = ledger.known_member_ids(conn, [mid]) if isinstance(mid, str) else set()
+        ctx = ingest.EventContext(
+            history, known.__contains__, recorded_at or at, default_source="cli"
+        )
+        try:
+            event = ingest.build_event(record, ctx)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        problems: list[str] = []
+        added, _ = _store_events(conn, [event], at=at, problems=problems, where=["event"])
+        if problems:
+            raise Conflict(problems[0])
+    stored = member_events_for(engine, event.member_id)
+    return next(e for e in stored if e.event_id == event.event_id), bool(added)
+
+
+def member_events_for(engine: sa.Engine, member_id: str) -> list[core.ConsentEvent]:
+    with engine.connect() as conn:
+        return ledger.member_events(conn, member_id)
+
+
+# --------------------------------------------------------------------------- consent queries
+
+
+def consent_status(
+    engine: sa.Engine,
+    member_id: str,
+    setting: str,
+    *,
+    at: datetime | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``consent status``: the member's state for one setting at ``at`` as known at ``known_at``."""
+    now = utcnow()
+    at = at or now
+    known_at = known_at or now
+    with engine.connect() as conn:
+        member = ledger.get_member(conn, member_id)
+        if member is None:
+            raise NotFound("member", member_id)
+        history = ledger.load_history(conn)
+        if not history.setting_scopes_ever(setting):
+            raise NotFound("setting", setting)
+        events = ledger.member_events(conn, member_id)
+    d = core.setting_status(
+        member, setting, events=events, history=history, at=at, known_at=known_at
+    )
+    return {
+        "member_id": member_id,
+        "setting": setting,
+        "state": d.state,
+        "covers_from": format_timestamp(d.covers_from) if d.covers_from else None,
+        "event_id": d.event_id,
+        "policy_version": d.policy_version,
+    }
+
+
+def scope_consent(
+    engine: sa.Engine,
+    member_id: str,
+    scope: Scope,
+    *,
+    at: datetime,
+    known_at: datetime | None = None,
+) -> core.Decision:
+    with engine.connect() as conn:
+        member = ledger.get_member(conn, member_id)
+        if member is None:
+            raise NotFound("member", member_id)
+        history = ledger.load_history(conn)
+        events = ledger.member_events(conn, member_id)
+    return core.effective_consent(
+        member, scope, events=events, history=history, at=at, known_at=known_at or utcnow()
+    )
+
+
+def check_recipient(history: PolicyHistory, use: str, recipient: str, at: datetime) -> None:
+    """Refuse a third-party recipient the policy in force at ``at`` does not allow for ``use``."""
+    if recipient == FIRST_PARTY:
+        return
+    from consentgate.errors import RecipientRefused
+
+    policy = history.in_force(at)
+    if policy is None:
+        raise RecipientRefused(f"no policy version is in force at {format_timestamp(at)}")
+    r = policy.recipient(recipient)
+    if r is None:
+        raise RecipientRefused(
+            f"recipient {recipient!r} is not named by policy {policy.version!r} in force at {format_timestamp(at)}"
+        )
+    reason = r.allows(use, at)
+    if reason:
+        raise RecipientRefused(reason)
+
+
+def build_snapshot(
+    engine: sa.Engine,
+    *,
+    use: str,
+    recipient: str,
+    as_of: datetime,
+    known_at: datetime | None = None,
+    record: bool = True,
+    now: Clock = utcnow,
+) -> ConsentSnapshot:
+    """Compute (and record, with an audit entry) the consent snapshot for (use, recipient, as_of)."""
+    known_at = known_at or now()
+    with engine.begin() as conn:
+        taxonomy = ledger.load_taxonomy(conn)
+        taxonomy.check_use(use, where="--use")
+        history = ledger.load_history(conn)
+        if not history.versions:
+            raise UsageError("no policy version is published yet")
+        check_recipient(history, use, recipient, as_of)
+        categories = history.scope_categories(use, recipient)
+        from consentgate.policy import settings_touching
+
+        settings = settings_touching(history, [Scope(use, c, recipient) for c in categories])
+        members = ledger.members_table(conn)
+        events = ledger.events_table(conn, as_of=as_of, known_at=known_at, settings=settings)
+        snap = core.compute_snapshot(
+            members=members,
+            events=events,
+            history=history,
+            use=use,
+            recipient=recipient,
+            as_of=as_of,
+            known_at=known_at,
+        )
+        if record:
+            ledger.record_snapshot(conn, snap, sha256=snap.sha256, at=now())
+    logger.info("snapshot computed: %d grant rows", snap.grants.num_rows)
+    return snap
+
+
+def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:
+    """Write the snapshot's grants Parquet atomically; return its sha256."""
+    data = snapshot.grants_parquet_bytes()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, out)
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_audit(engine: sa.Engine) -> store_audit.VerifyReport:
+    with engine.connect() as conn:
+        return store_audit.verify(conn)

@@ -101,7 +101,7 @@ def iter_entries(
     conn: sa.Connection, *, batch: int = 50_000
 ) -> Iterator[tuple[audit.AuditEntry, str]]:
     c = t.audit_log.c
-    result = conn.execution_options(yield_per=batch).execute(sa.select(t.audit_log).order_by(c.idx))
+    result = conn.execute(sa.select(t.audit_log).order_by(c.idx).execution_options(yield_per=batch))
     for r in result:
         yield (
             audit.AuditEntry(
@@ -134,7 +134,7 @@ def verify(conn: sa.Connection) -> VerifyReport:
     def rows() -> Iterator[tuple[str, str, str]]:
         nonlocal n_rows
         for entity, spec in AUDITED.items():
-            for r in conn.execution_options(yield_per=50_000).execute(sa.select(spec.table)):
+            for r in conn.execute(sa.select(spec.table).execution_options(yield_per=50_000)):
                 values = spec.row(dict(r._mapping))
                 n_rows += 1
                 yield entity, spec.key(secret, values), audit.row_digest(secret, entity, values)

@@ -174,8 +174,8 @@ def members_table(conn: sa.Connection) -> pa.Table:
     c = t.members.c
     ids: list[str] = []
     jurs: list[str] = []
-    for r in conn.execution_options(yield_per=100_000).execute(
-        sa.select(c.member_id, c.jurisdiction)
+    for r in conn.execute(
+        sa.select(c.member_id, c.jurisdiction).execution_options(yield_per=100_000)
     ):
         ids.append(r[0])
         jurs.append(r[1])
@@ -306,7 +306,7 @@ def events_table(
         sa.or_(c.setting.in_(sorted(set(settings))), c.type == EventType.ERASE.value),
     )
     cols: list[list[Any]] = [[] for _ in range(8)]
-    for r in conn.execution_options(yield_per=100_000).execute(query):
+    for r in conn.execute(query.execution_options(yield_per=100_000)):
         for i, v in enumerate(r):
             cols[i].append(v)
     arrays = [pa.array(cols[i], pa.int64() if i in (0, 5, 6, 7) else pa.string()) for i in range(8)]

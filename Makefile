@@ -1,0 +1,45 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Each bootstraps .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test lint typecheck imports pytest pg bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,spark,unlearn]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf demo-workspace
+	$(BIN)/consentgate demo --dir demo-workspace
+
+test: lint typecheck imports pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+# PostgreSQL: start the local cluster if it is down, then run the whole suite with the
+# store tests parametrised over SQLite and PostgreSQL.
+pg:
+	@pg_isready -h 127.0.0.1 -p 5432 -q || (pg_ctlcluster --skip-systemctl-redirect 15 main start && sleep 2)
+	@pg_isready -h 127.0.0.1 -p 5432
+
+pytest: $(STAMP) pg
+	CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_ledger.py
+
+clean:
+	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

@@ -12,25 +12,42 @@ import sqlalchemy as sa
 from factories import day, policy_yaml, setting
 
 from consentgate import workspace
-from consentgate.errors import AuditChainBroken, InvalidInput, NotFound, PolicyError, RecipientRefused
+from consentgate.errors import (
+    AuditChainBroken,
+    InvalidInput,
+    NotFound,
+    PolicyError,
+    RecipientRefused,
+)
 from consentgate.store import tables as t
 
-ACME = {"id": "acme", "name": "Acme", "uses": ["train_ai_system"], "contract_until": day(500).isoformat()}
+ACME = {
+    "id": "acme",
+    "name": "Acme",
+    "uses": ["train_ai_system"],
+    "contract_until": day(500).isoformat(),
+}
 
 
-def _publish(engine: sa.Engine, tmp_path: Path, version: str = "v1", **kw: object) -> workspace.Published:
+def _publish(
+    engine: sa.Engine, tmp_path: Path, version: str = "v1", **kw: object
+) -> workspace.Published:
     path = tmp_path / f"{version}.yaml"
     path.write_text(policy_yaml(version, **kw))  # type: ignore[arg-type]
     return workspace.publish_policy(engine, path, notice_days=30)
 
 
-def _members(engine: sa.Engine, tmp_path: Path, rows: list[dict[str, str]]) -> workspace.ImportResult:
+def _members(
+    engine: sa.Engine, tmp_path: Path, rows: list[dict[str, str]]
+) -> workspace.ImportResult:
     path = tmp_path / "members.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return workspace.import_members(engine, path)
 
 
-def _events(engine: sa.Engine, tmp_path: Path, rows: list[dict[str, object]], **kw: object) -> workspace.ImportResult:
+def _events(
+    engine: sa.Engine, tmp_path: Path, rows: list[dict[str, object]], **kw: object
+) -> workspace.ImportResult:
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return workspace.import_events(engine, path, **kw)  # type: ignore[arg-type]
@@ -38,8 +55,23 @@ def _events(engine: sa.Engine, tmp_path: Path, rows: list[dict[str, object]], **
 
 @pytest.fixture
 def ledger(engine: sa.Engine, tmp_path: Path) -> sa.Engine:
-    _publish(engine, tmp_path, settings=[setting(defaults={"US": "on", "*": "off"}), setting("msgs", categories=("user.content.private",), recipients=("acme",))], recipients=[ACME])
-    _members(engine, tmp_path, [{"member_id": f"m{i}", "jurisdiction": j} for i, j in enumerate(["US", "US-CA", "EU", "UK"])])
+    _publish(
+        engine,
+        tmp_path,
+        settings=[
+            setting(defaults={"US": "on", "*": "off"}),
+            setting("msgs", categories=("user.content.private",), recipients=("acme",)),
+        ],
+        recipients=[ACME],
+    )
+    _members(
+        engine,
+        tmp_path,
+        [
+            {"member_id": f"m{i}", "jurisdiction": j}
+            for i, j in enumerate(["US", "US-CA", "EU", "UK"])
+        ],
+    )
     return engine
 
 
@@ -57,7 +89,11 @@ def test_publish_is_immutable(engine: sa.Engine, tmp_path: Path) -> None:
 
 def test_refused_policy_stores_nothing(engine: sa.Engine, tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="privacy-by-default"):
-        _publish(engine, tmp_path, settings=[setting(categories=("user.content.private",), defaults={"*": "on"})])
+        _publish(
+            engine,
+            tmp_path,
+            settings=[setting(categories=("user.content.private",), defaults={"*": "on"})],
+        )
     assert workspace.list_policies(engine) == []
     assert workspace.verify_audit(engine).entries == 0
 
@@ -74,7 +110,15 @@ def test_member_import_refuses_whole_file(engine: sa.Engine, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_member_import_formats(engine: sa.Engine, tmp_path: Path, fmt: str) -> None:
-    rows = [{"member_id": "a", "jurisdiction": "US", "name": "Ann Lee", "email": "ann@example.com", "phone": None}]
+    rows = [
+        {
+            "member_id": "a",
+            "jurisdiction": "US",
+            "name": "Ann Lee",
+            "email": "ann@example.com",
+            "phone": None,
+        }
+    ]
     path = tmp_path / f"m.{fmt}"
     if fmt == "csv":
         path.write_text("member_id,jurisdiction,name,email,phone\na,US,Ann Lee,ann@example.com,\n")
@@ -87,7 +131,13 @@ def test_member_import_formats(engine: sa.Engine, tmp_path: Path, fmt: str) -> N
 
 
 def test_event_import_refused_whole_then_skip(ledger: sa.Engine, tmp_path: Path) -> None:
-    good = {"member_id": "m2", "type": "grant", "setting": "ai_posts", "policy_version": "v1", "effective_at": day(50).isoformat()}
+    good = {
+        "member_id": "m2",
+        "type": "grant",
+        "setting": "ai_posts",
+        "policy_version": "v1",
+        "effective_at": day(50).isoformat(),
+    }
     bad = [
         {**good, "effective_at": "2024-02-20T00:00:00"},
         {**good, "member_id": "ghost"},
@@ -98,17 +148,27 @@ def test_event_import_refused_whole_then_skip(ledger: sa.Engine, tmp_path: Path)
     with pytest.raises(InvalidInput) as err:
         _events(ledger, tmp_path, [good, *bad])
     text = str(err.value)
-    for line, word in zip(range(2, 7), ["no timezone", "unknown member", "nope", "v9", "maybe"], strict=True):
+    for line, word in zip(
+        range(2, 7), ["no timezone", "unknown member", "nope", "v9", "maybe"], strict=True
+    ):
         assert f"events.jsonl:{line}: " in text and word in text
     assert workspace.member_events_for(ledger, "m2") == []
     result = _events(ledger, tmp_path, [good, *bad], on_error="skip")
     assert (result.added, result.rejected) == (1, 5)
-    assert result.rejects_path is not None and len(result.rejects_path.read_text().splitlines()) == 5
+    assert (
+        result.rejects_path is not None and len(result.rejects_path.read_text().splitlines()) == 5
+    )
     assert _events(ledger, tmp_path, [good]).unchanged == 1  # idempotent by derived event_id
 
 
 def test_event_id_conflict_is_refused(ledger: sa.Engine, tmp_path: Path) -> None:
-    e = {"event_id": "x1", "member_id": "m2", "type": "deny", "setting": "ai_posts", "effective_at": day(50).isoformat()}
+    e = {
+        "event_id": "x1",
+        "member_id": "m2",
+        "type": "deny",
+        "setting": "ai_posts",
+        "effective_at": day(50).isoformat(),
+    }
     _events(ledger, tmp_path, [e])
     with pytest.raises(InvalidInput, match="already recorded with different content"):
         _events(ledger, tmp_path, [{**e, "type": "withdraw"}])
@@ -118,10 +178,18 @@ def test_status_and_bitemporal_queries(ledger: sa.Engine, tmp_path: Path) -> Non
     assert workspace.consent_status(ledger, "m1", "ai_posts", at=day(60))["state"] == "default_on"
     workspace.record_event(
         ledger,
-        {"member_id": "m1", "type": "withdraw", "setting": "ai_posts", "effective_at": day(45).isoformat()},
+        {
+            "member_id": "m1",
+            "type": "withdraw",
+            "setting": "ai_posts",
+            "effective_at": day(45).isoformat(),
+        },
         recorded_at=day(70),
     )
-    assert workspace.consent_status(ledger, "m1", "ai_posts", at=day(60), known_at=day(65))["state"] == "default_on"
+    assert (
+        workspace.consent_status(ledger, "m1", "ai_posts", at=day(60), known_at=day(65))["state"]
+        == "default_on"
+    )
     status = workspace.consent_status(ledger, "m1", "ai_posts", at=day(60), known_at=day(75))
     assert status["state"] == "withdrawn" and status["event_id"]
     with pytest.raises(NotFound):
@@ -131,17 +199,32 @@ def test_status_and_bitemporal_queries(ledger: sa.Engine, tmp_path: Path) -> Non
 
 
 def test_snapshot_set_based_and_recorded(ledger: sa.Engine, tmp_path: Path) -> None:
-    _events(ledger, tmp_path, [
-        {"member_id": "m2", "type": "grant", "setting": "ai_posts", "policy_version": "v1", "effective_at": day(50).isoformat(), "covers_from": day(0).isoformat()},
-        {"member_id": "m0", "type": "erase", "effective_at": day(55).isoformat()},
-    ])
-    snap = workspace.build_snapshot(ledger, use="train_ai_system", recipient="first_party", as_of=day(60))
+    _events(
+        ledger,
+        tmp_path,
+        [
+            {
+                "member_id": "m2",
+                "type": "grant",
+                "setting": "ai_posts",
+                "policy_version": "v1",
+                "effective_at": day(50).isoformat(),
+                "covers_from": day(0).isoformat(),
+            },
+            {"member_id": "m0", "type": "erase", "effective_at": day(55).isoformat()},
+        ],
+    )
+    snap = workspace.build_snapshot(
+        ledger, use="train_ai_system", recipient="first_party", as_of=day(60)
+    )
     rows = {(r["member_id"], r["category"]): r["covers_from"] for r in snap.grants.to_pylist()}
     assert rows == {("m1", "user.content.public"): day(40), ("m2", "user.content.public"): day(0)}
     sha = workspace.write_snapshot(snap, tmp_path / "s.parquet")
     assert sha == snap.sha256
     assert pq.read_table(tmp_path / "s.parquet").num_rows == 2
-    again = workspace.build_snapshot(ledger, use="train_ai_system", recipient="first_party", as_of=day(60))
+    again = workspace.build_snapshot(
+        ledger, use="train_ai_system", recipient="first_party", as_of=day(60)
+    )
     assert again.sha256 == sha  # deterministic
 
 
@@ -159,7 +242,10 @@ def test_snapshot_refuses_unnamed_or_expired_recipient(ledger: sa.Engine) -> Non
 TAMPER = [
     ("edit member", "UPDATE members SET jurisdiction = 'EU' WHERE member_id = 'm1'"),
     ("delete member", "DELETE FROM members WHERE member_id = 'm3'"),
-    ("insert member", "INSERT INTO members (member_id, jurisdiction, created_at) VALUES ('sneaky', 'US', 0)"),
+    (
+        "insert member",
+        "INSERT INTO members (member_id, jurisdiction, created_at) VALUES ('sneaky', 'US', 0)",
+    ),
     ("edit event", "UPDATE consent_events SET type = 'grant' WHERE type = 'deny'"),
     ("reorder events", "UPDATE consent_events SET seq = seq + 100"),
     ("delete event", "DELETE FROM consent_events WHERE type = 'deny'"),
@@ -167,17 +253,38 @@ TAMPER = [
     ("edit snapshot", "UPDATE snapshots SET rows = rows + 1"),
     ("edit audit entry", "UPDATE audit_log SET action = 'x' WHERE idx = 2"),
     ("delete audit entry", "DELETE FROM audit_log WHERE idx = 3"),
-    ("insert audit entry", "INSERT INTO audit_log SELECT idx + 1000, action, entity, entity_key, digest, recorded_at, prev_hash, entry_hash FROM audit_log WHERE idx = 1"),
-    ("reorder audit entries", "UPDATE audit_log SET idx = CASE WHEN idx = 1 THEN 2 WHEN idx = 2 THEN 1 ELSE idx END"),
+    (
+        "insert audit entry",
+        "INSERT INTO audit_log SELECT idx + 1000, action, entity, entity_key, digest, recorded_at, prev_hash, entry_hash FROM audit_log WHERE idx = 1",
+    ),
+    (
+        "reorder audit entries",
+        "UPDATE audit_log SET idx = CASE WHEN idx = 1 THEN 2 WHEN idx = 2 THEN 1 ELSE idx END",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("what", "sql"), TAMPER, ids=[w for w, _ in TAMPER])
 def test_audit_detects_tampering(ledger: sa.Engine, tmp_path: Path, what: str, sql: str) -> None:
-    _events(ledger, tmp_path, [
-        {"member_id": "m2", "type": "grant", "setting": "ai_posts", "policy_version": "v1", "effective_at": day(50).isoformat()},
-        {"member_id": "m1", "type": "deny", "setting": "ai_posts", "effective_at": day(51).isoformat()},
-    ])
+    _events(
+        ledger,
+        tmp_path,
+        [
+            {
+                "member_id": "m2",
+                "type": "grant",
+                "setting": "ai_posts",
+                "policy_version": "v1",
+                "effective_at": day(50).isoformat(),
+            },
+            {
+                "member_id": "m1",
+                "type": "deny",
+                "setting": "ai_posts",
+                "effective_at": day(51).isoformat(),
+            },
+        ],
+    )
     workspace.build_snapshot(ledger, use="train_ai_system", recipient="first_party", as_of=day(60))
     report = workspace.verify_audit(ledger)
     assert report.entries == 1 + 4 + 2 + 1 and report.rows == report.entries

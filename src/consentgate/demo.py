@@ -1,0 +1,251 @@
+"""``consentgate demo``: a synthetic professional network modelled on the case.
+
+Everything is generated with a fixed seed and goes through the same use cases as the CLI.
+Later features (gate, redaction, remediation, proofs) extend this walkthrough.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+from consentgate import workspace
+from consentgate.errors import ConsentgateError
+from consentgate.store.engine import make_engine
+from consentgate.timestamps import format_timestamp
+
+Echo = Callable[[str], None]
+JURISDICTIONS = [("US", 0.45), ("US-CA", 0.15), ("EU", 0.25), ("UK", 0.15)]
+FIRST = [
+    "Ann",
+    "Bo",
+    "Carla",
+    "Dev",
+    "Emeka",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+]
+LAST = [
+    "Lee",
+    "Ek",
+    "Garcia",
+    "Patel",
+    "Okafor",
+    "Haddad",
+    "Novak",
+    "Sato",
+    "Petrov",
+    "Chen",
+    "Mensah",
+    "Weber",
+    "Rossi",
+    "Berg",
+    "Khan",
+    "Iyer",
+]
+
+
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _example(name: str) -> str:
+    return resources.files("consentgate").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Echo = print) -> None:
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    db = directory / "consentgate.db"
+    if db.exists():
+        db.unlink()
+    engine = make_engine(f"sqlite:///{db}")
+    workspace.init_workspace(engine)
+    echo(f"== consentgate demo: a synthetic professional network ({n_members} members) ==")
+    echo(f"Workspace: {directory}/ (ledger: {db.name})\n")
+
+    echo("1. Policy history")
+    for name in ("policy-v1.yaml", "policy-v2.yaml"):
+        path = directory / name
+        path.write_text(_example(name), encoding="utf-8")
+        published = workspace.publish_policy(engine, path, notice_days=30)
+        material = [c for c in published.changes if c.material]
+        echo(
+            f"   published {published.policy.version}: effective {format_timestamp(published.policy.effective_from)}, {len(material)} material change(s)"
+        )
+    for name, why in (
+        ("policy-bad-default.yaml", "private messages on by default"),
+        ("policy-quiet-change.yaml", "changed after the fact"),
+    ):
+        path = directory / name
+        path.write_text(_example(name), encoding="utf-8")
+        try:
+            workspace.publish_policy(engine, path, notice_days=30)
+            echo(f"   UNEXPECTED: {name} was accepted")
+        except ConsentgateError as exc:
+            echo(f"   refused ({why}): {str(exc).splitlines()[0][:160]}")
+
+    echo("\n2. Members")
+    members = []
+    weights = [w for _, w in JURISDICTIONS]
+    for i in range(n_members):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        members.append(
+            {
+                "member_id": f"mem-{i:05d}",
+                "jurisdiction": rng.choices([j for j, _ in JURISDICTIONS], weights)[0],
+                "name": f"{first} {last}",
+                "email": f"{first.lower()}.{last.lower()}{i}@example.com",
+                "phone": f"+1 415 555 {i % 10000:04d}",
+            }
+        )
+    mpath = directory / "members.jsonl"
+    mpath.write_text("".join(json.dumps(m) + "\n" for m in members), encoding="utf-8")
+    res = workspace.import_members(engine, mpath)
+    by_jur = Counter(m["jurisdiction"] for m in members)
+    echo(
+        f"   imported {res.added} members: "
+        + ", ".join(f"{j} {by_jur[j]}" for j, _ in JURISDICTIONS)
+    )
+
+    echo("\n3. Consent events")
+    timely, late = _events(rng, members)
+    tpath, lpath = directory / "events-2024-10.jsonl", directory / "events-backdated.jsonl"
+    tpath.write_text("".join(json.dumps(e) + "\n" for e in timely), encoding="utf-8")
+    lpath.write_text("".join(json.dumps(e) + "\n" for e in late), encoding="utf-8")
+    r1 = workspace.import_events(engine, tpath, recorded_at=_t("2024-10-31T00:00:00Z"))
+    r2 = workspace.import_events(engine, lpath, recorded_at=_t("2024-11-20T00:00:00Z"))
+    kinds = Counter(e["type"] for e in timely + late)
+    echo(
+        f"   {r1.added + r2.added} events: "
+        + ", ".join(f"{k} {kinds[k]}" for k in ("grant", "deny", "withdraw", "erase"))
+    )
+    echo(
+        f"   {len(late)} of them back-dated: effective in September/October, learned on 2024-11-20"
+    )
+    again = workspace.import_events(engine, tpath)
+    echo(f"   re-importing the same file adds {again.added} (idempotent by event_id)")
+
+    echo("\n4. Effective consent (bitemporal)")
+    sample = late[0]["member_id"]
+    at = _t("2024-11-01T00:00:00Z")
+    before = workspace.consent_status(
+        engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-10T00:00:00Z")
+    )
+    after = workspace.consent_status(
+        engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-30T00:00:00Z")
+    )
+    echo(f"   member {sample}, 'ai_training_posts' on 2024-11-01:")
+    echo(f"     as known on 2024-11-10: {before['state']}")
+    echo(f"     as known on 2024-11-30: {after['state']}  (a back-dated withdrawal arrived)")
+    states: Counter[str] = Counter()
+    for m in members[:300]:
+        states[
+            workspace.consent_status(engine, str(m["member_id"]), "ai_training_posts", at=at)[
+                "state"
+            ]
+        ] += 1
+    echo(
+        "   first 300 members on 2024-11-01: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    )
+
+    echo("\n5. Consent snapshots for AI training, as of 2024-11-01")
+    for recipient in ("first_party", "acme-ai"):
+        snap = workspace.build_snapshot(
+            engine, use="train_ai_system", recipient=recipient, as_of=at
+        )
+        sha = workspace.write_snapshot(snap, directory / f"snapshot-{recipient}.parquet")
+        cats = Counter(snap.grants.column("category").to_pylist())
+        erased = sum(snap.members.column("erased").to_pylist())
+        echo(
+            f"   {recipient:11s}: {snap.grants.num_rows} consented rows "
+            + str(dict(cats))
+            + f"; {erased} erased; sha256 {sha[:16]}…"
+        )
+    try:
+        workspace.build_snapshot(
+            engine, use="train_ai_system", recipient="acme-ai", as_of=_t("2027-06-01T00:00:00Z")
+        )
+    except ConsentgateError as exc:
+        echo(f"   after Acme's contract ends, refused: {exc}")
+
+    echo("\n6. Audit trail")
+    report = workspace.verify_audit(engine)
+    echo(
+        f"   intact: {report.entries} hash-chained entries, {report.rows} audited rows, head {report.head[:16]}…"
+    )
+    echo("\nTry: consentgate --db sqlite:///" + str(db) + " policy diff v1 v2")
+
+
+def _events(
+    rng: random.Random, members: list[dict[str, str]]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    timely: list[dict[str, object]] = []
+    late: list[dict[str, object]] = []
+    start = _t("2024-09-18T00:00:00Z")
+
+    def when(days_from: int, days_to: int) -> str:
+        return format_timestamp(start + timedelta(days=rng.uniform(days_from, days_to)))
+
+    for m in members:
+        mid, us = m["member_id"], m["jurisdiction"].startswith("US")
+        roll = rng.random()
+        base = {"member_id": mid, "source": "web"}
+        if us and roll < 0.20:  # US members opting out of the default
+            timely.append(
+                {
+                    **base,
+                    "type": "deny",
+                    "setting": "ai_training_posts",
+                    "effective_at": when(0, 40),
+                }
+            )
+        elif not us and roll < 0.30:  # EU/UK members opting in, some covering older posts
+            grant = {
+                **base,
+                "type": "grant",
+                "setting": "ai_training_posts",
+                "policy_version": "v2",
+                "effective_at": when(0, 30),
+            }
+            if rng.random() < 0.3:
+                grant["covers_from"] = "2024-01-01T00:00:00Z"
+            timely.append(grant)
+        if roll > 0.93:
+            timely.append(
+                {
+                    **base,
+                    "type": "grant",
+                    "setting": "ai_training_messages_partners",
+                    "policy_version": "v2",
+                    "effective_at": when(0, 20),
+                }
+            )
+        if us and 0.20 <= roll < 0.24:  # back-dated withdrawals, learned late
+            late.append(
+                {
+                    **base,
+                    "type": "withdraw",
+                    "setting": "ai_training_posts",
+                    "effective_at": when(2, 40),
+                    "source": "api",
+                }
+            )
+        if roll > 0.995:
+            timely.append({**base, "type": "erase", "effective_at": when(30, 40)})
+    return timely, late

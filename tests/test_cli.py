@@ -1,0 +1,182 @@
+"""The CLI through its real entry point: exit codes, messages, --json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import CliResult
+from factories import day
+
+Cli = Callable[..., CliResult]
+
+
+def _setup(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    assert cli("init").exit_code == 0
+    assert cli("policy", "publish", str(examples / "policy-v1.yaml")).exit_code == 0
+    assert cli("policy", "publish", str(examples / "policy-v2.yaml")).exit_code == 0
+    (tmp_path / "m.csv").write_text("member_id,jurisdiction\nu1,US\ne1,EU\n")
+    assert cli("members", "import", str(tmp_path / "m.csv")).exit_code == 0
+
+
+def test_uninitialised_database_says_run_init(cli: Cli) -> None:
+    r = cli("policy", "list")
+    assert r.exit_code == 1 and "consentgate init" in r.stderr
+
+
+def test_publish_refusal_exits_1_naming_rule_and_setting(
+    cli: Cli, examples: Path, tmp_path: Path
+) -> None:
+    _setup(cli, examples, tmp_path)
+    r = cli("policy", "publish", str(examples / "policy-bad-default.yaml"))
+    assert r.exit_code == 1
+    assert "privacy-by-default" in r.stderr and "ai_training_messages_partners" in r.stderr
+    assert [p["version"] for p in cli("policy", "list", "--json").json()] == ["v1", "v2"]
+
+
+def test_policy_show_and_diff_json(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    _setup(cli, examples, tmp_path)
+    show = cli("policy", "show", "v2", "--json").json()
+    assert {s["id"] for s in show["settings"]} >= {
+        "ai_training_posts",
+        "ai_training_messages_partners",
+    }
+    changes = cli("policy", "diff", "v1", "v2", "--json").json()
+    assert any(c["material"] and c["kind"] == "default_on" for c in changes)
+    assert cli("policy", "show", "v9").exit_code == 1
+
+
+def test_status_json_shape(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    _setup(cli, examples, tmp_path)
+    r = cli(
+        "consent", "status", "u1", "--setting", "ai_training_posts", "--at", "2024-10-01", "--json"
+    )
+    assert r.exit_code == 0
+    assert r.json() == {
+        "member_id": "u1",
+        "setting": "ai_training_posts",
+        "state": "default_on",
+        "covers_from": "2024-09-18T00:00:00Z",
+        "event_id": None,
+        "policy_version": "v2",
+    }
+    assert (
+        cli(
+            "consent",
+            "status",
+            "e1",
+            "--setting",
+            "ai_training_posts",
+            "--at",
+            "2024-01-01",
+            "--json",
+        ).json()["state"]
+        == "not_offered"
+    )
+
+
+def test_record_then_status(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    _setup(cli, examples, tmp_path)
+    r = cli(
+        "consent",
+        "record",
+        "e1",
+        "--setting",
+        "ai_training_posts",
+        "--type",
+        "grant",
+        "--policy-version",
+        "v2",
+        "--effective-at",
+        "2024-10-01T00:00:00Z",
+        "--event-id",
+        "x1",
+        "--json",
+    )
+    assert r.exit_code == 0 and r.json()["created"] is True
+    assert (
+        cli(
+            "consent",
+            "record",
+            "e1",
+            "--setting",
+            "ai_training_posts",
+            "--type",
+            "grant",
+            "--policy-version",
+            "v2",
+            "--effective-at",
+            "2024-10-01T00:00:00Z",
+            "--event-id",
+            "x1",
+            "--json",
+        ).json()["created"]
+        is False
+    )
+    status = cli("consent", "status", "e1", "--setting", "ai_training_posts", "--json").json()
+    assert status["state"] == "granted" and status["event_id"] == "x1"
+    bad = cli("consent", "record", "e1", "--setting", "ai_training_posts", "--type", "grant")
+    assert bad.exit_code == 1 and "policy_version" in bad.stderr
+
+
+def test_usage_errors_exit_2(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    _setup(cli, examples, tmp_path)
+    assert cli("consent", "status", "u1").exit_code == 2  # missing --setting
+    assert cli("consent", "status", "u1", "--setting", "x", "--at", "yesterday").exit_code == 2
+    assert cli("nonsense").exit_code == 2
+
+
+def test_import_refused_lists_every_bad_line(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    _setup(cli, examples, tmp_path)
+    f = tmp_path / "ev.jsonl"
+    good = {
+        "member_id": "e1",
+        "type": "grant",
+        "setting": "ai_training_posts",
+        "policy_version": "v2",
+        "effective_at": day(300).isoformat(),
+    }
+    f.write_text(
+        "\n".join([json.dumps(good), "{not json", json.dumps({**good, "member_id": "zz"})]) + "\n"
+    )
+    r = cli("consent", "import", str(f))
+    assert r.exit_code == 1 and f"{f}:2:" in r.stderr and f"{f}:3:" in r.stderr
+    assert (
+        cli("consent", "status", "e1", "--setting", "ai_training_posts", "--json").json()["state"]
+        == "default_off"
+    )
+    r = cli("consent", "import", str(f), "--on-error", "skip", "--json")
+    assert r.exit_code == 0 and r.json()["added"] == 1 and r.json()["rejected"] == 2
+
+
+def test_snapshot_and_audit_verify(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    _setup(cli, examples, tmp_path)
+    out = tmp_path / "s.parquet"
+    r = cli(
+        "snapshot",
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        "2024-10-01",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert r.exit_code == 0 and r.json()["rows"] == 1 and out.exists()
+    refused = cli(
+        "snapshot",
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "nobody",
+        "--as-of",
+        "2024-10-01",
+        "--out",
+        str(tmp_path / "n.parquet"),
+    )
+    assert refused.exit_code == 1 and not (tmp_path / "n.parquet").exists()
+    v = cli("audit", "verify", "--json")
+    assert v.exit_code == 0 and v.json()["ok"] is True

@@ -76,7 +76,13 @@ def ledger(engine: sa.Engine, tmp_path: Path) -> sa.Engine:
 
 
 def test_init_is_idempotent(engine: sa.Engine) -> None:
-    assert workspace.init_workspace(engine)["revision"] == "0001"
+    from alembic.script import ScriptDirectory
+
+    from consentgate.store.engine import MIGRATIONS
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert workspace.init_workspace(engine)["revision"] == head
+    assert workspace.init_workspace(engine)["revision"] == head
 
 
 def test_publish_is_immutable(engine: sa.Engine, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from consentgate.errors import Conflict
 from consentgate.policy import PolicyHistory, PolicyVersion, parse_policy
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.store import audit as store_audit
+from consentgate.store import bulk
 from consentgate.store import tables as t
 from consentgate.taxonomy import Taxonomy, default_taxonomy
 
@@ -135,7 +136,7 @@ def upsert_members(
         elif any(old[f] != r.get(f) for f in fields):
             updates.append({**old, **{f: r.get(f) for f in fields}})
     if inserts:
-        conn.execute(t.members.insert(), inserts)
+        bulk.insert_rows(conn, t.members, inserts)
     for u in updates:
         conn.execute(
             t.members.update()
@@ -261,7 +262,7 @@ def insert_events(
         stored.append(e2)
         values.append(_event_values(e2))
     if values:
-        conn.execute(t.consent_events.insert(), values)
+        bulk.insert_rows(conn, t.consent_events, values)
         secret = store_audit.workspace_secret(conn)
         store_audit.append(
             conn,

@@ -141,7 +141,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     echo(f"   re-importing the same file adds {again.added} (idempotent by event_id)")
 
     echo("\n4. Effective consent (bitemporal)")
-    sample = late[0]["member_id"]
+    sample = str(late[0]["member_id"])
     at = _t("2024-11-01T00:00:00Z")
     before = workspace.consent_status(
         engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-10T00:00:00Z")
@@ -216,7 +216,7 @@ def _events(
                 }
             )
         elif not us and roll < 0.30:  # EU/UK members opting in, some covering older posts
-            grant = {
+            grant: dict[str, object] = {
                 **base,
                 "type": "grant",
                 "setting": "ai_training_posts",

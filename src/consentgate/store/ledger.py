@@ -5,6 +5,7 @@ Every write appends its audit entries in the same transaction (the caller's conn
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -64,9 +65,15 @@ def add_taxonomy_keys(
 # --------------------------------------------------------------------------- policies
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(source: str, version: str) -> PolicyVersion:
+    # Published versions are immutable, so parsing is cached by their exact text.
+    return parse_policy(source, name=f"policy {version}")
+
+
 def load_history(conn: sa.Connection) -> PolicyHistory:
     rows = conn.execute(sa.select(t.policy_versions.c.version, t.policy_versions.c.source)).all()
-    return PolicyHistory.of(parse_policy(r.source, name=f"policy {r.version}") for r in rows)
+    return PolicyHistory.of(_parsed(r.source, r.version) for r in rows)
 
 
 def policy_rows(conn: sa.Connection) -> list[sa.Row[Any]]:

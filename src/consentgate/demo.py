@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from consentgate import workspace
+from consentgate import builds, workspace
 from consentgate.errors import ConsentgateError
 from consentgate.store.engine import make_engine
 from consentgate.timestamps import format_timestamp
@@ -184,12 +184,93 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     except ConsentgateError as exc:
         echo(f"   after Acme's contract ends, refused: {exc}")
 
-    echo("\n6. Audit trail")
+    echo("\n6. Training datasets through the gate (as of 2024-11-01)")
+    n_posts, n_messages = _records(rng, members, directory)
+    echo(
+        f"   sources: posts.parquet ({n_posts} public posts), messages.parquet ({n_messages} private messages)"
+    )
+    for label, source, recipient, out in (
+        ("first-party model, public posts", "posts.parquet", "first_party", "dataset-posts"),
+        ("Acme AI (third party), private messages", "messages.parquet", "acme-ai", "dataset-acme"),
+    ):
+        result = builds.build(
+            engine,
+            directory / source,
+            use="train_ai_system",
+            recipient=recipient,
+            out=directory / out,
+            as_of=at,
+            shards=8,
+        )
+        counts = result.manifest["counts"]
+        echo(f"   {label}: dataset {result.dataset_id[:16]}… -> {out}/")
+        echo(f"     {'included':32s} {counts['included']:>6}")
+        for reason, n in sorted(counts["excluded"].items()):
+            if n:
+                echo(f"     {'excluded: ' + reason:32s} {n:>6}")
+        echo(f"     {'input':32s} {counts['input']:>6}")
+    who = str(result.member_counts.column("member_id")[0])
+    held = builds.impact(engine, who)
+    roles = ", ".join(
+        f"{h['recipient']}: {h['as_author']} as author, {h['as_participant']} as participant"
+        for h in held
+    )
+    echo(f"   impact of member {who}: {len(held)} dataset(s) hold their records ({roles})")
+
+    echo("\n7. Audit trail")
     report = workspace.verify_audit(engine)
     echo(
         f"   intact: {report.entries} hash-chained entries, {report.rows} audited rows, head {report.head[:16]}…"
     )
     echo("\nTry: consentgate --db sqlite:///" + str(db) + " policy diff v1 v2")
+
+
+def _records(rng: random.Random, members: list[dict[str, str]], directory: Path) -> tuple[int, int]:
+    """Public posts and private messages (1-2 recipients) written as Parquet."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids = [m["member_id"] for m in members]
+    start = _t("2024-01-01T00:00:00Z")
+    rows: dict[str, list[object]] = {
+        k: [] for k in ("id", "category", "author_id", "recipient_ids", "created_at", "text")
+    }
+    for i in range(len(ids) * 3):
+        message = rng.random() < 0.4
+        author = rng.choice(ids[:300] if message else ids)
+        rows["id"].append(f"rec-{i:06d}")
+        rows["category"].append("user.content.private" if message else "user.content.public")
+        rows["author_id"].append(author)
+        rows["recipient_ids"].append(
+            rng.sample([x for x in ids[:200] if x != author], rng.randint(1, 2))
+            if message
+            else None
+        )
+        rows["created_at"].append(start + timedelta(days=rng.uniform(240 if message else 0, 304)))
+        rows["text"].append(
+            "Thanks for the intro, let's talk next week."
+            if message
+            else "Excited to share our team's new project!"
+        )
+    table = pa.table(
+        rows,
+        schema=pa.schema(
+            [
+                ("id", pa.string()),
+                ("category", pa.string()),
+                ("author_id", pa.string()),
+                ("recipient_ids", pa.list_(pa.string())),
+                ("created_at", pa.timestamp("us", tz="UTC")),
+                ("text", pa.string()),
+            ]
+        ),
+    )
+    private = pc.equal(table["category"], "user.content.private")
+    posts, messages = table.filter(pc.invert(private)), table.filter(private)
+    pq.write_table(posts, directory / "posts.parquet")
+    pq.write_table(messages, directory / "messages.parquet")
+    return int(posts.num_rows), int(messages.num_rows)
 
 
 def _events(
@@ -226,7 +307,7 @@ def _events(
             if rng.random() < 0.3:
                 grant["covers_from"] = "2024-01-01T00:00:00Z"
             timely.append(grant)
-        if roll > 0.93:
+        if roll > 0.93 or (int(mid[4:]) < 200 and rng.random() < 0.6):
             timely.append(
                 {
                     **base,

@@ -123,3 +123,52 @@ audit_log = sa.Table(
     sa.Column("entry_hash", sa.String(64), nullable=False),
     sa.Index("ix_audit_entity_key", "entity", "entity_key"),
 )
+
+log_checkpoints = sa.Table(
+    "log_checkpoints",
+    metadata,
+    sa.Column(
+        "number",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# --------------------------------------------------------------------------- dataset registry
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("dataset_id", sa.String(64), primary_key=True),
+    sa.Column("use", sa.String(255), nullable=False),
+    sa.Column("recipient", sa.String(255), nullable=False),
+    sa.Column("as_of", TS, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("manifest_sha256", sa.String(64), nullable=False),
+    sa.Column("snapshot_sha256", sa.String(64), nullable=False),
+    sa.Column("input_records", sa.BigInteger, nullable=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("members_sha256", sa.String(64), nullable=False),
+    sa.Column("shards", sa.Integer),
+    sa.Column("shard_by", sa.String(16)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("supersedes", sa.String(64)),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+dataset_members = sa.Table(
+    "dataset_members",
+    metadata,
+    sa.Column("dataset_id", sa.String(64), sa.ForeignKey("datasets.dataset_id"), primary_key=True),
+    sa.Column("member_id", sa.String(255), primary_key=True),
+    sa.Column("as_author", sa.BigInteger, nullable=False),
+    sa.Column("as_participant", sa.BigInteger, nullable=False),
+    sa.Column("shards", sa.JSON),
+    sa.Index("ix_dataset_members_member", "member_id"),
+)

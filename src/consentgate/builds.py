@@ -1,0 +1,110 @@
+"""Use cases for training datasets: build through the gate, registry, impact, exposure audit.
+
+Like ``workspace``, these take an engine and values and return values; the CLI renders them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from consentgate import workspace
+from consentgate.errors import NotFound
+from consentgate.gate.exposure import ExposureReport, audit_dataset
+from consentgate.gate.run import BuildResult, Progress, build_dataset
+from consentgate.store import ledger, registry
+from consentgate.timestamps import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def build(
+    engine: sa.Engine,
+    source: Path,
+    *,
+    use: str,
+    recipient: str,
+    out: Path,
+    as_of: datetime | None = None,
+    shards: int | None = None,
+    shard_by: str = "author",
+    column_map: dict[str, str] | None = None,
+    gate_engine: str = "local",
+    redactor: Any = None,
+    batch_rows: int = 65_536,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Snapshot consent, gate ``source`` into ``out``, and register the dataset.
+
+    The dataset directory appears only when complete; if registration fails after the
+    write, the directory is removed again so no unregistered dataset is left behind.
+    """
+    as_of = as_of or utcnow()
+    snap = workspace.build_snapshot(engine, use=use, recipient=recipient, as_of=as_of)
+    result = build_dataset(
+        source,
+        snapshot=snap,
+        out_dir=out,
+        use=use,
+        recipient=recipient,
+        as_of=as_of,
+        shards=shards,
+        shard_by=shard_by,  # type: ignore[arg-type]
+        column_map=column_map,
+        engine=gate_engine,  # type: ignore[arg-type]
+        redactor=redactor,
+        batch_rows=batch_rows,
+        progress=progress,
+    )
+    try:
+        with engine.begin() as conn:
+            registry.register_dataset(
+                conn,
+                manifest=result.manifest,
+                manifest_sha256=result.manifest_sha256,
+                path=str(Path(out).resolve()),
+                member_counts=result.member_counts,
+                at=utcnow(),
+            )
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    logger.info(
+        "dataset built: %d of %d records included", result.counts.included, result.counts.input
+    )
+    return result
+
+
+def list_datasets(engine: sa.Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return registry.list_datasets(conn)
+
+
+def impact(engine: sa.Engine, member_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        if ledger.get_member(conn, member_id) is None:
+            raise NotFound("member", member_id)
+        return registry.member_impact(conn, member_id)
+
+
+def exposure(
+    engine: sa.Engine,
+    source: Path,
+    *,
+    use: str,
+    recipient: str,
+    as_of: datetime,
+    column_map: dict[str, str] | None = None,
+    per_member_usd: float = 1000.0,
+) -> ExposureReport:
+    """Re-check any dataset with the gate's columns against the ledger (nothing recorded)."""
+    snap = workspace.build_snapshot(engine, use=use, recipient=recipient, as_of=as_of, record=False)
+    return audit_dataset(
+        source, snapshot=snap, column_map=column_map, per_member_usd=per_member_usd
+    )

@@ -1,0 +1,283 @@
+"""``consentgate build``, ``datasets``, ``impact`` and ``audit-dataset``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from consentgate import builds
+from consentgate.cli.common import (
+    TIMESTAMP,
+    AppContext,
+    console,
+    echo_json,
+    json_option,
+    pass_app,
+    print_table,
+)
+from consentgate.errors import UsageError
+from consentgate.timestamps import format_timestamp, utcnow
+
+
+def _column_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, name = pair.partition("=")
+        if not sep or not column or not name:
+            raise UsageError(f"--map expects column=name, got {pair!r}")
+        out[column] = name
+    return out or None
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A progress bar that appears only once a build has run for two seconds."""
+    started = time.monotonic()
+    state: dict[str, Any] = {"bar": None, "task": None}
+
+    def update(done: int, total: int | None) -> None:
+        if not enabled:
+            return
+        if state["bar"] is None:
+            if time.monotonic() - started < 2.0:
+                return
+            bar = Progress(
+                TextColumn("gating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console_err(),
+                transient=True,
+            )
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task("gate", total=total)
+        state["bar"].update(state["task"], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+
+def console_err() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
+    counts = manifest["counts"]
+    rows: list[list[Any]] = [["included", counts["included"]]]
+    rows += [[f"excluded: {reason}", n] for reason, n in sorted(counts["excluded"].items()) if n]
+    rows.append(["input", counts["input"]])
+    return rows
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--use", required=True, help="Data use, e.g. train_ai_system.")
+@click.option(
+    "--recipient", required=True, help="first_party or a third party named in the policy."
+)
+@click.option("--as-of", type=TIMESTAMP, help="Consent as of this time (default now).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Dataset directory to create (must not exist).",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    help="Split into N shards by a stable hash (for SISA unlearning).",
+)
+@click.option(
+    "--shard-by", type=click.Choice(["author", "conversation"]), default="author", show_default=True
+)
+@click.option(
+    "--engine",
+    "gate_engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+)
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="COLUMN=NAME",
+    help="Read column NAME from the source as COLUMN (repeatable).",
+)
+@json_option
+@pass_app
+def build(
+    app: AppContext,
+    source: Path,
+    use: str,
+    recipient: str,
+    as_of: datetime | None,
+    out: Path,
+    shards: int | None,
+    shard_by: str,
+    gate_engine: str,
+    mapping: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT."""
+    with _progress(not as_json and sys.stderr.isatty()) as progress:
+        result = builds.build(
+            app.engine(),
+            source,
+            use=use,
+            recipient=recipient,
+            out=out,
+            as_of=as_of or utcnow(),
+            shards=shards,
+            shard_by=shard_by,
+            column_map=_column_map(mapping),
+            gate_engine=gate_engine,
+            batch_rows=app.settings.gate_batch_rows,
+            progress=progress,
+        )
+    if as_json:
+        echo_json(
+            {
+                "dataset_id": result.dataset_id,
+                "out": str(out),
+                "counts": result.manifest["counts"],
+                "manifest_sha256": result.manifest_sha256,
+            }
+        )
+        return
+    console().print(f"Dataset [bold]{result.dataset_id}[/bold] -> {out}")
+    print_table("Records", ["", "records"], _counts_rows(result.manifest))
+
+
+@click.command()
+@json_option
+@pass_app
+def datasets(app: AppContext, as_json: bool) -> None:
+    """List registered datasets."""
+    rows = builds.list_datasets(app.engine())
+    if as_json:
+        echo_json(
+            [
+                {
+                    **r,
+                    "as_of": format_timestamp(r["as_of"]),
+                    "created_at": format_timestamp(r["created_at"]),
+                }
+                for r in rows
+            ]
+        )
+        return
+    print_table(
+        "Datasets",
+        ["dataset_id", "use", "recipient", "as_of", "records", "members", "shards", "status"],
+        [
+            [
+                r["dataset_id"][:16] + "…",
+                r["use"],
+                r["recipient"],
+                format_timestamp(r["as_of"]),
+                r["records"],
+                r["members"],
+                r["shards"] or "",
+                r["status"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@click.command()
+@click.argument("member")
+@json_option
+@pass_app
+def impact(app: AppContext, member: str, as_json: bool) -> None:
+    """Every registered dataset holding MEMBER's records, as author or participant."""
+    rows = builds.impact(app.engine(), member)
+    if as_json:
+        echo_json(
+            {
+                "member_id": member,
+                "datasets": [{**r, "as_of": format_timestamp(r["as_of"])} for r in rows],
+            }
+        )
+        return
+    print_table(
+        f"Datasets holding {member}'s data",
+        ["dataset_id", "use", "recipient", "as_author", "as_participant", "shards", "status"],
+        [
+            [
+                r["dataset_id"][:16] + "…",
+                r["use"],
+                r["recipient"],
+                r["as_author"],
+                r["as_participant"],
+                ",".join(map(str, r["shards"] or [])),
+                r["status"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@click.command("audit-dataset")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--use", required=True)
+@click.option("--recipient", required=True)
+@click.option("--as-of", type=TIMESTAMP, required=True)
+@click.option(
+    "--per-member-usd",
+    type=click.FloatRange(min=0),
+    default=1000.0,
+    show_default=True,
+    help="Exposure per affected member (Stored Communications Act minimum).",
+)
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=NAME")
+@json_option
+@pass_app
+def audit_dataset(
+    app: AppContext,
+    source: Path,
+    use: str,
+    recipient: str,
+    as_of: datetime,
+    per_member_usd: float,
+    mapping: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Re-check any dataset against the ledger: violations, affected members, exposure."""
+    report = builds.exposure(
+        app.engine(),
+        source,
+        use=use,
+        recipient=recipient,
+        as_of=as_of,
+        column_map=_column_map(mapping),
+        per_member_usd=per_member_usd,
+    )
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    print_table(
+        "Records that should not be there",
+        ["reason", "records"],
+        [[k, v] for k, v in sorted(report.counts.items()) if v],
+    )
+    click.echo(
+        f"{report.violations.num_rows} of {report.records} records violate consent; {len(report.affected_members)} members affected; exposure ${report.exposure_usd:,.0f}"
+    )
+
+
+COMMANDS = [build, datasets, impact, audit_dataset]

@@ -1,0 +1,153 @@
+"""The dataset registry: which datasets exist and whose records each holds."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from consentgate.errors import Conflict
+from consentgate.store import audit as store_audit
+from consentgate.store import bulk
+from consentgate.store import tables as t
+
+DATASET_REGISTERED = "dataset.registered"
+
+
+def members_digest(rows: Iterator[tuple[str, int, int, Any]]) -> str:
+    """SHA-256 over (member_id, as_author, as_participant, shards) rows sorted by member_id."""
+    h = hashlib.sha256()
+    for member_id, author, participant, shards in rows:
+        h.update(f"{member_id}\x1f{author}\x1f{participant}\x1f{shards}\n".encode())
+    return h.hexdigest()
+
+
+def _member_rows(dataset_id: str, counts: pa.Table) -> list[dict[str, Any]]:
+    counts = counts.sort_by("member_id")
+    shards = (
+        counts.column("shards").to_pylist()
+        if "shards" in counts.column_names
+        else [None] * counts.num_rows
+    )
+    return [
+        {
+            "dataset_id": dataset_id,
+            "member_id": m,
+            "as_author": int(a),
+            "as_participant": int(p),
+            "shards": s,
+        }
+        for m, a, p, s in zip(
+            counts.column("member_id").to_pylist(),
+            counts.column("as_author").to_pylist(),
+            counts.column("as_participant").to_pylist(),
+            shards,
+            strict=True,
+        )
+    ]
+
+
+def register_dataset(
+    conn: sa.Connection,
+    *,
+    manifest: dict[str, Any],
+    manifest_sha256: str,
+    path: str,
+    member_counts: pa.Table,
+    at: datetime,
+    supersedes: str | None = None,
+) -> dict[str, Any]:
+    dataset_id = str(manifest["dataset_id"])
+    c = t.datasets.c
+    if conn.execute(sa.select(c.dataset_id).where(c.dataset_id == dataset_id)).first() is not None:
+        raise Conflict(f"dataset {dataset_id} is already registered")
+    rows = _member_rows(dataset_id, member_counts)
+    shards = manifest.get("shards") or {}
+    values = {
+        "dataset_id": dataset_id,
+        "use": manifest["use"],
+        "recipient": manifest["recipient"],
+        "as_of": _ts(manifest["as_of"]),
+        "path": path,
+        "manifest_sha256": manifest_sha256,
+        "snapshot_sha256": manifest["snapshot_sha256"],
+        "input_records": int(manifest["counts"]["input"]),
+        "records": int(manifest["counts"]["included"]),
+        "members": len(rows),
+        "members_sha256": members_digest(
+            (r["member_id"], r["as_author"], r["as_participant"], r["shards"]) for r in rows
+        ),
+        "shards": shards.get("n") if shards else None,
+        "shard_by": shards.get("by") if shards else None,
+        "status": "active",
+        "supersedes": supersedes,
+        "created_at": at,
+    }
+    conn.execute(t.datasets.insert().values(**values))
+    bulk.insert_rows(conn, t.dataset_members, rows)
+    secret = store_audit.workspace_secret(conn)
+    store_audit.append(
+        conn, [store_audit.audit_item(secret, DATASET_REGISTERED, "datasets", values)], at=at
+    )
+    return values
+
+
+def _ts(value: Any) -> datetime:
+    from consentgate.timestamps import parse_timestamp
+
+    return parse_timestamp(value, field="as_of")
+
+
+def list_datasets(conn: sa.Connection) -> list[dict[str, Any]]:
+    c = t.datasets.c
+    return [
+        dict(r._mapping)
+        for r in conn.execute(sa.select(t.datasets).order_by(c.created_at, c.dataset_id))
+    ]
+
+
+def get_dataset(conn: sa.Connection, dataset_id: str) -> dict[str, Any] | None:
+    c = t.datasets.c
+    r = conn.execute(sa.select(t.datasets).where(c.dataset_id == dataset_id)).first()
+    return dict(r._mapping) if r else None
+
+
+def member_impact(conn: sa.Connection, member_id: str) -> list[dict[str, Any]]:
+    """Every registered dataset holding the member's records, with counts and shards."""
+    d, m = t.datasets.c, t.dataset_members.c
+    q = (
+        sa.select(
+            d.dataset_id,
+            d.use,
+            d.recipient,
+            d.as_of,
+            d.status,
+            d.path,
+            m.as_author,
+            m.as_participant,
+            m.shards,
+        )
+        .join(t.dataset_members, m.dataset_id == d.dataset_id)
+        .where(m.member_id == member_id)
+        .order_by(d.created_at, d.dataset_id)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def verify_members(conn: sa.Connection) -> None:
+    """Recompute each dataset's members digest from its member rows (the audited commitment)."""
+    m = t.dataset_members.c
+    for ds in list_datasets(conn):
+        rows = conn.execute(
+            sa.select(m.member_id, m.as_author, m.as_participant, m.shards)
+            .where(m.dataset_id == ds["dataset_id"])
+            .order_by(m.member_id)
+        )
+        if members_digest((r[0], r[1], r[2], r[3]) for r in rows) != ds["members_sha256"]:
+            from consentgate.errors import AuditChainBroken
+
+            raise AuditChainBroken(f"the member rows of dataset {ds['dataset_id']} were altered")

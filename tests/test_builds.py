@@ -1,0 +1,311 @@
+"""Dataset builds through the CLI: registry, impact, exposure audit (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import CliResult
+
+Cli = Callable[..., CliResult]
+AS_OF = "2024-11-01T00:00:00Z"
+
+
+def _records(path: Path) -> Path:
+    rows = [
+        # public posts
+        {
+            "id": "p1",
+            "category": "user.content.public",
+            "author_id": "u1",
+            "recipient_ids": None,
+            "created_at": "2024-10-01T00:00:00Z",
+            "text": "hello",
+        },
+        {
+            "id": "p2",
+            "category": "user.content.public",
+            "author_id": "e1",
+            "recipient_ids": None,
+            "created_at": "2024-10-02T00:00:00Z",
+            "text": "hi",
+        },
+        {
+            "id": "p3",
+            "category": "user.content.public",
+            "author_id": "u2",
+            "recipient_ids": [],
+            "created_at": "2024-10-03T00:00:00Z",
+            "text": "yo",
+        },
+        {
+            "id": "p4",
+            "category": "user.content.public",
+            "author_id": "u1",
+            "recipient_ids": None,
+            "created_at": "2024-01-01T00:00:00Z",
+            "text": "old",
+        },
+        {
+            "id": "p5",
+            "category": "user.content.public",
+            "author_id": "ghost",
+            "recipient_ids": None,
+            "created_at": "2024-10-03T00:00:00Z",
+            "text": "?",
+        },
+        # private messages
+        {
+            "id": "m1",
+            "category": "user.content.private",
+            "author_id": "e1",
+            "recipient_ids": ["e2"],
+            "created_at": "2024-10-05T00:00:00Z",
+            "text": "secret",
+        },
+        {
+            "id": "m2",
+            "category": "user.content.private",
+            "author_id": "e1",
+            "recipient_ids": ["u1"],
+            "created_at": "2024-10-05T00:00:00Z",
+            "text": "secret",
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def world(cli: Cli, examples: Path, tmp_path: Path) -> Path:
+    assert cli("init").exit_code == 0
+    for v in ("v1", "v2"):
+        assert cli("policy", "publish", str(examples / f"policy-{v}.yaml")).exit_code == 0
+    (tmp_path / "m.csv").write_text("member_id,jurisdiction\nu1,US\nu2,US-CA\ne1,EU\ne2,UK\n")
+    assert cli("members", "import", str(tmp_path / "m.csv")).exit_code == 0
+    events = [
+        {
+            "member_id": "e1",
+            "type": "grant",
+            "setting": "ai_training_posts",
+            "policy_version": "v2",
+            "effective_at": "2024-09-20T00:00:00Z",
+            "covers_from": "2024-01-01T00:00:00Z",
+        },
+        {
+            "member_id": "u2",
+            "type": "deny",
+            "setting": "ai_training_posts",
+            "effective_at": "2024-09-25T00:00:00Z",
+        },
+        {
+            "member_id": "e1",
+            "type": "grant",
+            "setting": "ai_training_messages_partners",
+            "policy_version": "v2",
+            "effective_at": "2024-09-20T00:00:00Z",
+        },
+        {
+            "member_id": "e2",
+            "type": "grant",
+            "setting": "ai_training_messages_partners",
+            "policy_version": "v2",
+            "effective_at": "2024-09-20T00:00:00Z",
+        },
+    ]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert cli("consent", "import", str(tmp_path / "e.jsonl")).exit_code == 0
+    return _records(tmp_path / "records.jsonl")
+
+
+def test_build_registers_and_reports_every_exclusion(cli: Cli, world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "posts"
+    r = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(out),
+        "--shards",
+        "4",
+        "--json",
+    )
+    assert r.exit_code == 0, r.stderr
+    counts = r.json()["counts"]
+    # posts: p1 (u1 default on) and p2 (e1 granted) in; p3 denied; p4 before scope; p5 unknown;
+    # messages: first_party has no messages setting -> no_consent.
+    assert counts["included"] == 2 and counts["input"] == 7
+    ex = counts["excluded"]
+    assert ex["no_consent"] == 3 and ex["before_consent_scope"] == 1 and ex["unknown_member"] == 1
+    assert counts["input"] == counts["included"] + sum(ex.values())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["dataset_id"] == r.json()["dataset_id"]
+    listed = cli("datasets", "--json").json()
+    assert [d["dataset_id"] for d in listed] == [manifest["dataset_id"]] and listed[0][
+        "records"
+    ] == 2
+    imp = cli("impact", "u1", "--json").json()["datasets"]
+    assert len(imp) == 1 and imp[0]["as_author"] == 1
+    assert cli("impact", "u2", "--json").json()["datasets"] == []
+    assert cli("audit", "verify").exit_code == 0
+
+
+def test_third_party_build_and_refusal(cli: Cli, world: Path, tmp_path: Path) -> None:
+    r = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "acme-ai",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tmp_path / "acme"),
+        "--json",
+    )
+    assert r.exit_code == 0, r.stderr
+    counts = r.json()["counts"]
+    assert counts["included"] == 1  # m1: e1 and e2 both granted
+    assert counts["excluded"]["no_consent_counterparty"] == 1  # m2: u1 never granted
+    assert cli("impact", "e2", "--json").json()["datasets"][0]["as_participant"] == 1
+    refused = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "acme-ai",
+        "--as-of",
+        "2027-06-01",
+        "--out",
+        str(tmp_path / "late"),
+    )
+    assert refused.exit_code == 1 and "ended" in refused.stderr and not (tmp_path / "late").exists()
+    unnamed = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "nobody",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tmp_path / "x"),
+    )
+    assert unnamed.exit_code == 1 and not (tmp_path / "x").exists()
+
+
+def test_audit_dataset_finds_withdrawn_members(cli: Cli, world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "posts"
+    assert (
+        cli(
+            "build",
+            str(world),
+            "--use",
+            "train_ai_system",
+            "--recipient",
+            "first_party",
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+        ).exit_code
+        == 0
+    )
+    clean = cli(
+        "audit-dataset",
+        str(out),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        AS_OF,
+        "--json",
+    ).json()
+    assert clean["violations"] == [] and clean["exposure_usd"] == 0
+    assert (
+        cli(
+            "consent",
+            "record",
+            "u1",
+            "--setting",
+            "ai_training_posts",
+            "--type",
+            "withdraw",
+            "--effective-at",
+            "2024-11-05",
+        ).exit_code
+        == 0
+    )
+    later = cli(
+        "audit-dataset",
+        str(out),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        "2024-11-10",
+        "--per-member-usd",
+        "1000",
+        "--json",
+    ).json()
+    assert later["violations"] == [{"record_id": "p1", "reason": "withdrawn", "members": ["u1"]}]
+    assert later["affected_members"] == ["u1"] and later["exposure_usd"] == 1000
+
+
+def test_build_refuses_existing_out_dir(cli: Cli, world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "posts"
+    out.mkdir()
+    r = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(out),
+    )
+    assert r.exit_code == 1 and "exists" in r.stderr
+
+
+def test_registry_tampering_is_detected(cli: Cli, world: Path, tmp_path: Path, db_url: str) -> None:
+    import sqlalchemy as sa
+
+    from consentgate.store.engine import make_engine
+
+    assert (
+        cli(
+            "build",
+            str(world),
+            "--use",
+            "train_ai_system",
+            "--recipient",
+            "first_party",
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(tmp_path / "d"),
+        ).exit_code
+        == 0
+    )
+    assert cli("audit", "verify").exit_code == 0
+    eng = make_engine(db_url)
+    with eng.begin() as conn:  # hide a member from the registry (impact would miss them)
+        conn.execute(sa.text("DELETE FROM dataset_members WHERE member_id = 'u1'"))
+    eng.dispose()
+    r = cli("audit", "verify")
+    assert r.exit_code == 1 and "dataset" in r.stderr

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from typing import Any
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -60,9 +60,19 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(db_url: str, capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """Run the real entry point against the test database: cli("policy", "list", "--json")."""
+def cli(
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Callable[..., CliResult]:
+    """Run the real entry point against the test database: cli("policy", "list", "--json").
+
+    Key files go to a per-test directory (CONSENTGATE_KEY_DIR), never the working tree.
+    """
     from consentgate.cli import main
+
+    monkeypatch.setenv("CONSENTGATE_KEY_DIR", str(tmp_path / "keys"))
 
     def invoke(*args: str) -> CliResult:
         capsys.readouterr()

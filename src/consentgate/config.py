@@ -23,3 +23,46 @@ class Settings(BaseSettings):
         description="Directory for key files kept outside the database (signing key).",
     )
     gate_batch_rows: int = Field(65_536, gt=0, description="Rows per Arrow batch in the gate.")
+    signing_key: Path | None = Field(
+        None,
+        description=(
+            "Ed25519 key file that signs the audit log's checkpoints and consent receipts "
+            "(created by init, mode 0600, never in the database); default <key_dir>/log.key."
+        ),
+    )
+    withdrawal_deadline_days: int = Field(
+        30,
+        ge=1,
+        description=(
+            "Calendar days to remediate a withdrawal or denial of consent (GDPR Art. 12(3): "
+            "one month); counted from when the request was recorded."
+        ),
+    )
+    erasure_deadline_days: int = Field(
+        30, ge=1, description="Calendar days to remediate an erasure request."
+    )
+    opt_out_deadline_business_days: int = Field(
+        15,
+        ge=1,
+        description=(
+            "Business days (Mon-Fri) to honour a US member's opt-out of sharing with a third "
+            "party (CCPA regulations, 11 CCR 7026(f))."
+        ),
+    )
+    outbox_dir: Path | None = Field(
+        None,
+        description=(
+            "Directory where signed deletion notices to third parties are written; "
+            "default <key_dir>/outbox."
+        ),
+    )
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where deletion notices go: ``outbox_dir``, or ``key_dir / "outbox"``."""
+        return self.outbox_dir if self.outbox_dir is not None else self.key_dir / "outbox"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Where the log's signing key is: ``signing_key``, or ``key_dir / "log.key"``."""
+        return self.signing_key if self.signing_key is not None else self.key_dir / "log.key"

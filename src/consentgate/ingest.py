@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -152,10 +153,14 @@ def _member_problem(rec: Any, seen: set[str]) -> str | None:
 # --------------------------------------------------------------------------- events
 
 
-def derive_event_id(rec: Mapping[str, Any]) -> str:
-    """A stable id for an event given without one: same content, same id."""
+def derive_event_id(rec: Mapping[str, Any], key: bytes) -> str:
+    """A stable id for an event given without one: same content, same id.
+
+    An HMAC under the workspace key, not a plain hash: event ids appear in the audit log's
+    leaves, and a plain hash would let anyone who guesses an event's content confirm it.
+    """
     body = {k: v for k, v in rec.items() if k != "event_id"}
-    return "ev-" + hashlib.sha256(canonical_json(body)).hexdigest()[:32]
+    return "ev-" + hmac.new(key, canonical_json(body), hashlib.sha256).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,7 @@ class EventContext:
     history: PolicyHistory
     is_member: Callable[[str], bool]
     recorded_at: datetime
+    id_key: bytes
     default_source: str = "import"
 
 
@@ -219,7 +225,7 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
     evidence = rec.get("evidence")
     if evidence is not None and not isinstance(evidence, dict):
         raise ValueError("evidence: expected an object")
-    event_id = rec.get("event_id") or derive_event_id(rec)
+    event_id = rec.get("event_id") or derive_event_id(rec, ctx.id_key)
     if not isinstance(event_id, str) or len(event_id) > 128:
         raise ValueError("event_id: expected a string of at most 128 characters")
     return ConsentEvent(

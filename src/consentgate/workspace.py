@@ -217,7 +217,10 @@ def _store_events(
             )
     if problems:
         return 0, same
-    ledger.insert_events(conn, new, at=at)
+    stored = ledger.insert_events(conn, new, at=at)
+    from consentgate.store import remediation  # issue 5: withdrawals open remediation orders
+
+    remediation.open_for_events(conn, stored, at=at)
     return len(new), same
 
 
@@ -253,7 +256,9 @@ def import_events(
             if mid:
                 ids.add(mid)
         known = ledger.known_member_ids(conn, ids)
-        ctx = ingest.EventContext(history, known.__contains__, recorded_at or at)
+        ctx = ingest.EventContext(
+            history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
+        )
         parsed = ingest.parse_events(lines, ctx, name=str(path))
         if on_error == "refuse":
             parsed.refuse_if_bad(f"{path}: consent import")
@@ -300,7 +305,11 @@ def record_event(
         mid = record.get("member_id")
         known = ledger.known_member_ids(conn, [mid]) if isinstance(mid, str) else set()
         ctx = ingest.EventContext(
-            history, known.__contains__, recorded_at or at, default_source="cli"
+            history,
+            known.__contains__,
+            recorded_at or at,
+            store_audit.workspace_secret(conn),
+            default_source="cli",
         )
         try:
             event = ingest.build_event(record, ctx)
@@ -447,5 +456,9 @@ def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:
 
 
 def verify_audit(engine: sa.Engine) -> store_audit.VerifyReport:
+    from consentgate.store import registry
+
     with engine.connect() as conn:
-        return store_audit.verify(conn)
+        report = store_audit.verify(conn)
+        registry.verify_members(conn)
+        return report

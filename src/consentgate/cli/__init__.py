@@ -39,9 +39,25 @@ def cli(ctx: click.Context, db_url: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from consentgate.cli import audit_cmd, consent_cmd, demo_cmd, policy_cmd
+    from consentgate.cli import (
+        audit_cmd,
+        consent_cmd,
+        dataset_cmd,
+        demo_cmd,
+        policy_cmd,
+        remediation_cmd,
+        transparency_cmd,
+    )
 
-    for module in (policy_cmd, consent_cmd, audit_cmd, demo_cmd):
+    for module in (
+        policy_cmd,
+        consent_cmd,
+        dataset_cmd,
+        remediation_cmd,
+        audit_cmd,
+        transparency_cmd,
+        demo_cmd,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -51,7 +67,7 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, standalone_mode=False)
+        rv = cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -63,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConsentgateError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 __all__ = ["cli", "main", "pass_app"]

@@ -1,30 +1,141 @@
-"""``consentgate audit verify``."""
+"""``consentgate audit verify|checkpoint|public-key``: the audit trail as a transparency log."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import click
 
-from consentgate import workspace
+from consentgate import auditlog
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
+from consentgate.errors import InvalidInput
+from consentgate.transparency import SignedHead
+
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 @click.group()
 def audit() -> None:
-    """Verify the tamper-evident audit trail."""
+    """Verify the tamper-evident audit trail and sign its checkpoints."""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
+
+
+def _checkpoint_note(path: Path) -> str:
+    """A signed checkpoint from a note file, or from a receipt's ``checkpoint`` field."""
+    text = _read(path)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(doc, dict) and isinstance(doc.get("checkpoint"), str):
+        return str(doc["checkpoint"])
+    raise InvalidInput(f"{path}: neither a signed checkpoint nor a receipt")
 
 
 @audit.command("verify")
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=FILE,
+    help="File holding the log's verifier key (what `audit public-key` prints); "
+    "default: the signing key's own.",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    type=FILE,
+    multiple=True,
+    help="A signed checkpoint kept outside the database (a note file, or a receipt); "
+    "repeatable. The log must extend each one.",
+)
 @json_option
 @pass_app
-def verify(app: AppContext, as_json: bool) -> None:
-    """Check the hash chain and every audited row; exit 1 naming the first broken entry."""
-    report = workspace.verify_audit(app.engine())
+def verify(
+    app: AppContext,
+    public_key_file: Path | None,
+    checkpoint_files: tuple[Path, ...],
+    as_json: bool,
+) -> None:
+    """Check the hash chain, the Merkle tree against every signed checkpoint, and every
+    audited row; exit 1 naming the first broken entry or checkpoint."""
+    report = auditlog.verify_log(
+        app.engine(),
+        key_file=app.settings.signing_key_path,
+        public_key=_read(public_key_file) if public_key_file else None,
+        checkpoints=[(str(p), _checkpoint_note(p)) for p in checkpoint_files],
+    )
+    log = report.log
+    latest = log.latest if log else None
     if as_json:
-        echo_json({"ok": True, "entries": report.entries, "rows": report.rows, "head": report.head})
+        echo_json(
+            {
+                "ok": True,
+                "entries": report.entries,
+                "rows": report.rows,
+                "head": report.head,
+                "root": report.root,
+                "checkpoints": log.checkpoints if log else 0,
+                "signatures_checked": log.signatures_checked if log else False,
+                "latest_checkpoint": (
+                    {"number": latest.number, "size": latest.size} if latest else None
+                ),
+                "uncovered": log.uncovered if log else report.entries,
+            }
+        )
+        return
+    click.echo(
+        f"Audit trail intact: {report.entries} entries, {report.rows} rows verified, "
+        f"head {report.head}"
+    )
+    click.echo(f"Merkle root {report.root} over {report.entries} entries")
+    if log is None or latest is None:
+        click.echo("No signed checkpoint yet: run `consentgate audit checkpoint`.")
     else:
         click.echo(
-            f"Audit trail intact: {report.entries} entries, {report.rows} rows verified, head {report.head}"
+            f"{log.checkpoints} signed checkpoint(s) verified; the log extends every one "
+            f"(latest {latest.label}, size {latest.size}; {log.uncovered} entries since)"
         )
+
+
+@audit.command("checkpoint")
+@json_option
+@pass_app
+def checkpoint(app: AppContext, as_json: bool) -> None:
+    """Sign and store the log's current head (a C2SP checkpoint in an Ed25519 signed note)."""
+    head: SignedHead = auditlog.create_checkpoint(app.engine(), app.settings.signing_key_path)
+    cp = head.checkpoint
+    if as_json:
+        prev = head.previous
+        data: dict[str, Any] = {
+            "number": cp.number,
+            "size": cp.size,
+            "root": cp.root.hex(),
+            "note": cp.note,
+            "created": head.created,
+            "previous": {"number": prev.number, "size": prev.size} if prev else None,
+        }
+        echo_json(data)
+        return
+    if head.created:
+        click.echo(f"Checkpoint #{cp.number} signed: {cp.size} entries, root {cp.root.hex()}")
+    else:
+        click.echo(f"The log has not grown since checkpoint #{cp.number}; nothing new signed.")
+    click.echo(cp.note, nl=False)
+
+
+@audit.command("public-key")
+@pass_app
+def public_key(app: AppContext) -> None:
+    """Print the log's verifier key: give it to members and auditors (verify-receipt)."""
+    click.echo(auditlog.log_public_key(app.settings.signing_key_path))
 
 
 COMMANDS = [audit]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from consentgate import workspace
+from consentgate import auditlog, workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app, print_table
 from consentgate.timestamps import format_timestamp
 
@@ -22,14 +22,21 @@ from consentgate.timestamps import format_timestamp
 @json_option
 @pass_app
 def init(app: AppContext, taxonomy_file: Path | None, as_json: bool) -> None:
-    """Create or upgrade the ledger database (idempotent)."""
-    result = workspace.init_workspace(app.engine(check=False), taxonomy_file=taxonomy_file)
+    """Create or upgrade the ledger database (idempotent) and the log's signing key."""
+    engine = app.engine(check=False)
+    result = workspace.init_workspace(engine, taxonomy_file=taxonomy_file)
+    key_file = app.settings.signing_key_path
+    result["public_key"] = auditlog.ensure_signing_key(engine, key_file)
+    result["signing_key"] = str(key_file)
     if as_json:
         echo_json(result)
-    else:
-        click.echo(
-            f"Database ready at revision {result['revision']}; {result['taxonomy_keys_added']} taxonomy key(s) added."
-        )
+        return
+    click.echo(
+        f"Database ready at revision {result['revision']}; "
+        f"{result['taxonomy_keys_added']} taxonomy key(s) added."
+    )
+    click.echo(f"Log signing key: {key_file} (keep it outside the database, backed up)")
+    click.echo(f"Verifier key: {result['public_key']}")
 
 
 @click.group()

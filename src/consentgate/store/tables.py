@@ -172,3 +172,112 @@ dataset_members = sa.Table(
     sa.Column("shards", sa.JSON),
     sa.Index("ix_dataset_members_member", "member_id"),
 )
+
+# --------------------------------------------------------------------------- remediation
+# (issue 5: models, disclosures, remediation orders, deletion notices)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("model_id", sa.String(255), primary_key=True),  # <name>@v<version>
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("unlearning", sa.String(16), nullable=False),  # sisa | retrain | retire
+    sa.Column("trained_shards", sa.JSON),  # null: every shard
+    sa.Column("deployed_to", sa.JSON, nullable=False),
+    sa.Column("artifact", sa.Text),
+    sa.Column("artifact_sha256", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),  # active | superseded | retired
+    sa.Column("supersedes", sa.String(255)),
+    sa.Column("evidence", sa.JSON),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("name", "version", name="uq_models_name_version"),
+)
+
+model_datasets = sa.Table(
+    "model_datasets",
+    metadata,
+    sa.Column("model_id", sa.String(255), sa.ForeignKey("models.model_id"), primary_key=True),
+    sa.Column("dataset_id", sa.String(64), sa.ForeignKey("datasets.dataset_id"), primary_key=True),
+    sa.Index("ix_model_datasets_dataset", "dataset_id"),
+)
+
+disclosures = sa.Table(
+    "disclosures",
+    metadata,
+    sa.Column("disclosure_id", sa.String(32), primary_key=True),
+    sa.Column("dataset_id", sa.String(64), sa.ForeignKey("datasets.dataset_id"), nullable=False),
+    sa.Column("recipient", sa.String(255), nullable=False),
+    sa.Column("disclosed_at", TS, nullable=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # build | cli
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_disclosures_dataset", "dataset_id"),
+)
+
+remediation_orders = sa.Table(
+    "remediation_orders",
+    metadata,
+    sa.Column("order_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # dataset | model | notice
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),  # dataset id | model id | recipient
+    sa.Column("shard", sa.Integer),
+    sa.Column("status", sa.String(16), nullable=False),  # open | sent | done
+    sa.Column("open_key", sa.String(300), unique=True),  # kind:target:shard while open, else null
+    sa.Column("triggers", sa.JSON, nullable=False),
+    sa.Column("legal_basis", sa.JSON, nullable=False),
+    sa.Column("datasets", sa.JSON, nullable=False),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("opened_at", TS, nullable=False),
+    sa.Column("deadline", TS, nullable=False),
+    sa.Column("closed_at", TS),
+    sa.Column("notice_id", sa.String(32)),
+    sa.Column("evidence", sa.JSON),
+    sa.Index("ix_remediation_orders_target", "kind", "target"),
+    sa.Index("ix_remediation_orders_status", "status", "deadline"),
+)
+
+remediation_order_members = sa.Table(
+    "remediation_order_members",
+    metadata,
+    sa.Column(
+        "order_id", sa.String(32), sa.ForeignKey("remediation_orders.order_id"), primary_key=True
+    ),
+    sa.Column("member_id", sa.String(255), primary_key=True),
+    sa.Column("event_id", sa.String(128)),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("deadline", TS, nullable=False),
+    sa.Column("added_at", TS, nullable=False),
+    sa.Index("ix_remediation_order_members_member", "member_id"),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("notice_id", sa.String(32), primary_key=True),
+    sa.Column("recipient", sa.String(255), nullable=False),
+    sa.Column("issued_at", TS, nullable=False),
+    sa.Column("deadline", TS, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("datasets", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # sent | acknowledged
+    sa.Column("acknowledged_at", TS),
+    sa.Column("ack_note", sa.Text),
+)
+
+log_blocks = sa.Table(
+    "log_blocks",
+    metadata,
+    sa.Column(
+        "block",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

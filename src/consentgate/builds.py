@@ -17,6 +17,8 @@ from consentgate.errors import NotFound
 from consentgate.gate.exposure import ExposureReport, audit_dataset
 from consentgate.gate.run import BuildResult, Progress, build_dataset
 from consentgate.store import ledger, registry
+from consentgate.store import remediation as store_remediation
+from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,16 @@ def build(
                 member_counts=result.member_counts,
                 at=utcnow(),
             )
+            if recipient != FIRST_PARTY:  # issue 5: a third-party build is a disclosure
+                store_remediation.record_disclosure(
+                    conn,
+                    dataset_id=result.dataset_id,
+                    recipient=recipient,
+                    records=result.counts.included,
+                    members=result.member_counts.num_rows,
+                    at=utcnow(),
+                    source="build",
+                )
     except BaseException:
         import shutil
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from consentgate import builds, workspace
 from consentgate.errors import ConsentgateError
@@ -217,7 +218,9 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     )
     echo(f"   impact of member {who}: {len(held)} dataset(s) hold their records ({roles})")
 
-    echo("\n7. Audit trail")
+    _withdrawal_section(engine, directory, at, result.member_counts, echo)  # issue 5
+
+    echo("\n8. Audit trail")
     report = workspace.verify_audit(engine)
     echo(
         f"   intact: {report.entries} hash-chained entries, {report.rows} audited rows, head {report.head[:16]}…"
@@ -330,3 +333,142 @@ def _events(
         if roll > 0.995:
             timely.append({**base, "type": "erase", "effective_at": when(30, 40)})
     return timely, late
+
+
+# --------------------------------------------------------------------------- issue 5
+
+TOPICS = {
+    "pay": "salary bonus raise compensation payroll offer equity band review increase",
+    "travel": "flight hotel trip airport booking visa itinerary luggage train conference",
+    "hiring": "candidate interview resume recruiter role opening referral onsite screen hire",
+    "project": "deadline launch roadmap milestone sprint release backlog spec design ship",
+}
+
+
+def _topic_posts(directory: Path) -> Path:
+    """posts.parquet with a ``topic`` label and text made from the topic's words."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    posts = pq.read_table(directory / "posts.parquet")
+    rng = random.Random(11)
+    names = sorted(TOPICS)
+    topics = [rng.choice(names) for _ in range(posts.num_rows)]
+    every = " ".join(TOPICS.values()).split()
+    texts = [  # five words of the topic, three of any topic: not trivially separable
+        " ".join([*(rng.choice(TOPICS[t].split()) for _ in range(5)), *rng.sample(every, 3)])
+        for t in topics
+    ]
+    table = posts.set_column(posts.schema.get_field_index("text"), "text", pa.array(texts))
+    path = directory / "posts-topics.parquet"
+    pq.write_table(table.append_column("topic", pa.array(topics)), path)
+    return path
+
+
+def _withdrawal_section(
+    engine: Any, directory: Path, at: datetime, acme_members: Any, echo: Echo
+) -> None:
+    """A member withdraws: orders, dataset remediation, SISA retraining, a deletion notice."""
+    from consentgate import withdrawals
+    from consentgate.gate.run import shard_of
+    from consentgate.remediation.notices import verify_notice
+
+    echo("\n7. A withdrawal reaches datasets, models and a third party")
+    built = builds.build(
+        engine,
+        _topic_posts(directory),
+        use="train_ai_system",
+        recipient="first_party",
+        out=directory / "dataset-topics",
+        as_of=at,
+        shards=8,
+    )
+    try:
+        from sklearn.naive_bayes import MultinomialNB
+    except ImportError:
+        echo("   (scikit-learn is not installed: pip install 'consentgate[unlearn]')")
+        return
+    from consentgate.unlearn import TextFeatures
+
+    model = withdrawals.train_model(
+        engine,
+        "topic-classifier",
+        [built.dataset_id],
+        features=TextFeatures("text", n_features=2**10),
+        label="topic",
+        estimator_factory=MultinomialNB,
+        artifact=directory / "models" / "topic-classifier-v1",
+        seed=1,
+        deployed_to=["feed"],
+    )
+    echo(
+        f"   dataset-topics: {built.counts.included} posts with a topic label, 8 shards by author; "
+        f"SISA model {model['model_id']} trained per shard"
+    )
+    counts = built.member_counts.to_pylist()
+    authors = [r["member_id"] for r in counts if r["as_author"] >= 2]
+    shard = shard_of(authors[0], 8)
+    pair = [m for m in authors if shard_of(m, 8) == shard][:2]
+    sharer = next(
+        r["member_id"]
+        for r in acme_members.to_pylist()
+        if r["member_id"] not in pair and r["as_author"] > 0
+    )
+    for member, setting in (
+        (pair[0], "ai_training_posts"),
+        (pair[1], "ai_training_posts"),
+        (sharer, "ai_training_messages_partners"),
+    ):
+        workspace.record_event(
+            engine,
+            {
+                "member_id": member,
+                "type": "withdraw",
+                "setting": setting,
+                "effective_at": format_timestamp(datetime.now(UTC)),
+                "source": "web",
+            },
+        )
+    echo(
+        f"   {pair[0]} and {pair[1]} withdraw 'ai_training_posts'; {sharer} withdraws message sharing"
+    )
+    for o in withdrawals.list_orders(engine):
+        target = o["target"][:12] + "…" if len(o["target"]) > 13 else o["target"]
+        where = "" if o["shard"] is None else f" shard {o['shard']}"
+        echo(
+            f"     order {o['action']:13s} {target}{where}: {o['members']} member(s), "
+            f"due {format_timestamp(o['deadline'])[:10]} ({o['legal_basis'][0]})"
+        )
+    for o in {
+        o["target"]: o for o in withdrawals.list_orders(engine) if o["kind"] == "dataset"
+    }.values():
+        done = withdrawals.remediate(engine, o["target"])
+        echo(
+            f"   remediated {o['target'][:12]}… -> {done.out.name if done.out else '-'}: "
+            f"{done.records_removed} of {done.records_before} records removed (re-checked now), "
+            f"{len(done.parts_rewritten) + len(done.parts_removed)} part(s) rewritten, "
+            f"{len(done.parts_kept)} kept byte-identical"
+        )
+    result = withdrawals.retrain(engine, str(model["model_id"]))
+    ev = result.evidence
+    echo(
+        f"   retrained {result.new_model_id}: shard(s) {ev['shards_retrained']} of {ev['shard_count']} "
+        f"({ev['rows_trained']} of {ev['rows_total']} rows, {ev['seconds']:.2f} s); accuracy "
+        f"{ev['accuracy_before']:.3f} -> {ev['accuracy_after']:.3f} (in-sample)"
+    )
+    key = directory / "keys" / "log.key"
+    for sent in withdrawals.send_notices(engine, key_file=key, outbox=directory / "outbox"):
+        from consentgate.checkpoint import load_signer
+
+        body = verify_notice(sent.path.read_text(), load_signer(key).verifier)
+        echo(
+            f"   deletion notice {sent.notice_id} to {sent.recipient}: {sent.records} pseudonymous "
+            f"record reference(s), due {body['deadline'][:10]}, signature verified -> "
+            f"{sent.path.relative_to(directory)}"
+        )
+    report = withdrawals.dsar(engine, pair[0])
+    echo(
+        f"   {pair[0]}'s access report: {len(report['datasets'])} dataset(s), "
+        f"{len(report['models'])} model(s), {len(report['remediation'])} order(s) "
+        f"({sum(o['status'] == 'done' for o in report['remediation'])} done)"
+    )

@@ -151,3 +151,22 @@ def verify_members(conn: sa.Connection) -> None:
             from consentgate.errors import AuditChainBroken
 
             raise AuditChainBroken(f"the member rows of dataset {ds['dataset_id']} were altered")
+
+
+DATASET_STATUS_CHANGED = "dataset.status_changed"
+
+
+def set_dataset_status(conn: sa.Connection, dataset_id: str, status: str, *, at: datetime) -> None:
+    """Mark a dataset ``superseded`` (a remediated version replaces it) or ``purged`` (its
+    files were deleted), with an audit entry for the changed row."""
+    c = t.datasets.c
+    conn.execute(t.datasets.update().where(c.dataset_id == dataset_id).values(status=status))
+    row = get_dataset(conn, dataset_id)
+    if row is None:
+        from consentgate.errors import NotFound
+
+        raise NotFound("dataset", dataset_id)
+    secret = store_audit.workspace_secret(conn)
+    store_audit.append(
+        conn, [store_audit.audit_item(secret, DATASET_STATUS_CHANGED, "datasets", row)], at=at
+    )

@@ -30,10 +30,12 @@ from consentgate.policy import (
     parse_policy,
     validate_policy,
 )
+from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
 from consentgate.store import ledger
+from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY, parse_taxonomy_file
 from consentgate.timestamps import format_timestamp, utcnow
 
@@ -65,7 +67,12 @@ class Published:
 
 
 def publish_policy(
-    engine: sa.Engine, path: Path, *, notice_days: int, now: Clock = utcnow
+    engine: sa.Engine,
+    path: Path,
+    *,
+    notice_days: int,
+    now: Clock = utcnow,
+    rules: DeadlineRules | None = None,
 ) -> Published:
     try:
         text = path.read_text(encoding="utf-8")
@@ -90,6 +97,10 @@ def publish_policy(
         previous = history.latest()
         changes = check_publication(policy, previous, notice_days=notice_days, name=str(path))
         ledger.insert_policy(conn, policy, at=now())
+        # A version that drops a scope opens orders for datasets built on it (issue 5).
+        store_remediation.open_for_policy(
+            conn, previous, policy, at=now(), rules=rules or DeadlineRules()
+        )
     logger.info("policy version published (%d changes)", len(changes))
     return Published(policy, changes, True)
 
@@ -201,6 +212,7 @@ def _store_events(
     at: datetime,
     problems: list[str],
     where: list[str],
+    rules: DeadlineRules | None,
 ) -> tuple[int, int]:
     existing = ledger.existing_events(conn, [e.event_id for e in events])
     new: list[core.ConsentEvent] = []
@@ -218,9 +230,9 @@ def _store_events(
     if problems:
         return 0, same
     stored = ledger.insert_events(conn, new, at=at)
-    from consentgate.store import remediation  # issue 5: withdrawals open remediation orders
-
-    remediation.open_for_events(conn, stored, at=at)
+    # A withdrawal, a denial after a default-on or an erasure opens remediation orders for
+    # everything holding the member's data, in the same transaction (issue 5).
+    store_remediation.open_for_events(conn, stored, at=at, rules=rules)
     return len(new), same
 
 
@@ -245,6 +257,7 @@ def import_events(
     rejects: Path | None = None,
     now: Clock = utcnow,
     recorded_at: datetime | None = None,
+    rules: DeadlineRules | None = None,
 ) -> ImportResult:
     at = now()
     with engine.begin() as conn:
@@ -264,7 +277,9 @@ def import_events(
             parsed.refuse_if_bad(f"{path}: consent import")
         problems: list[str] = []
         where = [f"{path}:{n}" for n in parsed.item_lines]
-        added, same = _store_events(conn, parsed.items, at=at, problems=problems, where=where)
+        added, same = _store_events(
+            conn, parsed.items, at=at, problems=problems, where=where, rules=rules
+        )
         if problems:
             raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
     rpath = None
@@ -297,6 +312,7 @@ def record_event(
     *,
     now: Clock = utcnow,
     recorded_at: datetime | None = None,
+    rules: DeadlineRules | None = None,
 ) -> tuple[core.ConsentEvent, bool]:
     """Record one event given as an event object (the JSONL format). True when new."""
     at = now()
@@ -316,7 +332,9 @@ def record_event(
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         problems: list[str] = []
-        added, _ = _store_events(conn, [event], at=at, problems=problems, where=["event"])
+        added, _ = _store_events(
+            conn, [event], at=at, problems=problems, where=["event"], rules=rules
+        )
         if problems:
             raise Conflict(problems[0])
     stored = member_events_for(engine, event.member_id)

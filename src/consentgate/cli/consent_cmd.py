@@ -17,6 +17,7 @@ from consentgate.cli.common import (
     print_table,
 )
 from consentgate.timestamps import format_timestamp, utcnow
+from consentgate.withdrawals import rules_from
 
 ON_ERROR = click.Choice(["refuse", "skip"])
 
@@ -97,7 +98,9 @@ def consent_import(
 ) -> None:
     """Import consent events from JSONL (idempotent by event_id)."""
     _report(
-        workspace.import_events(app.engine(), file, on_error=on_error, rejects=rejects),
+        workspace.import_events(
+            app.engine(), file, on_error=on_error, rejects=rejects, rules=rules_from(app.settings)
+        ),
         "Consent events",
         as_json,
     )
@@ -149,7 +152,7 @@ def consent_record(
         "source": source,
     }
     record = {k: v for k, v in record.items() if v is not None}
-    event, created = workspace.record_event(app.engine(), record)
+    event, created = workspace.record_event(app.engine(), record, rules=rules_from(app.settings))
     data = {
         "event_id": event.event_id,
         "created": created,

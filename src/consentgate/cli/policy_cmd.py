@@ -10,6 +10,7 @@ import click
 from consentgate import auditlog, workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app, print_table
 from consentgate.timestamps import format_timestamp
+from consentgate.withdrawals import rules_from
 
 
 @click.command()
@@ -57,7 +58,9 @@ def policy() -> None:
 def publish(app: AppContext, file: Path, notice_days: int | None, as_json: bool) -> None:
     """Validate FILE against the publication rules and publish it."""
     days = app.settings.notice_days if notice_days is None else notice_days
-    result = workspace.publish_policy(app.engine(), file, notice_days=days)
+    result = workspace.publish_policy(
+        app.engine(), file, notice_days=days, rules=rules_from(app.settings)
+    )
     material = [c for c in result.changes if c.material]
     if as_json:
         echo_json(

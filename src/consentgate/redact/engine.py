@@ -1,0 +1,506 @@
+"""The redactor: detect, resolve overlapping spans, and apply a profile, per Arrow batch.
+
+``Redactor.apply`` is what the gate calls on the texts of eligible records: Arrow string
+array in, redacted Arrow string array out, with each record's exclusion reason and the
+counts the manifest reports. The steps for a batch:
+
+1. ``prefilter.groups`` runs the RE2 prefilter of every entity and label the profile acts
+   on over the whole array, giving each row a bit mask of the detector groups worth
+   running on it;
+2. a row carrying a label whose action is ``exclude`` is excluded at once, with reason
+   ``sensitive_content:<label>`` (labels in ``catalog.LABELS`` order) and a null text;
+   for a phrase label whose hard negatives' prefilter did not match either, RE2 alone
+   decides, without Python;
+3. the other rows with a non-zero mask (every row, when a directory or NER backend is
+   set) go through the Python detectors of their groups; an entity whose action is
+   ``exclude`` excludes the row; otherwise the ``redact``/``pseudonymize`` spans,
+   overlaps resolved longest first, are replaced by placeholders;
+4. a redacted row is scanned again when the replacement could have changed what the
+   detectors see (see ``Redactor._recheck``), until nothing actionable is left: that is
+   what makes ``redact(redact(x)) == redact(x)`` hold for every input, not just the
+   usual ones. Placeholders are never detected, and each round strictly shrinks the
+   non-placeholder text, so it ends.
+
+``Redactor.scan`` reports what one text holds, for ``consentgate scan``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pyarrow as pa
+
+from consentgate.errors import SchemaMismatch
+from consentgate.redact import patterns, prefilter, sensitive
+from consentgate.redact.catalog import ENTITIES, LABELS, PLACEHOLDER
+from consentgate.redact.ner import NerBackend
+from consentgate.redact.people import Directory, lowered
+from consentgate.redact.profile import Profile, default_profile
+from consentgate.redact.spans import LabelHit, ScanResult, Span, resolve_overlaps
+
+__all__ = ["RedactionResult", "Redactor", "scan_lines"]
+
+_ID_MASK: Final = sum(patterns.PREFILTERS)
+_LABEL_MASK: Final = sum(sensitive.PREFILTERS)
+_DIRECTORY_ENTITIES: Final = frozenset({"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"})
+_NUMBERED: Final = re.compile(r"<([A-Z][A-Z0-9_]*?)_([0-9]+)>")
+_ACT: Final = frozenset({"redact", "pseudonymize"})
+_SCAN_BATCH: Final = 1024
+_CONTEXT_GROUPS: Final = patterns.G_DOB | _LABEL_MASK
+# Neighbours of a new placeholder that cannot end (before it) or start (after it) any
+# detection: only then can the neighbour's own match not have changed. (":" is in neither:
+# an IPv6 address may begin or end with one.)
+_SAFE_BEFORE: Final = "'\",;>"
+_SAFE_AFTER: Final = ".,;!?)]}'\"<"
+_JOINERS: Final = " .-/:"  # separators inside a digit run, phone or account number
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionResult:
+    """The outcome of :meth:`Redactor.apply` for one batch of texts.
+
+    ``texts``: the redacted texts (null where the input was null or the record is
+    excluded); ``excluded``: ``sensitive_content:<name>`` or null, per row;
+    ``redactions``: spans replaced per entity or label name, over kept rows;
+    ``exclusions``: records excluded per label or entity name.
+    """
+
+    texts: pa.Array
+    excluded: pa.Array
+    redactions: Mapping[str, int] = field(default_factory=dict)
+    exclusions: Mapping[str, int] = field(default_factory=dict)
+
+
+class _Row:
+    """Per-record state across fixpoint rounds, for records that had replacements."""
+
+    __slots__ = ("counts", "numbers", "pseudonyms")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.pseudonyms: dict[tuple[str, str], int] = {}
+        self.numbers: dict[str, int] = {}
+
+
+class Redactor:
+    """Detects personal data and sensitive content and applies a :class:`Profile`.
+
+    Build one per profile and directory and reuse it: construction compiles nothing per
+    call, and the object is picklable (for Spark executors) when its NER backend is.
+    """
+
+    __slots__ = (
+        "_act_entities",
+        "_act_labels",
+        "_directory",
+        "_entity_action",
+        "_exclude_entities",
+        "_exclude_labels",
+        "_label_action",
+        "_ner",
+        "_profile",
+        "_span_labels",
+    )
+
+    def __init__(
+        self,
+        profile: Profile | None = None,
+        directory: Directory | None = None,
+        *,
+        ner: NerBackend | None = None,
+    ) -> None:
+        self._profile = profile if profile is not None else default_profile()
+        self._directory = directory
+        self._ner = ner
+        entities = set(ENTITIES) | (set(ner.entities) if ner is not None else set())
+        self._act_entities = frozenset(
+            e for e in entities if self._profile.entity_action(e) != "keep"
+        )
+        self._act_labels = frozenset(
+            lb for lb in LABELS if self._profile.label_action(lb) != "keep"
+        )
+        self._entity_action = {e: self._profile.entity_action(e) for e in entities}
+        self._label_action = {lb: self._profile.label_action(lb) for lb in LABELS}
+        self._exclude_entities = frozenset(
+            e for e, a in self._entity_action.items() if a == "exclude"
+        )
+        self._exclude_labels = tuple(
+            lb for lb in LABELS if self._profile.label_action(lb) == "exclude"
+        )
+        self._span_labels = frozenset(lb for lb in LABELS if self._profile.label_action(lb) in _ACT)
+
+    @property
+    def profile(self) -> Profile:
+        return self._profile
+
+    # ------------------------------------------------------------------ detection
+
+    def scan(self, text: str, participants: Sequence[str] = ()) -> ScanResult:
+        """Every entity span (overlaps resolved) and label in ``text``, whatever the
+        profile's actions. ``participants`` are member ids of the record's people."""
+        groups = int(prefilter.groups(pa.array([text], pa.string()), _ID_MASK | _LABEL_MASK)[0])
+        spans, hits = self._detect(
+            text, groups, self._indexes(participants), _ALL_ENTITIES, _ALL_LABELS
+        )
+        return _scan_result(spans, hits)
+
+    def scan_batch(
+        self, texts: pa.Array, participants: pa.Array | None = None
+    ) -> list[ScanResult | None]:
+        """:meth:`scan` for every row of an Arrow string array (None for null rows)."""
+        values, parts = _inputs(texts, participants)
+        groups = prefilter.groups(_as_strings(texts), _ID_MASK | _LABEL_MASK)
+        results: list[ScanResult | None] = []
+        for i, text in enumerate(values):
+            if text is None:
+                results.append(None)
+                continue
+            spans, hits = self._detect(
+                text,
+                int(groups[i]),
+                self._indexes(parts[i] if parts else ()),
+                _ALL_ENTITIES,
+                _ALL_LABELS,
+            )
+            results.append(_scan_result(spans, hits))
+        return results
+
+    def _indexes(self, member_ids: Iterable[str] | None) -> tuple[int, ...]:
+        if self._directory is None or not member_ids:
+            return ()
+        index_of = self._directory.index_of
+        return tuple([i for i in map(index_of, member_ids) if i is not None])
+
+    def _detect(
+        self,
+        text: str,
+        groups: int,
+        participants: Sequence[int],
+        entities: frozenset[str],
+        labels: frozenset[str],
+    ) -> tuple[list[Span], list[LabelHit]]:
+        spans = patterns.find_identifiers(text, groups, entities) if groups & _ID_MASK else []
+        if self._directory is not None and not entities.isdisjoint(_DIRECTORY_ENTITIES):
+            found = self._directory.find(
+                text, lowered(text), participants, digits=bool(groups & patterns.G_DIGITS)
+            )
+            if found and spans:
+                # the directory's span wins over the same span found by a cue ("Hi Jane"):
+                # it knows the member, which keeps pseudonyms consistent
+                same = {(s.start, s.end, s.entity) for s in found}
+                spans = [s for s in spans if (s.start, s.end, s.entity) not in same]
+            if entities >= _DIRECTORY_ENTITIES:
+                spans.extend(found)
+            else:
+                spans.extend(s for s in found if s.entity in entities)
+        if self._ner is not None:
+            spans.extend(s for s in self._ner.find(text) if s.entity in entities)
+        hits = sensitive.find_labels(text, groups, labels) if groups & _LABEL_MASK else []
+        if "<" in text and (spans or hits):
+            held = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)]
+            if held:
+                spans = [s for s in spans if not _overlaps(s.start, s.end, held)]
+                hits = [h for h in hits if not _overlaps(h.start, h.end, held)]
+        return spans, hits
+
+    # ------------------------------------------------------------------ redaction
+
+    def apply(self, texts: pa.Array, participants: pa.Array | None = None) -> RedactionResult:
+        """Redact a batch per the profile. ``texts``: string array (nulls allowed);
+        ``participants``: ``list<string>`` of member ids per row, or None."""
+        values, parts = _inputs(texts, participants)
+        n = len(values)
+        excluded: list[str | None] = [None] * n
+        out: list[str | None] = list(values)
+        redactions: Counter[str] = Counter()
+        exclusions: Counter[str] = Counter()
+        bits = self._bits()
+        every_row = (
+            self._directory is not None and not self._act_entities.isdisjoint(_DIRECTORY_ENTITIES)
+        ) or (self._ner is not None and not self._act_entities.isdisjoint(self._ner.entities))
+        rows: dict[int, _Row] = {}
+        pending = [i for i, text in enumerate(values) if text is not None]
+        groups: list[int] = prefilter.groups(_as_strings(texts), bits).tolist()  # round 1: by row
+        first = True
+        while pending:
+            if not first:
+                groups = prefilter.groups(
+                    pa.array([out[i] for i in pending], pa.string()), bits
+                ).tolist()
+            again: list[int] = []
+            for k, i in enumerate(pending):
+                g = groups[i if first else k]
+                if not g and not every_row:
+                    continue
+                text = out[i]
+                if text is None:  # pragma: no cover - pending rows are never null
+                    continue
+                reason = self._label_exclusion(text, g) if g & _LABEL_MASK else None
+                if reason is None:
+                    who = self._indexes(parts[i]) if parts else ()
+                    spans, hits = self._detect(text, g, who, self._act_entities, self._span_labels)
+                    if not spans and not hits:
+                        continue
+                    reason = self._exclusion(spans) if self._exclude_entities else None
+                if reason is not None:
+                    excluded[i] = f"sensitive_content:{reason}"
+                    exclusions[reason] += 1
+                    out[i] = None
+                    rows.pop(i, None)
+                    continue
+                row = rows.get(i)
+                if row is None:
+                    row = rows[i] = _Row()
+                replaced = self._replace(text, row, spans, hits)
+                if replaced is not None:
+                    out[i] = replaced[0]
+                    if self._recheck(replaced[1], g):
+                        again.append(i)
+            pending = again
+            first = False
+        for row in rows.values():
+            redactions.update(row.counts)
+        return RedactionResult(
+            texts=pa.array(out, type=_out_type(texts)),
+            excluded=pa.array(excluded, pa.string()),
+            redactions=dict(redactions),
+            exclusions=dict(exclusions),
+        )
+
+    def redact(self, text: str, participants: Sequence[str] = ()) -> tuple[str | None, str | None]:
+        """One text through :meth:`apply`: (redacted text or None, exclusion reason or None)."""
+        parts = pa.array([list(participants)], pa.list_(pa.string()))
+        result = self.apply(pa.array([text], pa.string()), parts)
+        return result.texts[0].as_py(), result.excluded[0].as_py()
+
+    def _bits(self) -> int:
+        bits = 0
+        for bit, entities in patterns.GROUP_ENTITIES.items():
+            if not entities.isdisjoint(self._act_entities):
+                bits |= bit
+        for label in self._act_labels:
+            bits |= sensitive.LABEL_BITS[label]
+        for label in self._exclude_labels:
+            bits |= sensitive.NEGATIVE_BITS.get(label, 0)
+        return bits
+
+    def _label_exclusion(self, text: str, groups: int) -> str | None:
+        """The first label (in ``LABELS`` order) whose action is exclude and that the text
+        carries. A phrase label whose trigger prefilter matched and whose hard-negative
+        prefilter did not is decided without Python; the others are checked in Python."""
+        for label in self._exclude_labels:
+            if not groups & sensitive.LABEL_BITS[label]:
+                continue
+            certain = (
+                label in sensitive.SURE_LABELS
+                and not groups & sensitive.NEGATIVE_BITS.get(label, 0)
+                and "<" not in text
+            )
+            if certain:
+                return label
+            hits = sensitive.find_labels(text, groups, frozenset({label}))
+            if "<" in text:
+                held = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)]
+                hits = [h for h in hits if not _overlaps(h.start, h.end, held)]
+            if hits:
+                return label
+        return None
+
+    def _exclusion(self, spans: list[Span]) -> str | None:
+        if not self._exclude_entities:
+            return None
+        profile = self._profile
+        for entity in sorted({s.entity for s in spans}):
+            if profile.entity_action(entity) == "exclude":
+                return entity
+        return None
+
+    def _recheck(self, touching: bool, groups: int) -> bool:
+        """Whether the text just redacted could hold a detection it did not hold before.
+
+        The identifier, name and place detectors are local: a match depends on its
+        characters and the one on each side. Replacing spans by placeholders can only
+        create a new match where a new placeholder touches a character that could end or
+        start one, or where a span that lost to an overlapping one left a remainder
+        (``touching``, from :meth:`_replace`), so a text needs another round only then; or
+        when a detector with a context window (dates of birth, labels and their hard
+        negatives) or an NER backend saw it. ``test_skipping_the_second_round_changes_nothing``
+        compares this with a full fixpoint on generated texts.
+        """
+        return touching or self._ner is not None or bool(groups & _CONTEXT_GROUPS)
+
+    def _replace(
+        self, text: str, row: _Row, spans: list[Span], hits: list[LabelHit]
+    ) -> tuple[str, bool] | None:
+        """``text`` with its actionable spans replaced, and whether a new placeholder
+        touches a character that could end or start a detection; None if nothing to do."""
+        entity_action = self._entity_action
+        plan: dict[Span, tuple[str, str]] = {}  # span -> (action, counted name)
+        for s in spans:
+            action = entity_action.get(s.entity) or self._profile.entity_action(s.entity)
+            if action in _ACT:
+                plan[s] = (action, s.entity)
+        for h in hits:
+            action = self._label_action[h.label]
+            if action in _ACT:
+                span = Span(
+                    h.start,
+                    h.end,
+                    h.label.upper(),
+                    h.category,
+                    text[h.start : h.end].lower(),
+                    30,
+                )
+                plan[span] = (action, h.label)
+        if not plan:
+            return None
+        numbers = row.numbers
+        if not row.pseudonyms and not numbers and "<" in text:
+            for m in _NUMBERED.finditer(text):
+                numbers[m.group(1)] = max(numbers.get(m.group(1), 0), int(m.group(2)))
+        pieces: list[str] = []
+        last = 0
+        if len(plan) == 1:
+            chosen = list(plan)
+            touching = False
+        else:
+            chosen = resolve_overlaps(list(plan))
+            # a span that lost to an overlapping one leaves a remainder that was never
+            # offered to the detectors as such: look again then too
+            touching = len(chosen) < len(plan) and any(
+                not any(c.start <= d.start and d.end <= c.end for c in chosen)
+                for d in plan
+                if d not in chosen
+            )
+        n = len(text)
+        for k, s in enumerate(chosen):
+            if not touching:
+                after_next = k + 1 < len(chosen) and chosen[k + 1].start == s.end
+                touching = (s.start != last and _touches_before(text, s.start)) or (
+                    not after_next and _touches_after(text, s.end, n)
+                )
+            action, counted = plan[s]
+            pieces.append(text[last : s.start])
+            if action == "pseudonymize":
+                key = (s.entity, s.ref or text[s.start : s.end].lower())
+                number = row.pseudonyms.get(key)
+                if number is None:
+                    number = numbers[s.entity] = numbers.get(s.entity, 0) + 1
+                    row.pseudonyms[key] = number
+                pieces.append(f"<{s.entity}_{number}>")
+            else:
+                pieces.append(f"<{s.entity}>")
+            row.counts[counted] = row.counts.get(counted, 0) + 1
+            last = s.end
+        pieces.append(text[last:])
+        return "".join(pieces), touching
+
+
+_ALL_ENTITIES: Final = frozenset(ENTITIES)
+_ALL_LABELS: Final = frozenset(LABELS)
+
+
+def _touches_before(text: str, start: int) -> bool:
+    """Whether the text just before a new placeholder at ``start`` could end a detection
+    or be part of a longer candidate cut by the placeholder (a digit group one space back)."""
+    if start == 0:
+        return False
+    ch = text[start - 1]
+    if not (ch.isspace() or ch in _SAFE_BEFORE):
+        return True
+    return ch in _JOINERS and start > 1 and text[start - 2].isdigit()
+
+
+def _touches_after(text: str, end: int, n: int) -> bool:
+    """Whether the text just after a new placeholder ending at ``end`` could start a
+    detection, or continue a candidate that began inside the replaced span (digits, "+",
+    "(", or an upper-case code such as an IBAN or NINO group, one space on)."""
+    if end >= n:
+        return False
+    ch = text[end]
+    if not (ch.isspace() or ch in _SAFE_AFTER):
+        return True
+    if ch not in _JOINERS or end + 1 >= n:
+        return False
+    nxt = text[end + 1]
+    if nxt.isdigit() or (ch == " " and nxt in "+("):
+        return True
+    return (
+        ch == " "
+        and nxt.isupper()
+        and end + 2 < n
+        and (text[end + 2].isupper() or text[end + 2].isdigit())
+    )
+
+
+def _scan_result(spans: list[Span], hits: list[LabelHit]) -> ScanResult:
+    found = {h.label for h in hits}
+    return ScanResult(
+        spans=tuple(resolve_overlaps(spans)),
+        labels=tuple(lb for lb in LABELS if lb in found),
+        label_hits=tuple(sorted(hits)),
+    )
+
+
+def _overlaps(start: int, end: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(a < end and start < b for a, b in ranges)
+
+
+def _as_strings(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type):
+        return texts
+    if pa.types.is_string_view(texts.type) or pa.types.is_null(texts.type):
+        return texts.cast(pa.string())
+    raise SchemaMismatch("texts to redact must be strings", [f"texts: got {texts.type}"])
+
+
+def _out_type(texts: pa.Array | pa.ChunkedArray) -> pa.DataType:
+    return pa.large_string() if pa.types.is_large_string(texts.type) else pa.string()
+
+
+def _inputs(
+    texts: pa.Array | pa.ChunkedArray, participants: pa.Array | pa.ChunkedArray | None
+) -> tuple[list[str | None], list[Any] | None]:
+    values: list[str | None] = _as_strings(texts).to_pylist()
+    if participants is None:
+        return values, None
+    if len(participants) != len(values):
+        raise SchemaMismatch(
+            "participants do not match texts",
+            [f"participants: {len(participants)} rows for {len(values)} texts"],
+        )
+    parts: list[Any] = participants.to_pylist()
+    return values, parts
+
+
+def scan_lines(lines: Iterable[str], redactor: Redactor) -> Iterator[dict[str, Any]]:
+    """``consentgate scan``: for each input line (numbered from 1, line ending removed),
+    ``{"line": N, "spans": [{"start", "end", "entity", "category"}], "labels": [...]}``
+    with character offsets into the line."""
+    batch: list[str] = []
+    first = 1
+    for line in lines:
+        batch.append(line.rstrip("\r\n"))
+        if len(batch) == _SCAN_BATCH:
+            yield from _scan_chunk(batch, first, redactor)
+            first += len(batch)
+            batch = []
+    if batch:
+        yield from _scan_chunk(batch, first, redactor)
+
+
+def _scan_chunk(batch: list[str], first: int, redactor: Redactor) -> Iterator[dict[str, Any]]:
+    for k, result in enumerate(redactor.scan_batch(pa.array(batch, pa.string()))):
+        if result is None:  # pragma: no cover - lines are never null
+            continue
+        yield {
+            "line": first + k,
+            "spans": [s.to_dict() for s in result.spans],
+            "labels": list(result.labels),
+        }

@@ -45,6 +45,7 @@ def _register() -> None:
         dataset_cmd,
         demo_cmd,
         policy_cmd,
+        redact_cmd,
         remediation_cmd,
         transparency_cmd,
     )
@@ -53,6 +54,7 @@ def _register() -> None:
         policy_cmd,
         consent_cmd,
         dataset_cmd,
+        redact_cmd,
         remediation_cmd,
         audit_cmd,
         transparency_cmd,

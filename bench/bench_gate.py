@@ -1,0 +1,210 @@
+"""Gate throughput against a plain Parquet copy of the same data, in one run.
+
+    python bench/bench_gate.py              # 1M records, 200k members (a few minutes)
+    python bench/bench_gate.py --full       # 5M records, 1M members (~10 min on 2 cores)
+    python bench/bench_gate.py --records N --members M --repeat K --no-spark
+
+Synthetic data (tests/gate_data.py, fixed seed): private messages of ~600 bytes with 1-3
+recipients and public posts, cached under bench/out/. Measured with the same writer settings
+(zstd) and batch size; local runs interleaved, best of ``--repeat`` (the machine may be
+shared), Spark runs once:
+
+  copy        pyarrow: read the Parquet file, write it again (the limit)
+  gate        read -> gate_batch (consent checks) -> write the included rows
+  gate-all    the same with a snapshot where every member consents to everything, so
+              it writes (almost) every row, like the copy: the gate's own overhead
+  build       build_dataset(): the gate plus source/part hashing, member counts, Merkle
+              root of the included ids and manifest (what `consentgate build` runs)
+  spark-copy  Spark local[2]: read the Parquet file, write it again (Spark's own limit)
+  spark-cold  Spark local[2]: gate_spark_dataframe -> filter -> Spark's Parquet write,
+              first run (starts the Python workers, broadcasts the index)
+  spark       the same, run again (session start-up and a warm-up copy not counted)
+
+Throughput is input records/s and MB/s of input (uncompressed Arrow bytes); "ratio" is
+throughput / copy throughput. Goal: gate >= 0.7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import gate_data as gd  # noqa: E402
+
+from consentgate.gate.batch import gate_batch, prepare  # noqa: E402
+from consentgate.gate.run import WRITER_OPTIONS, BuildResult, build_dataset  # noqa: E402
+from consentgate.snapshot import GRANTS_SCHEMA, MEMBERS_SCHEMA, ConsentSnapshot  # noqa: E402
+
+
+def source_file(out: Path, records: int, members: int, batch_rows: int) -> Path:
+    path = out / f"records-{records}-{members}.parquet"
+    if path.exists():
+        return path
+    print(f"generating {records:,} records over {members:,} members -> {path}")
+    spec = gd.RecordSpec(n_records=records, n_members=members)
+    tmp = path.with_suffix(".tmp")
+    with pq.ParquetWriter(tmp, gd.RECORD_SCHEMA, compression="zstd") as writer:
+        for batch in gd.record_batches(spec, batch_rows=batch_rows):
+            writer.write_batch(batch)
+    tmp.rename(path)
+    return path
+
+
+def timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def plain_copy(source: Path, target: Path, batch_rows: int) -> None:
+    reader = pq.ParquetFile(source)
+    with pq.ParquetWriter(target, reader.schema_arrow, **WRITER_OPTIONS) as writer:
+        for batch in reader.iter_batches(batch_size=batch_rows):
+            writer.write_table(pa.Table.from_batches([batch]), row_group_size=batch_rows)
+
+
+def gate_only(source: Path, target: Path, snapshot: ConsentSnapshot, batch_rows: int) -> None:
+    index = prepare(snapshot)
+    reader = pq.ParquetFile(source)
+    width = len(reader.schema_arrow)
+    with pq.ParquetWriter(target, reader.schema_arrow, **WRITER_OPTIONS) as writer:
+        for batch in reader.iter_batches(batch_size=batch_rows):
+            out = gate_batch(batch, index)
+            kept = out.batch.select(list(range(width)))
+            if not out.eligible.all():
+                kept = kept.filter(pa.array(out.eligible))
+            writer.write_table(pa.Table.from_batches([kept]), row_group_size=batch_rows)
+
+
+def spark_runs(source: Path, work: Path, snapshot: ConsentSnapshot) -> dict[str, float]:
+    from pyspark.sql import functions as F
+
+    from consentgate.gate.spark import gate_spark_dataframe, local_session
+
+    spark = local_session()
+    df = spark.read.parquet(str(source))
+
+    def copy(target: Path) -> None:
+        df.write.option("compression", "zstd").parquet(str(target))
+
+    copy(work / "spark-warm-up")  # JIT and Python workers
+    results = {"spark-copy": timed(lambda: copy(work / "spark-copy"))}
+
+    def gate() -> None:
+        gated = gate_spark_dataframe(df, index=prepare(snapshot))
+        kept = gated.filter(F.col("_eligible")).drop("_eligible", "_reason")
+        kept.write.option("compression", "zstd").parquet(str(work / "spark-gate"))
+
+    results["spark-cold"] = timed(gate)  # first job: starts and warms the Python workers
+    shutil.rmtree(work / "spark-gate")
+    results["spark"] = timed(gate)
+    spark.stop()
+    return results
+
+
+def allow_all(snapshot: ConsentSnapshot) -> ConsentSnapshot:
+    """Every member consents to every category, for all time."""
+    members = snapshot.members.column("member_id")
+    grants = pa.table(
+        {
+            "member_id": pa.concat_arrays([members.combine_chunks()] * len(snapshot.categories)),
+            "category": pa.array(
+                [c for c in snapshot.categories for _ in range(len(members))], pa.string()
+            ),
+            "covers_from": pa.array([0] * len(members) * len(snapshot.categories), pa.int64()).cast(
+                gd.TS
+            ),
+        },
+        schema=GRANTS_SCHEMA,
+    )
+    erased = pa.array([False] * len(members))
+    return dataclasses.replace(
+        snapshot,
+        grants=grants,
+        members=pa.table([members, erased], schema=MEMBERS_SCHEMA),
+        withdrawn=snapshot.withdrawn.slice(0, 0),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=200_000)
+    parser.add_argument("--full", action="store_true", help="5M records, 1M members")
+    parser.add_argument("--batch-rows", type=int, default=65_536)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--repeat", type=int, default=2, help="local runs: best of N")
+    parser.add_argument("--no-spark", action="store_true", help="skip the Spark measurement")
+    args = parser.parse_args()
+    if args.full:
+        args.records, args.members = 5_000_000, 1_000_000
+    args.out.mkdir(parents=True, exist_ok=True)
+    source = source_file(args.out, args.records, args.members, args.batch_rows)
+    meta = pq.ParquetFile(source).metadata
+    raw_mb = (
+        sum(
+            meta.row_group(i).column(j).total_uncompressed_size
+            for i in range(meta.num_row_groups)
+            for j in range(meta.num_columns)
+        )
+        / 1e6
+    )
+    snapshot = gd.snapshot(gd.SnapshotSpec(n_members=args.members))
+    work = args.out / "gate-work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    print(
+        f"{args.records:,} records, {args.members:,} members, "
+        f"{source.stat().st_size / 1e6:,.0f} MB Parquet ({raw_mb:,.0f} MB uncompressed), "
+        f"batch {args.batch_rows:,} rows"
+    )
+    results: dict[str, float] = {}
+    everyone = allow_all(snapshot)
+    runs: dict[str, Callable[[], object]] = {
+        "copy": lambda: plain_copy(source, work / "copy.parquet", args.batch_rows),
+        "gate": lambda: gate_only(source, work / "gate.parquet", snapshot, args.batch_rows),
+        "gate-all": lambda: gate_only(source, work / "all.parquet", everyone, args.batch_rows),
+        "build": lambda: built.append(
+            build_dataset(
+                source,
+                snapshot=snapshot,
+                out_dir=work / f"dataset-{len(built)}",
+                use=snapshot.use,
+                recipient=snapshot.recipient,
+                as_of=snapshot.as_of,
+                batch_rows=args.batch_rows,
+            )
+        ),
+    }
+    built: list[BuildResult] = []
+    for _ in range(args.repeat):  # interleaved, best of N: the machine is shared
+        for name, run in runs.items():
+            results[name] = min(results.get(name, float("inf")), timed(run))
+    if not args.no_spark:
+        results.update(spark_runs(source, work, snapshot))
+    included = built[0].counts.included
+    print(f"included {included:,} of {args.records:,} records\n")
+    print(f"{'run':<8}{'seconds':>10}{'records/s':>14}{'MB/s':>10}{'ratio':>8}")
+    for name, seconds in results.items():
+        print(
+            f"{name:<8}{seconds:>10.2f}{args.records / seconds:>14,.0f}"
+            f"{raw_mb / seconds:>10,.1f}{results['copy'] / seconds:>8.2f}"
+        )
+    if "spark" in results:
+        print(f"spark / spark-copy: {results['spark-copy'] / results['spark']:.2f}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""Record sources for the gate: Parquet files or directories, or JSONL, checked up front.
+
+A source is opened once (``open_source``): its files are listed in a fixed order, each
+file's schema is checked against the columns the gate needs (after the column map), and
+then ``batches`` yields Arrow record batches in file order, row order. A file whose
+columns or types do not fit raises ``SchemaMismatch`` naming the file and the column;
+a JSONL line that cannot be read raises ``InvalidInput`` naming ``FILE:LINE``. A
+directory holding a ``manifest.json`` is a dataset this gate built: its parts are read in
+manifest order (so an audit can re-check it).
+
+JSONL is read by ``pyarrow.json``; only when Arrow refuses a file is it re-read line by
+line in Python, to say which lines are wrong (Arrow's errors do not name lines). Arrow
+accepts timestamps without a zone as UTC, so ``created_at`` is read as text, checked for
+an explicit zone (consentgate refuses naive timestamps) and then converted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+from consentgate.errors import InvalidInput, SchemaMismatch
+from consentgate.gate.batch import Columns
+from consentgate.gate.manifest import MANIFEST_NAME
+from consentgate.timestamps import parse_timestamp
+
+__all__ = ["Source", "SourceFile", "fingerprint", "open_source"]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_ZONE = r"([Zz]|[+-]\d{2}:?\d{2})$"
+_MAX_PROBLEMS = 20
+
+Format = Literal["parquet", "jsonl"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: Path
+    bytes: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": str(self.path), "bytes": self.bytes, "sha256": self.sha256}
+
+
+def fingerprint(path: Path) -> SourceFile:
+    """Size and SHA-256 of one file."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+            size += len(chunk)
+    return SourceFile(path=path, bytes=size, sha256=digest.hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """An opened, checked source: files in reading order, their common Arrow schema."""
+
+    files: tuple[Path, ...]
+    format: Format
+    schema: pa.Schema
+    columns: Columns
+    rows: int
+    require_text: bool = False
+
+    def batches(self, *, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Record batches of at most ``batch_rows`` rows, file by file, in row order."""
+        for path in self.files:
+            if self.format == "parquet":
+                reader = pq.ParquetFile(path)
+                for batch in reader.iter_batches(batch_size=batch_rows, use_threads=True):
+                    yield self._checked(path, batch)
+            else:
+                table = read_jsonl(
+                    path, self.columns, require_text=self.require_text, schema=self.schema
+                )
+                for batch in table.to_batches(max_chunksize=batch_rows):
+                    yield self._checked(path, batch)
+
+    def _checked(self, path: Path, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if batch.column(self.columns.id).null_count:
+            raise InvalidInput(f"{path}: column {self.columns.id!r} (record id) has null values")
+        if batch.schema != self.schema:
+            batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+        return batch
+
+
+def open_source(
+    path: str | Path,
+    *,
+    column_map: dict[str, str] | None = None,
+    require_text: bool = False,
+) -> Source:
+    """Open ``path`` (a Parquet/JSONL file or a directory of them) and check its schema."""
+    root = Path(path)
+    columns = Columns.from_map(column_map)
+    files, fmt = _list_files(root)
+    if fmt == "parquet":
+        schema, rows = _parquet_schema(files, columns, require_text=require_text)
+    else:
+        schema, rows = _jsonl_schema(files, columns, require_text=require_text)
+    return Source(
+        files=files,
+        format=fmt,
+        schema=schema,
+        columns=columns,
+        rows=rows,
+        require_text=require_text,
+    )
+
+
+def _format_of(path: Path) -> Format | None:
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix in JSONL_SUFFIXES:
+        return "jsonl"
+    return None
+
+
+def _list_files(root: Path) -> tuple[tuple[Path, ...], Format]:
+    if root.is_file():
+        fmt = _format_of(root)
+        if fmt is None:
+            raise InvalidInput(f"{root}: not a Parquet (.parquet) or JSONL (.jsonl) file")
+        return (root,), fmt
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: no such file or directory")
+    if (root / MANIFEST_NAME).is_file():
+        return _dataset_files(root), "parquet"
+    found = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(root).parts)
+        and _format_of(p) is not None
+    )
+    if not found:
+        raise InvalidInput(f"{root}: no Parquet or JSONL files in directory")
+    formats = {_format_of(p) for p in found}
+    if len(formats) > 1:
+        raise InvalidInput(f"{root}: mixes Parquet and JSONL files; use one format")
+    fmt = _format_of(found[0])
+    assert fmt is not None
+    return tuple(found), fmt
+
+
+def _dataset_files(root: Path) -> tuple[Path, ...]:
+    """The parts of a dataset this gate built, in manifest order."""
+    manifest = root / MANIFEST_NAME
+    try:
+        files = json.loads(manifest.read_text())["files"]
+        paths = tuple(root / str(f["path"]) for f in files)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"{manifest}: not a consentgate manifest ({exc})") from exc
+    if not paths:
+        raise InvalidInput(f"{root}: the dataset has no parts (no record was included)")
+    return paths
+
+
+# --------------------------------------------------------------------- schema checks
+
+
+def _check_schema(
+    where: Path, schema: pa.Schema, columns: Columns, *, require_text: bool
+) -> list[str]:
+    problems: list[str] = []
+    wanted = {
+        "id": _is_text,
+        "category": _is_text,
+        "author_id": _is_text,
+        "recipient_ids": _is_text_list,
+        "created_at": _is_zoned_timestamp,
+    }
+    if require_text:
+        wanted["text"] = _is_text
+    needs = {
+        "id": "a string",
+        "category": "a string",
+        "author_id": "a string",
+        "recipient_ids": "a list of strings",
+        "created_at": "a timestamp with a timezone",
+        "text": "a string",
+    }
+    for canonical, check in wanted.items():
+        name = getattr(columns, canonical)
+        label = f"column {name!r}" + (f" (mapped from {canonical!r})" if name != canonical else "")
+        if name not in schema.names:
+            problems.append(f"{where}: {label} is missing")
+        elif schema.get_all_field_indices(name) != [schema.get_field_index(name)]:
+            problems.append(f"{where}: {label} appears more than once")
+        elif not check(schema.field(name).type):
+            problems.append(
+                f"{where}: {label} has type {schema.field(name).type} but needs {needs[canonical]}"
+            )
+    return problems
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+
+
+def _is_text_list(t: pa.DataType) -> bool:
+    if pa.types.is_null(t):
+        return True
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _is_text(t.value_type) or pa.types.is_null(t.value_type)
+    return False
+
+
+def _is_zoned_timestamp(t: pa.DataType) -> bool:
+    return bool(pa.types.is_timestamp(t) and t.tz is not None)
+
+
+def _parquet_schema(
+    files: tuple[Path, ...], columns: Columns, *, require_text: bool
+) -> tuple[pa.Schema, int]:
+    schema: pa.Schema | None = None
+    rows = 0
+    for path in files:
+        try:
+            meta = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InvalidInput(f"{path}: not a readable Parquet file ({exc})") from exc
+        file_schema = meta.schema_arrow.remove_metadata()
+        rows += meta.metadata.num_rows
+        problems = _check_schema(path, file_schema, columns, require_text=require_text)
+        if problems:
+            raise SchemaMismatch("source schema does not fit", problems)
+        if schema is None:
+            schema = file_schema
+        elif not file_schema.equals(schema):
+            raise SchemaMismatch(
+                "source schema does not fit", [_difference(path, files[0], file_schema, schema)]
+            )
+    assert schema is not None
+    return schema, rows
+
+
+def _difference(path: Path, first: Path, schema: pa.Schema, expected: pa.Schema) -> str:
+    for field in expected:
+        if field.name not in schema.names:
+            return f"{path}: column {field.name!r} is missing (present in {first})"
+        other = schema.field(field.name)
+        if other.type != field.type:
+            return f"{path}: column {field.name!r} has type {other.type}, {first} has {field.type}"
+    for field in schema:
+        if field.name not in expected.names:
+            return f"{path}: column {field.name!r} is not in {first}"
+    return f"{path}: columns are in another order than in {first}"
+
+
+# ---------------------------------------------------------------------------- JSONL
+
+
+def _jsonl_explicit(columns: Columns, *, require_text: bool) -> pa.Schema:
+    fields = [
+        pa.field(columns.id, pa.string()),
+        pa.field(columns.category, pa.string()),
+        pa.field(columns.author_id, pa.string()),
+        pa.field(columns.recipient_ids, pa.list_(pa.string())),
+        pa.field(columns.created_at, pa.string()),
+    ]
+    if require_text:
+        fields.append(pa.field(columns.text, pa.string()))
+    return pa.schema(fields)
+
+
+def read_jsonl(
+    path: Path, columns: Columns, *, require_text: bool = False, schema: pa.Schema | None = None
+) -> pa.Table:
+    """Read one JSONL file; ``created_at`` must carry a zone. Refuses with FILE:LINE."""
+    explicit = _jsonl_explicit(columns, require_text=require_text)
+    options = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
+    try:
+        table = pj.read_json(path, parse_options=options)
+    except pa.ArrowInvalid as exc:
+        raise _locate_jsonl_problems(path, columns, str(exc)) from exc
+    created = table.column(columns.created_at)
+    naive = pc.invert(pc.match_substring_regex(created, _ZONE)).fill_null(False)
+    if pc.any(naive).as_py():
+        raise _locate_jsonl_problems(path, columns, "timestamp without a timezone")
+    try:
+        stamps = pc.cast(created, pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise _locate_jsonl_problems(path, columns, str(exc)) from exc
+    table = table.set_column(
+        table.schema.get_field_index(columns.created_at),
+        pa.field(columns.created_at, pa.timestamp("us", tz="UTC")),
+        stamps,
+    )
+    if schema is not None and not table.schema.equals(schema):
+        raise SchemaMismatch(
+            "source schema does not fit", [_difference(path, path, table.schema, schema)]
+        )
+    return table
+
+
+def _jsonl_schema(
+    files: tuple[Path, ...], columns: Columns, *, require_text: bool
+) -> tuple[pa.Schema, int]:
+    schema: pa.Schema | None = None
+    rows = 0
+    for path in files:
+        table = read_jsonl(path, columns, require_text=require_text)
+        required = [columns.id, columns.category, columns.author_id, columns.created_at]
+        missing = [
+            name
+            for name in required + ([columns.text] if require_text else [])
+            if table.num_rows and table.column(name).null_count == table.num_rows
+        ]
+        if missing:
+            raise SchemaMismatch(
+                "source schema does not fit",
+                [f"{path}: column {name!r} is missing" for name in missing],
+            )
+        rows += table.num_rows
+        if schema is None:
+            schema = table.schema
+        elif not table.schema.equals(schema):
+            raise SchemaMismatch(
+                "source schema does not fit", [_difference(path, files[0], table.schema, schema)]
+            )
+    assert schema is not None
+    return schema, rows
+
+
+def _locate_jsonl_problems(path: Path, columns: Columns, arrow_message: str) -> InvalidInput:
+    """Re-read ``path`` line by line to name the lines Arrow refused."""
+    problems: list[str] = []
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if len(problems) >= _MAX_PROBLEMS:
+                problems.append("... (more problems not shown)")
+                break
+            if not raw.strip():
+                continue
+            problem = _line_problem(raw, columns)
+            if problem:
+                problems.append(f"{path}:{number}: {problem}")
+    if not problems:
+        problems = [f"{path}: {arrow_message}"]
+    return InvalidInput(f"cannot read JSONL source {path}", problems)
+
+
+def _line_problem(raw: bytes, columns: Columns) -> str | None:
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return f"not valid JSON ({exc.msg if isinstance(exc, json.JSONDecodeError) else exc})"
+    if not isinstance(value, dict):
+        return "not a JSON object"
+    for name in (columns.id, columns.category, columns.author_id):
+        if value.get(name) is not None and not isinstance(value[name], str):
+            return f"{name!r} must be a string"
+    if value.get(columns.id) is None:
+        return f"{columns.id!r} (record id) is missing"
+    recipients = value.get(columns.recipient_ids)
+    if recipients is not None and not (
+        isinstance(recipients, list) and all(r is None or isinstance(r, str) for r in recipients)
+    ):
+        return f"{columns.recipient_ids!r} must be a list of strings"
+    created = value.get(columns.created_at)
+    if created is not None:
+        try:
+            parse_timestamp(created, field=columns.created_at, allow_date=False)
+        except ValueError as exc:
+            return str(exc)
+    return None

@@ -22,7 +22,7 @@ def _records(path: Path) -> Path:
             "author_id": "u1",
             "recipient_ids": None,
             "created_at": "2024-10-01T00:00:00Z",
-            "text": "hello",
+            "text": "Mail me at ann.lee@example.com",
         },
         {
             "id": "p2",
@@ -309,3 +309,71 @@ def test_registry_tampering_is_detected(cli: Cli, world: Path, tmp_path: Path, d
     eng.dispose()
     r = cli("audit", "verify")
     assert r.exit_code == 1 and "dataset" in r.stderr
+
+
+def test_build_redacts_by_default_and_counts(cli: Cli, world: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    def texts_of(d: Path) -> list[str]:
+        manifest = json.loads((d / "manifest.json").read_text())
+        return (
+            pq.read_table([str(d / f["path"]) for f in manifest["files"]])
+            .column("text")
+            .to_pylist()
+        )
+
+    r = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tmp_path / "red"),
+        "--json",
+    )
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["redactions"] == {"EMAIL_ADDRESS": 1}
+    texts = texts_of(tmp_path / "red")
+    assert "Mail me at <EMAIL_ADDRESS>" in texts and not any("@" in t for t in texts)
+    raw = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tmp_path / "raw"),
+        "--no-redact",
+        "--json",
+    )
+    assert raw.exit_code == 0 and raw.json()["redactions"] == {}
+    assert "Mail me at ann.lee@example.com" in texts_of(tmp_path / "raw")
+
+
+def test_sensitive_record_is_excluded_with_reason(cli: Cli, world: Path, tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in world.read_text().splitlines()]
+    rows[0]["text"] = "I was diagnosed with diabetes last month"
+    world.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tmp_path / "s"),
+        "--json",
+    )
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["counts"]["excluded"]["sensitive_content:health"] == 1
+    assert r.json()["counts"]["included"] == 1

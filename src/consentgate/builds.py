@@ -93,6 +93,17 @@ def build(
     return result
 
 
+def make_redactor(engine: sa.Engine, profile: Path | None = None) -> Any:
+    """The gate's redactor: ``profile`` (default: the shipped one) with every member's name,
+    email and phone as the people directory (names are found case-insensitively, with the
+    variants in docs/redaction.md)."""
+    from consentgate.redact import Directory, Redactor, default_profile, load_profile
+
+    with engine.connect() as conn:
+        directory = Directory.from_arrow(ledger.directory_table(conn))
+    return Redactor(load_profile(profile) if profile else default_profile(), directory)
+
+
 def list_datasets(engine: sa.Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return registry.list_datasets(conn)

@@ -117,6 +117,14 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     metavar="COLUMN=NAME",
     help="Read column NAME from the source as COLUMN (repeatable).",
 )
+@click.option(
+    "--profile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Redaction profile YAML (default: the shipped profile).",
+)
+@click.option(
+    "--no-redact", is_flag=True, help="Write text as it is (no redaction or content exclusion)."
+)
 @json_option
 @pass_app
 def build(
@@ -130,13 +138,23 @@ def build(
     shard_by: str,
     gate_engine: str,
     mapping: tuple[str, ...],
+    profile: Path | None,
+    no_redact: bool,
     as_json: bool,
 ) -> None:
-    """Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT."""
+    """Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.
+
+    Text is redacted with the default profile unless --profile or --no-redact.
+    """
+    if profile and no_redact:
+        raise UsageError("--profile and --no-redact exclude each other")
+    engine = app.engine()
+    redactor = None if no_redact else builds.make_redactor(engine, profile)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = builds.build(
-            app.engine(),
+            engine,
             source,
+            redactor=redactor,
             use=use,
             recipient=recipient,
             out=out,
@@ -154,6 +172,7 @@ def build(
                 "dataset_id": result.dataset_id,
                 "out": str(out),
                 "counts": result.manifest["counts"],
+                "redactions": result.manifest.get("redactions", {}),
                 "manifest_sha256": result.manifest_sha256,
             }
         )

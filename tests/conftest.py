@@ -93,3 +93,115 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
+
+
+# --------------------------------------------------------------------------- a small world for builds
+
+AS_OF = "2024-11-01T00:00:00Z"
+
+
+def _records(path: Path) -> Path:
+    rows = [
+        # public posts
+        {
+            "id": "p1",
+            "category": "user.content.public",
+            "author_id": "u1",
+            "recipient_ids": None,
+            "created_at": "2024-10-01T00:00:00Z",
+            "text": "Mail me at ann.lee@example.com",
+        },
+        {
+            "id": "p2",
+            "category": "user.content.public",
+            "author_id": "e1",
+            "recipient_ids": None,
+            "created_at": "2024-10-02T00:00:00Z",
+            "text": "hi",
+        },
+        {
+            "id": "p3",
+            "category": "user.content.public",
+            "author_id": "u2",
+            "recipient_ids": [],
+            "created_at": "2024-10-03T00:00:00Z",
+            "text": "yo",
+        },
+        {
+            "id": "p4",
+            "category": "user.content.public",
+            "author_id": "u1",
+            "recipient_ids": None,
+            "created_at": "2024-01-01T00:00:00Z",
+            "text": "old",
+        },
+        {
+            "id": "p5",
+            "category": "user.content.public",
+            "author_id": "ghost",
+            "recipient_ids": None,
+            "created_at": "2024-10-03T00:00:00Z",
+            "text": "?",
+        },
+        # private messages
+        {
+            "id": "m1",
+            "category": "user.content.private",
+            "author_id": "e1",
+            "recipient_ids": ["e2"],
+            "created_at": "2024-10-05T00:00:00Z",
+            "text": "secret",
+        },
+        {
+            "id": "m2",
+            "category": "user.content.private",
+            "author_id": "e1",
+            "recipient_ids": ["u1"],
+            "created_at": "2024-10-05T00:00:00Z",
+            "text": "secret",
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def world(cli: Callable[..., CliResult], examples: Path, tmp_path: Path) -> Path:
+    assert cli("init").exit_code == 0
+    for v in ("v1", "v2"):
+        assert cli("policy", "publish", str(examples / f"policy-{v}.yaml")).exit_code == 0
+    (tmp_path / "m.csv").write_text("member_id,jurisdiction\nu1,US\nu2,US-CA\ne1,EU\ne2,UK\n")
+    assert cli("members", "import", str(tmp_path / "m.csv")).exit_code == 0
+    events = [
+        {
+            "member_id": "e1",
+            "type": "grant",
+            "setting": "ai_training_posts",
+            "policy_version": "v2",
+            "effective_at": "2024-09-20T00:00:00Z",
+            "covers_from": "2024-01-01T00:00:00Z",
+        },
+        {
+            "member_id": "u2",
+            "type": "deny",
+            "setting": "ai_training_posts",
+            "effective_at": "2024-09-25T00:00:00Z",
+        },
+        {
+            "member_id": "e1",
+            "type": "grant",
+            "setting": "ai_training_messages_partners",
+            "policy_version": "v2",
+            "effective_at": "2024-09-20T00:00:00Z",
+        },
+        {
+            "member_id": "e2",
+            "type": "grant",
+            "setting": "ai_training_messages_partners",
+            "policy_version": "v2",
+            "effective_at": "2024-09-20T00:00:00Z",
+        },
+    ]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert cli("consent", "import", str(tmp_path / "e.jsonl")).exit_code == 0
+    return _records(tmp_path / "records.jsonl")

@@ -5,6 +5,7 @@ Like ``workspace``, these take an engine and values and return values; the CLI r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import workspace
+from consentgate import proofs, workspace
 from consentgate.errors import NotFound
 from consentgate.gate.exposure import ExposureReport, audit_dataset
 from consentgate.gate.run import BuildResult, Progress, build_dataset
@@ -64,6 +65,13 @@ def build(
     )
     try:
         with engine.begin() as conn:
+            manifest, manifest_sha = proofs.commit_members(
+                conn,
+                Path(out),
+                result.manifest,
+                result.member_counts.column("member_id").to_pylist(),
+            )
+            result = dataclasses.replace(result, manifest=manifest, manifest_sha256=manifest_sha)
             registry.register_dataset(
                 conn,
                 manifest=result.manifest,
@@ -107,6 +115,11 @@ def make_redactor(engine: sa.Engine, profile: Path | None = None) -> Any:
 def list_datasets(engine: sa.Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return registry.list_datasets(conn)
+
+
+def dataset_member_ids(engine: sa.Engine, dataset_id: str) -> list[str]:
+    with engine.connect() as conn:
+        return registry.dataset_member_ids(conn, dataset_id)
 
 
 def impact(engine: sa.Engine, member_id: str) -> list[dict[str, Any]]:

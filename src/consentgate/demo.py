@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from consentgate import builds, workspace
+from consentgate import auditlog, builds, proofs, workspace
 from consentgate.errors import ConsentgateError
 from consentgate.store.engine import make_engine
 from consentgate.timestamps import format_timestamp
@@ -225,7 +225,54 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     echo(
         f"   intact: {report.entries} hash-chained entries, {report.rows} audited rows, head {report.head[:16]}…"
     )
+    _proofs_section(engine, directory, echo, [str(e["member_id"]) for e in timely])
     echo("\nTry: consentgate --db sqlite:///" + str(db) + " policy diff v1 v2")
+
+
+def _proofs_section(engine: Any, directory: Path, echo: Echo, candidates: list[str]) -> None:
+    """A member gets a signed receipt and a proof their messages are NOT in a dataset, and
+    checks both offline with nothing but the public key and the manifest's members_root."""
+    from consentgate.checkpoint import parse_verifier_key
+    from consentgate.membership import verify_proof_json
+    from consentgate.transparency import verify_receipt
+
+    echo("\n9. Proofs a member can check offline")
+    key = directory / "keys" / "log.key"
+    public_key = auditlog.ensure_signing_key(engine, key)
+    (directory / "log.pub").write_text(public_key + "\n", encoding="utf-8")
+    head = auditlog.create_checkpoint(engine, key)
+    echo(f"   signed checkpoint: tree size {head.checkpoint.size}, verifier key in log.pub")
+    acme = next(
+        d
+        for d in builds.list_datasets(engine)
+        if d["recipient"] == "acme-ai" and d["status"] == "active"
+    )
+    manifest = json.loads((Path(acme["path"]) / "manifest.json").read_text(encoding="utf-8"))
+    inside = set(builds.dataset_member_ids(engine, acme["dataset_id"]))
+    member = next(m for m in candidates if m not in inside)
+    receipt = auditlog.issue_receipt(engine, key, member)
+    rpath = directory / f"receipt-{member}.json"
+    rpath.write_text(receipt.to_json(), encoding="utf-8")
+    checked = verify_receipt(rpath.read_bytes(), parse_verifier_key(public_key))
+    echo(
+        f"   receipt for {member}'s latest consent event: leaf {checked.leaf_index}, verified offline"
+    )
+    issued = proofs.prove_member(engine, member, acme["dataset_id"])
+    ppath = directory / f"proof-{member}-not-in-acme.json"
+    ppath.write_text(issued.proof.to_json(), encoding="utf-8")
+    result = verify_proof_json(
+        ppath.read_text(encoding="utf-8"),
+        manifest["members_root"],
+        secret=bytes.fromhex(issued.member_secret_hex),
+        member_id=member,
+        dataset_id=acme["dataset_id"],
+    )
+    status = "IN" if result.present else "NOT in"
+    echo(
+        f"   proof that {member}'s data is {status} the Acme dataset: "
+        f"{'valid' if result.valid else 'INVALID'} against members_root {manifest['members_root'][:16]}…"
+    )
+    echo(f"   check it yourself: consentgate verify-receipt {rpath.name} --public-key log.pub")
 
 
 def _records(rng: random.Random, members: list[dict[str, str]], directory: Path) -> tuple[int, int]:

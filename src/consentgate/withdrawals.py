@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from consentgate import auditlog, workspace
+from consentgate import auditlog, proofs, workspace
 from consentgate import consent as core
 from consentgate.errors import Conflict, InvalidInput, NotFound, RecipientRefused, UsageError
 from consentgate.gate.batch import Columns, prepare
@@ -569,10 +569,16 @@ def remediate(
     try:
         with engine.begin() as conn:
             if result.changed:
+                manifest, manifest_sha = proofs.commit_members(
+                    conn,
+                    target,
+                    result.manifest,
+                    result.member_counts.column("member_id").to_pylist(),
+                )
                 registry.register_dataset(
                     conn,
-                    manifest=result.manifest,
-                    manifest_sha256=result.manifest_sha256,
+                    manifest=manifest,
+                    manifest_sha256=manifest_sha,
                     path=str(target.resolve()),
                     member_counts=result.member_counts,
                     at=at,

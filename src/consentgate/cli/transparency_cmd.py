@@ -175,4 +175,44 @@ def verify_proof_cmd(
         click.echo(f"VALID: {result.reason}")
 
 
-COMMANDS = [receipt, verify_receipt_cmd, verify_proof_cmd]
+@click.command("proof")
+@click.argument("member")
+@click.option("--dataset", "dataset_id", required=True, help="Registered dataset id.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Proof file (JSON) to write.",
+)
+@json_option
+@pass_app
+def proof_cmd(app: AppContext, member: str, dataset_id: str, out: Path, as_json: bool) -> None:
+    """Write a proof that MEMBER's data is, or is NOT, in a dataset (checkable offline).
+
+    Prints the dataset's members_root and the member's secret, which the member needs to
+    check that the proof is about them: verify-proof FILE --root R --secret S --member ID.
+    """
+    from consentgate.proofs import prove_member
+
+    issued = prove_member(app.engine(), member, dataset_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out, issued.proof.to_json())
+    data = {
+        "member_id": member,
+        "dataset_id": dataset_id,
+        "present": issued.present,
+        "members_root": issued.members_root,
+        "member_secret": issued.member_secret_hex,
+        "out": str(out),
+    }
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(
+        f"{'Membership' if issued.present else 'Non-membership'} proof for {member} -> {out}"
+    )
+    click.echo(f"members_root {issued.members_root}")
+    click.echo(f"member secret {issued.member_secret_hex} (give only to this member)")
+
+
+COMMANDS = [receipt, verify_receipt_cmd, proof_cmd, verify_proof_cmd]

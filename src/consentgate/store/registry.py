@@ -170,3 +170,9 @@ def set_dataset_status(conn: sa.Connection, dataset_id: str, status: str, *, at:
     store_audit.append(
         conn, [store_audit.audit_item(secret, DATASET_STATUS_CHANGED, "datasets", row)], at=at
     )
+
+
+def dataset_member_ids(conn: sa.Connection, dataset_id: str) -> list[str]:
+    m = t.dataset_members.c
+    query = sa.select(m.member_id).where(m.dataset_id == dataset_id).order_by(m.member_id)
+    return list(conn.execute(query).scalars())

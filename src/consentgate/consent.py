@@ -113,6 +113,17 @@ def _erasure(
     return _latest(e for e in events if e.type is EventType.ERASE and e.visible(at, known_at))
 
 
+def _from_event(latest: ConsentEvent, *, offered: bool) -> Decision:
+    """The decision a member's latest event gives; a grant counts only while still offered."""
+    if latest.type is EventType.GRANT:
+        if not offered:
+            return Decision(False, "not_offered", None, latest.event_id, latest.policy_version)
+        covers_from = latest.covers_from or latest.effective_at
+        return Decision(True, "granted", covers_from, latest.event_id, latest.policy_version)
+    state = "denied" if latest.type is EventType.DENY else "withdrawn"
+    return Decision(False, state, None, latest.event_id, latest.policy_version)
+
+
 def effective_consent(
     member: Member,
     scope: Scope,
@@ -140,18 +151,7 @@ def effective_consent(
         and any(sc.covers(scope) for sc in event_scopes(e, history))
     )
     if latest is not None:
-        if latest.type is EventType.GRANT:
-            if not policy.declares(scope):
-                return Decision(False, "not_offered", None, latest.event_id, latest.policy_version)
-            return Decision(
-                True,
-                "granted",
-                latest.covers_from or latest.effective_at,
-                latest.event_id,
-                latest.policy_version,
-            )
-        state = "denied" if latest.type is EventType.DENY else "withdrawn"
-        return Decision(False, state, None, latest.event_id, latest.policy_version)
+        return _from_event(latest, offered=policy.declares(scope))
     if not policy.declares(scope):
         return Decision(False, "not_offered", policy_version=policy.version)
     start = history.default_run_start(scope, member.jurisdiction, at)
@@ -186,16 +186,7 @@ def setting_status(
         if e.setting == setting_id and e.type is not EventType.ERASE and e.visible(at, known_at)
     )
     if latest is not None:
-        if latest.type is EventType.GRANT:
-            return Decision(
-                True,
-                "granted",
-                latest.covers_from or latest.effective_at,
-                latest.event_id,
-                latest.policy_version,
-            )
-        state = "denied" if latest.type is EventType.DENY else "withdrawn"
-        return Decision(False, state, None, latest.event_id, latest.policy_version)
+        return _from_event(latest, offered=True)
     if setting.default_for(member.jurisdiction):
         start: datetime | None = None
         for v in history.versions:

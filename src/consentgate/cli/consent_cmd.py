@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 import click
 
@@ -11,6 +12,7 @@ from consentgate import workspace
 from consentgate.cli.common import (
     TIMESTAMP,
     AppContext,
+    F,
     echo_json,
     json_option,
     pass_app,
@@ -40,27 +42,34 @@ def _report(result: workspace.ImportResult, what: str, as_json: bool) -> None:
         click.echo(f"Rejected lines written to {result.rejects_path}")
 
 
+def import_options(f: F) -> F:
+    """FILE, --on-error, --rejects, --json and the app context: shared by every import."""
+    g: Any = json_option(pass_app(f))
+    g = click.option(
+        "--rejects",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write rejected lines (default FILE.rejects).",
+    )(g)
+    g = click.option(
+        "--on-error",
+        type=ON_ERROR,
+        default="refuse",
+        show_default=True,
+        help="refuse: any bad line refuses the file; skip: import good lines, write bad ones "
+        "to a rejects file.",
+    )(g)
+    return cast(
+        F, click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(g)
+    )
+
+
 @click.group()
 def members() -> None:
     """Import members (data subjects)."""
 
 
 @members.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--on-error",
-    type=ON_ERROR,
-    default="refuse",
-    show_default=True,
-    help="refuse: any bad line refuses the file; skip: import good lines, write bad ones to a rejects file.",
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write rejected lines (default FILE.rejects).",
-)
-@json_option
-@pass_app
+@import_options
 def members_import(
     app: AppContext, file: Path, on_error: str, rejects: Path | None, as_json: bool
 ) -> None:
@@ -78,21 +87,7 @@ def consent() -> None:
 
 
 @consent.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--on-error",
-    type=ON_ERROR,
-    default="refuse",
-    show_default=True,
-    help="refuse: any bad line refuses the file; skip: import good lines, write bad ones to a rejects file.",
-)
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write rejected lines (default FILE.rejects).",
-)
-@json_option
-@pass_app
+@import_options
 def consent_import(
     app: AppContext, file: Path, on_error: str, rejects: Path | None, as_json: bool
 ) -> None:

@@ -268,3 +268,24 @@ def test_sensitive_record_is_excluded_with_reason(cli: Cli, world: Path, tmp_pat
     assert r.exit_code == 0, r.stderr
     assert r.json()["counts"]["excluded"]["sensitive_content:health"] == 1
     assert r.json()["counts"]["included"] == 1
+
+
+def test_unknown_category_refuses_the_build(cli: Cli, world: Path, tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in world.read_text().splitlines()]
+    rows[1]["category"] = "user.content.telepathy"
+    world.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = cli(
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "first_party",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tmp_path / "x"),
+    )
+    assert (
+        r.exit_code == 1 and "user.content.telepathy" in r.stderr and not (tmp_path / "x").exists()
+    )

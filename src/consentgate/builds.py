@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from consentgate import proofs, workspace
-from consentgate.errors import NotFound
+from consentgate.errors import NotFound, TaxonomyError
 from consentgate.gate.exposure import ExposureReport, audit_dataset
 from consentgate.gate.run import BuildResult, Progress, build_dataset
+from consentgate.gate.source import open_source
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY
@@ -47,6 +48,7 @@ def build(
     write, the directory is removed again so no unregistered dataset is left behind.
     """
     as_of = as_of or utcnow()
+    check_categories(engine, source, column_map)
     snap = workspace.build_snapshot(engine, use=use, recipient=recipient, as_of=as_of)
     result = build_dataset(
         source,
@@ -99,6 +101,19 @@ def build(
         "dataset built: %d of %d records included", result.counts.included, result.counts.input
     )
     return result
+
+
+def check_categories(engine: sa.Engine, source: Path, column_map: dict[str, str] | None) -> None:
+    """Refuse a source whose category column holds a key the taxonomy does not know."""
+    with engine.connect() as conn:
+        taxonomy = ledger.load_taxonomy(conn)
+    unknown = sorted(
+        open_source(source, column_map=column_map).categories() - taxonomy.data_categories
+    )
+    if unknown:
+        raise TaxonomyError(
+            "data category", unknown[0], f"in {source}; all unknown: {', '.join(unknown)}"
+        )
 
 
 def make_redactor(engine: sa.Engine, profile: Path | None = None) -> Any:

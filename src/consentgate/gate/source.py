@@ -89,6 +89,19 @@ class Source:
                 for batch in table.to_batches(max_chunksize=batch_rows):
                     yield self._checked(path, batch)
 
+    def categories(self) -> set[str]:
+        """The distinct values of the category column (Parquet reads only that column)."""
+        found: set[str] = set()
+        name = self.columns.category
+        for path in self.files:
+            if self.format == "parquet":
+                column = pq.read_table(path, columns=[name]).column(name)
+            else:
+                table = read_jsonl(path, self.columns, require_text=False, schema=self.schema)
+                column = table.column(name)
+            found.update(v for v in pc.unique(column).to_pylist() if v is not None)
+        return found
+
     def _checked(self, path: Path, batch: pa.RecordBatch) -> pa.RecordBatch:
         if batch.column(self.columns.id).null_count:
             raise InvalidInput(f"{path}: column {self.columns.id!r} (record id) has null values")

@@ -1,0 +1,65 @@
+"""Disclosures: a dataset built for a third party, delivered to it. Recording one makes
+the recipient follow the dataset's remediation orders (it gets deletion notices).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from consentgate import workspace
+from consentgate.errors import Conflict, InvalidInput, RecipientRefused
+from consentgate.store import ledger
+from consentgate.store import remediation as store
+from consentgate.taxonomy import FIRST_PARTY
+from consentgate.timestamps import utcnow
+from consentgate.withdrawals.files import registered_dataset
+from consentgate.workspace import Clock
+
+
+def disclose(
+    engine: sa.Engine,
+    dataset_id: str,
+    *,
+    recipient: str,
+    at: datetime | None = None,
+    now: Clock = utcnow,
+) -> dict[str, Any]:
+    """Record that a dataset built for a third party was delivered to it (``disclose``).
+
+    Refused for a recipient the dataset was not built for, for ``first_party``, for a
+    superseded version, and when the policy no longer allows the recipient for the use.
+    """
+    stamp = now()
+    when = at or stamp
+    with engine.begin() as conn:
+        ds = registered_dataset(conn, dataset_id)
+        if recipient == FIRST_PARTY:
+            raise InvalidInput("first_party is not a third party: nothing to disclose")
+        if ds["recipient"] != recipient:
+            raise RecipientRefused(
+                f"dataset {dataset_id} was built for {ds['recipient']!r}; only a dataset built "
+                f"for {recipient!r} (consent checked for it) may be disclosed to it"
+            )
+        if ds["status"] != "active":
+            raise Conflict(f"dataset {dataset_id} is {ds['status']}; disclose its current version")
+        workspace.check_recipient(ledger.load_history(conn), ds["use"], recipient, when)
+        values = store.record_disclosure(
+            conn,
+            dataset_id=dataset_id,
+            recipient=recipient,
+            records=int(ds["records"]),
+            members=int(ds["members"]),
+            at=stamp,
+            source="cli",
+            disclosed_at=when,
+        )
+        store.follow_dataset_orders(conn, dataset_id, recipient=recipient, at=stamp)
+    return values
+
+
+def list_disclosures(engine: sa.Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return store.list_disclosures(conn)

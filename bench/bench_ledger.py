@@ -18,6 +18,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,7 +76,7 @@ def setup(url: str, tmp: Path, n_members: int) -> sa.Engine:
 
 def events_file(path: Path, n: int, n_members: int, seed: int) -> list[dict[str, object]]:
     rng = random.Random(seed)
-    rows = []
+    rows: list[dict[str, object]] = []
     for i in range(n):
         etype = rng.choices(["grant", "deny", "withdraw"], [0.5, 0.3, 0.2])[0]
         rows.append(
@@ -95,29 +96,50 @@ def events_file(path: Path, n: int, n_members: int, seed: int) -> list[dict[str,
     return rows
 
 
-def raw_insert(eng: sa.Engine, rows: list[dict[str, object]]) -> float:
+RAW_COLUMNS = (
+    "event_id",
+    "member_id",
+    "type",
+    "setting",
+    "policy_version",
+    "effective_at",
+    "source",
+)
+
+
+def _bare(eng: sa.Engine) -> sa.Table:
     md = sa.MetaData()
     bare = sa.Table(
-        f"bare_{uuid.uuid4().hex[:6]}",
-        md,
-        *(
-            sa.Column(c, sa.Text)
-            for c in (
-                "event_id",
-                "member_id",
-                "type",
-                "setting",
-                "policy_version",
-                "effective_at",
-                "source",
-            )
-        ),
+        f"bare_{uuid.uuid4().hex[:6]}", md, *(sa.Column(c, sa.Text) for c in RAW_COLUMNS)
     )
     md.create_all(eng)
+    return bare
+
+
+def raw_insert(eng: sa.Engine, rows: list[dict[str, object]]) -> float:
+    """The baseline: the same rows, one compiled INSERT, DBAPI executemany (values taken
+    from the row mappings inside the timing, as an import must)."""
+    bare = _bare(eng)
     values = [{c.name: r.get(c.name) for c in bare.columns} for r in rows]
     t0 = time.perf_counter()
     with eng.begin() as conn:  # one compiled INSERT, DBAPI executemany: the floor
         bulk.insert_rows(conn, bare, values)
+    return time.perf_counter() - t0
+
+
+def raw_tuples(eng: sa.Engine, rows: list[dict[str, object]]) -> float:
+    """A stricter floor, for reference: executemany of tuples built before the timing."""
+    bare = _bare(eng)
+    values = [tuple(r.get(c) for c in RAW_COLUMNS) for r in rows]
+    sql = str(bare.insert().compile(dialect=eng.dialect, column_keys=list(RAW_COLUMNS)))
+    params: list[Any] = (
+        values
+        if eng.dialect.paramstyle == "qmark"
+        else [dict(zip(RAW_COLUMNS, v, strict=True)) for v in values]
+    )
+    t0 = time.perf_counter()
+    with eng.begin() as conn:
+        conn.exec_driver_sql(sql, params)
     return time.perf_counter() - t0
 
 
@@ -126,15 +148,20 @@ def bench_import(label: str, url: str, tmp: Path, n_events: int, n_members: int)
     eng = setup(url, tmp, n_members)
     rows = events_file(tmp / "events.jsonl", n_events, n_members, seed=2)
     t_raw = raw_insert(eng, rows)
+    t_tuples = raw_tuples(eng, rows)
     t0 = time.perf_counter()
     res = workspace.import_events(eng, tmp / "events.jsonl")
     t_imp = time.perf_counter() - t0
     assert res.added == n_events
     print(f"  raw DBAPI executemany  : {n_events / t_raw:>10,.0f} rows/s ({t_raw:.2f} s)")
     print(
+        f"  (same, prebuilt params : {n_events / t_tuples:>10,.0f} rows/s ({t_tuples:.2f} s), for reference)"
+    )
+    print(
         f"  consentgate import     : {n_events / t_imp:>10,.0f} events/s ({t_imp:.2f} s) incl. parse, validation, audit chain"
     )
     print(f"  ratio to raw           : {t_raw / t_imp:.2f} (goal >= 0.5)")
+    print(f"  ratio to prebuilt      : {t_tuples / t_imp:.2f}")
     eng.dispose()
 
 

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,55 +170,88 @@ class EventContext:
     recorded_at: datetime
     id_key: bytes
     default_source: str = "import"
+    # (type, setting, policy_version) -> the problem with that combination, or None: in an
+    # import the same few combinations repeat on every line, so each is checked once.
+    checked: dict[tuple[EventType, str | None, str | None], str | None] = field(
+        default_factory=dict, compare=False
+    )
+
+
+_EVENT_TYPES = {t.value: t for t in EventType}
+
+
+def _reference_problem(
+    etype: EventType, setting: Any, version: Any, ctx: EventContext
+) -> str | None:
+    """What is wrong with an event's setting and policy version, if anything."""
+    if etype is EventType.ERASE:
+        if setting is not None:
+            return "setting: an erase applies to everything; give no setting"
+    else:
+        if not isinstance(setting, str) or not setting:
+            return "setting: required for grant, deny and withdraw"
+    if version is not None and not isinstance(version, str):
+        return "policy_version: expected a string"
+    if etype is EventType.GRANT:
+        if version is None:
+            return "policy_version: a grant must name the policy version the member saw"
+        policy = ctx.history.get(version)
+        if policy is None:
+            return f"policy_version: {version!r} is not published"
+        if policy.setting(str(setting)) is None:
+            return f"setting: {setting!r} does not exist in policy {version!r}"
+    elif etype is not EventType.ERASE:
+        if version is not None and ctx.history.get(version) is None:
+            return f"policy_version: {version!r} is not published"
+        if not ctx.history.setting_scopes_ever(str(setting)):
+            return f"setting: {setting!r} does not exist in any policy version"
+    return None
+
+
+def _timestamp(value: Any, name: str) -> datetime:
+    """``parse_timestamp(value, allow_date=False)``, with a fast path for the usual case."""
+    if type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+    return parse_timestamp(value, field=name, allow_date=False)
 
 
 def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
     """Validate one event object; raise ValueError naming the field."""
-    unknown = set(rec) - EVENT_FIELDS
-    if unknown:
-        raise ValueError(f"unknown field(s) {sorted(unknown)}")
+    if not rec.keys() <= EVENT_FIELDS:
+        raise ValueError(f"unknown field(s) {sorted(set(rec) - EVENT_FIELDS)}")
     member_id = rec.get("member_id")
     if not isinstance(member_id, str) or not member_id:
         raise ValueError("member_id: required, a non-empty string")
     if not ctx.is_member(member_id):
         raise ValueError("member_id: unknown member (import members first)")
-    try:
-        etype = EventType(str(rec.get("type")))
-    except ValueError:
-        raise ValueError(
-            f"type: expected grant, deny, withdraw or erase, got {rec.get('type')!r}"
-        ) from None
+    raw_type = rec.get("type")
+    etype = _EVENT_TYPES.get(raw_type) if isinstance(raw_type, str) else None
+    if etype is None:
+        raise ValueError(f"type: expected grant, deny, withdraw or erase, got {raw_type!r}")
     setting = rec.get("setting")
     version = rec.get("policy_version")
-    if etype is EventType.ERASE:
-        if setting is not None:
-            raise ValueError("setting: an erase applies to everything; give no setting")
+    if (setting is None or type(setting) is str) and (version is None or type(version) is str):
+        key = (etype, setting, version)
+        try:
+            problem = ctx.checked[key]
+        except KeyError:
+            problem = ctx.checked[key] = _reference_problem(etype, setting, version, ctx)
     else:
-        if not isinstance(setting, str) or not setting:
-            raise ValueError("setting: required for grant, deny and withdraw")
-    if version is not None and not isinstance(version, str):
-        raise ValueError("policy_version: expected a string")
-    if etype is EventType.GRANT:
-        if version is None:
-            raise ValueError("policy_version: a grant must name the policy version the member saw")
-        policy = ctx.history.get(version)
-        if policy is None:
-            raise ValueError(f"policy_version: {version!r} is not published")
-        if policy.setting(str(setting)) is None:
-            raise ValueError(f"setting: {setting!r} does not exist in policy {version!r}")
-    elif etype is not EventType.ERASE:
-        if version is not None:
-            policy = ctx.history.get(version)
-            if policy is None:
-                raise ValueError(f"policy_version: {version!r} is not published")
-        if not ctx.history.setting_scopes_ever(str(setting)):
-            raise ValueError(f"setting: {setting!r} does not exist in any policy version")
-    effective_at = parse_timestamp(rec.get("effective_at"), field="effective_at", allow_date=False)
+        problem = _reference_problem(etype, setting, version, ctx)
+    if problem is not None:
+        raise ValueError(problem)
+    effective_at = _timestamp(rec.get("effective_at"), "effective_at")
     covers_from = None
     if rec.get("covers_from") is not None:
         if etype is not EventType.GRANT:
             raise ValueError("covers_from: only a grant has covers_from")
-        covers_from = parse_timestamp(rec["covers_from"], field="covers_from", allow_date=False)
+        covers_from = _timestamp(rec["covers_from"], "covers_from")
     source = rec.get("source", ctx.default_source)
     if source not in SOURCES:
         raise ValueError(f"source: expected one of {', '.join(SOURCES)}, got {source!r}")
@@ -229,16 +262,16 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
     if not isinstance(event_id, str) or len(event_id) > 128:
         raise ValueError("event_id: expected a string of at most 128 characters")
     return ConsentEvent(
-        event_id=event_id,
-        member_id=member_id,
-        type=etype,
-        setting=setting if etype is not EventType.ERASE else None,
-        policy_version=version,
-        effective_at=effective_at,
-        recorded_at=ctx.recorded_at,
-        covers_from=covers_from,
-        source=str(source),
-        evidence=evidence,
+        event_id,
+        member_id,
+        etype,
+        setting if etype is not EventType.ERASE else None,
+        version,
+        effective_at,
+        ctx.recorded_at,
+        covers_from,
+        str(source),
+        evidence,
     )
 
 
@@ -252,29 +285,69 @@ def read_event_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise InvalidInput(f"{path}: cannot read: {exc}") from exc
 
 
-def parse_events(lines: Iterable[tuple[int, str]], ctx: EventContext, *, name: str) -> Parsed:
+# (line number, text, decoded value or the ValueError decoding raised)
+DecodedLine = tuple[int, str, Any]
+# the C scanner json.loads uses (an attribute typeshed leaves out)
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def decode_event_lines(lines: Iterable[tuple[int, str]]) -> list[DecodedLine]:
+    """Decode each line's JSON once (``json.loads`` semantics; a bad line keeps its error).
+
+    The decoder's scanner is called directly: ``json.loads`` wraps the same scanner in
+    whitespace handling that costs as much again, so any line it would treat differently
+    (surrounding whitespace, trailing data, invalid JSON) goes through ``json.loads``.
+    """
+    out: list[DecodedLine] = []
+    for line_no, line in lines:
+        value: Any
+        try:
+            try:
+                value, end = _scan(line, 0)
+            except StopIteration:
+                end = -1
+            if end != len(line):
+                value = json.loads(line)
+        except ValueError as exc:  # JSONDecodeError, or e.g. an integer too long to convert
+            value = exc
+        out.append((line_no, line, value))
+    return out
+
+
+def event_member_ids(decoded: Iterable[DecodedLine]) -> set[str]:
+    """The member ids named by decoded event lines (to look up which are known)."""
+    ids: set[str] = set()
+    for _, _, rec in decoded:
+        if type(rec) is dict:
+            mid = rec.get("member_id")
+            if isinstance(mid, str):
+                ids.add(mid)
+    return ids
+
+
+def parse_events(decoded: Iterable[DecodedLine], ctx: EventContext, *, name: str) -> Parsed:
     out = Parsed()
     by_id: dict[str, ConsentEvent] = {}
-    for line_no, line in lines:
-        where = f"{name}:{line_no}"
+    for line_no, line, rec in decoded:
         try:
-            rec = json.loads(line)
+            if isinstance(rec, json.JSONDecodeError):
+                out.problems.append(f"{name}:{line_no}: not valid JSON ({rec.msg})")
+                out.rejected_lines.append(line)
+                continue
+            if isinstance(rec, ValueError):
+                raise rec
             if not isinstance(rec, dict):
                 raise ValueError("expected a JSON object")
             event = build_event(rec, ctx)
-        except json.JSONDecodeError as exc:
-            out.problems.append(f"{where}: not valid JSON ({exc.msg})")
-            out.rejected_lines.append(line)
-            continue
         except ValueError as exc:
-            out.problems.append(f"{where}: {exc}")
+            out.problems.append(f"{name}:{line_no}: {exc}")
             out.rejected_lines.append(line)
             continue
         prior = by_id.get(event.event_id)
         if prior is not None:
             if prior != event:
                 out.problems.append(
-                    f"{where}: event_id {event.event_id!r} repeats with different content"
+                    f"{name}:{line_no}: event_id {event.event_id!r} repeats with different content"
                 )
                 out.rejected_lines.append(line)
             continue

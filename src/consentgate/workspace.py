@@ -7,10 +7,12 @@ never print; the CLI and the API render what they return.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -211,13 +213,14 @@ def _store_events(
     *,
     at: datetime,
     problems: list[str],
-    where: list[str],
+    where: Callable[[int], str],
     rules: DeadlineRules | None,
 ) -> tuple[int, int]:
+    """Store the events not recorded yet; ``where(i)`` locates ``events[i]`` for problems."""
     existing = ledger.existing_events(conn, [e.event_id for e in events])
     new: list[core.ConsentEvent] = []
     same = 0
-    for e, loc in zip(events, where, strict=True):
+    for i, e in enumerate(events):
         old = existing.get(e.event_id)
         if old is None:
             new.append(e)
@@ -225,7 +228,7 @@ def _store_events(
             same += 1
         else:
             problems.append(
-                f"{loc}: event_id {e.event_id!r} is already recorded with different content"
+                f"{where(i)}: event_id {e.event_id!r} is already recorded with different content"
             )
     if problems:
         return 0, same
@@ -249,6 +252,23 @@ def _same_event(a: core.ConsentEvent, b: core.ConsentEvent) -> bool:
     return all(getattr(a, f) == getattr(b, f) for f in fields)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a bulk import (then restore it).
+
+    An import allocates a few objects per line (decoded dicts, events, rows) and keeps them
+    all until it commits; the collector would rescan that growing heap again and again,
+    a fifth of the import's time, to find no cycles. Reference counting still frees as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def import_events(
     engine: sa.Engine,
     path: Path,
@@ -260,25 +280,26 @@ def import_events(
     rules: DeadlineRules | None = None,
 ) -> ImportResult:
     at = now()
-    with engine.begin() as conn:
+    with _gc_paused(), engine.begin() as conn:
         history = ledger.load_history(conn)
-        lines = list(ingest.read_event_lines(path))
-        ids: set[str] = set()
-        for _, line in lines:
-            mid = _peek_member(line)
-            if mid:
-                ids.add(mid)
-        known = ledger.known_member_ids(conn, ids)
+        decoded = ingest.decode_event_lines(ingest.read_event_lines(path))
+        known = ledger.known_member_ids(conn, ingest.event_member_ids(decoded))
         ctx = ingest.EventContext(
             history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
         )
-        parsed = ingest.parse_events(lines, ctx, name=str(path))
+        parsed = ingest.parse_events(decoded, ctx, name=str(path))
+        del decoded
         if on_error == "refuse":
             parsed.refuse_if_bad(f"{path}: consent import")
         problems: list[str] = []
-        where = [f"{path}:{n}" for n in parsed.item_lines]
+        lines = parsed.item_lines
         added, same = _store_events(
-            conn, parsed.items, at=at, problems=problems, where=where, rules=rules
+            conn,
+            parsed.items,
+            at=at,
+            problems=problems,
+            where=lambda i: f"{path}:{lines[i]}",
+            rules=rules,
         )
         if problems:
             raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
@@ -293,17 +314,6 @@ def import_events(
         len(parsed.problems),
     )
     return ImportResult(added, 0, same, len(parsed.problems), rpath)
-
-
-def _peek_member(line: str) -> str | None:
-    import json
-
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    mid = rec.get("member_id") if isinstance(rec, dict) else None
-    return mid if isinstance(mid, str) else None
 
 
 def record_event(
@@ -333,7 +343,7 @@ def record_event(
             raise InvalidInput(str(exc)) from exc
         problems: list[str] = []
         added, _ = _store_events(
-            conn, [event], at=at, problems=problems, where=["event"], rules=rules
+            conn, [event], at=at, problems=problems, where=lambda _: "event", rules=rules
         )
         if problems:
             raise Conflict(problems[0])

@@ -90,6 +90,18 @@ def lock(conn: sa.Connection) -> None:
         conn.execute(sa.text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
 
 
+_LOG_COLUMNS = (
+    "idx",
+    "action",
+    "entity",
+    "entity_key",
+    "digest",
+    "recorded_at",
+    "prev_hash",
+    "entry_hash",
+)
+
+
 def append(
     conn: sa.Connection,
     items: Sequence[tuple[str, str, str, str | None]],
@@ -99,21 +111,14 @@ def append(
     """Append entries for (action, entity, key, digest) items; returns the first index."""
     lock(conn)
     start, prev = head(conn)
-    rows = [
-        {
-            "idx": e.idx,
-            "action": e.action,
-            "entity": e.entity,
-            "entity_key": e.key,
-            "digest": e.digest,
-            "recorded_at": e.recorded_at,
-            "prev_hash": e.prev_hash,
-            "entry_hash": h,
-        }
-        for e, h in audit.chain(start, prev, items, at=at)
-    ]
-    if rows:
-        bulk.insert_rows(conn, t.audit_log, rows)
+    stamp = bulk.micros(at)
+    rows = (  # streamed: on PostgreSQL the COPY runs while the chain is hashed
+        (idx, action, entity, key, digest, stamp, prev_hash, entry_hash)
+        for idx, action, entity, key, digest, prev_hash, entry_hash in audit.link(
+            start, prev, items, at=at
+        )
+    )
+    bulk.insert_values(conn, t.audit_log, _LOG_COLUMNS, rows)
     return start
 
 

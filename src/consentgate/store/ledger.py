@@ -6,12 +6,14 @@ Every write appends its audit entries in the same transaction (the caller's conn
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from consentgate import audit
 from consentgate.consent import EVENTS_SCHEMA, ConsentEvent, EventType, Member
@@ -165,15 +167,34 @@ def get_member(conn: sa.Connection, member_id: str) -> Member | None:
     return Member(r.member_id, r.jurisdiction) if r else None
 
 
+_CHUNK = 50_000
+
+
+def _one_of(
+    conn: sa.Connection, column: sa.Column[Any], values: Sequence[str]
+) -> sa.ColumnElement[bool]:
+    """``column IN values`` with the values bound as one parameter: a JSON array read by
+    ``json_each`` on SQLite, an array on PostgreSQL. An expanding ``IN`` of thousands of
+    parameters costs more to compile and plan than the lookup itself (imports check every
+    event id and member id); both forms still search the column's index."""
+    if conn.dialect.name == "sqlite":
+        listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)))).table_valued(
+            "value"
+        )
+        return column.in_(sa.select(listed.c.value))
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String)))
+    return column.in_(list(values))
+
+
 def known_member_ids(conn: sa.Connection, ids: Iterable[str]) -> set[str]:
     wanted = sorted(set(ids))
     found: set[str] = set()
     c = t.members.c
-    for i in range(0, len(wanted), 5000):
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i : i + _CHUNK]
         found.update(
-            conn.execute(
-                sa.select(c.member_id).where(c.member_id.in_(wanted[i : i + 5000]))
-            ).scalars()
+            conn.execute(sa.select(c.member_id).where(_one_of(conn, c.member_id, chunk))).scalars()
         )
     return found
 
@@ -211,22 +232,6 @@ def count_members(conn: sa.Connection) -> int:
 # --------------------------------------------------------------------------- consent events
 
 
-def _event_values(e: ConsentEvent) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "event_id": e.event_id,
-        "member_id": e.member_id,
-        "type": e.type.value,
-        "setting": e.setting,
-        "policy_version": e.policy_version,
-        "effective_at": e.effective_at,
-        "recorded_at": e.recorded_at,
-        "covers_from": e.covers_from,
-        "source": e.source,
-        "evidence": dict(e.evidence) if e.evidence is not None else None,
-    }
-
-
 def _row_event(r: Any) -> ConsentEvent:
     return ConsentEvent(
         event_id=r.event_id,
@@ -246,51 +251,109 @@ def _row_event(r: Any) -> ConsentEvent:
 def existing_events(conn: sa.Connection, event_ids: Sequence[str]) -> dict[str, ConsentEvent]:
     c = t.consent_events.c
     out: dict[str, ConsentEvent] = {}
-    for i in range(0, len(event_ids), 5000):
-        chunk = list(event_ids[i : i + 5000])
-        for r in conn.execute(sa.select(t.consent_events).where(c.event_id.in_(chunk))):
+    for i in range(0, len(event_ids), _CHUNK):
+        chunk = event_ids[i : i + _CHUNK]
+        query = sa.select(t.consent_events).where(_one_of(conn, c.event_id, chunk))
+        for r in conn.execute(query):
             out[r.event_id] = _row_event(r)
     return out
+
+
+_EVENT_COLUMNS = (
+    "seq",
+    "event_id",
+    "member_id",
+    "type",
+    "setting",
+    "policy_version",
+    "effective_at",
+    "recorded_at",
+    "covers_from",
+    "source",
+    "evidence",
+)
 
 
 def insert_events(
     conn: sa.Connection, events: Sequence[ConsentEvent], *, at: datetime
 ) -> list[ConsentEvent]:
-    """Insert events (seq assigned here, in order) with their audit entries; returns them."""
+    """Insert events (seq assigned here, in order) with their audit entries; returns them.
+
+    One pass builds each event's row (database form, for ``bulk.insert_values``) and its
+    audit item (``row_digest`` of the row, in the table's column order) as tuples: an
+    import of 100,000 events spends its time here.
+    """
     store_audit.lock(conn)
     c = t.consent_events.c
     next_seq = (
         int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(c.seq), 0))).scalar_one()) + 1
     )
+    if not events:
+        return []
+    if tuple(t.consent_events.columns.keys()) != _EVENT_COLUMNS:  # the digest's column order
+        raise RuntimeError("consent_events columns changed: update ledger._EVENT_COLUMNS")
+    digest = audit.row_digester(
+        store_audit.workspace_secret(conn), "consent_events", _EVENT_COLUMNS
+    )
     stored: list[ConsentEvent] = []
-    values: list[dict[str, Any]] = []
-    for i, e in enumerate(events):
-        e2 = ConsentEvent(
-            e.event_id,
-            e.member_id,
-            e.type,
-            e.setting,
-            e.policy_version,
-            e.effective_at,
-            e.recorded_at,
-            e.covers_from,
-            e.source,
-            e.evidence,
-            next_seq + i,
-        )
-        stored.append(e2)
-        values.append(_event_values(e2))
-    if values:
-        bulk.insert_rows(conn, t.consent_events, values)
-        secret = store_audit.workspace_secret(conn)
-        store_audit.append(
-            conn,
-            [
-                store_audit.audit_item(secret, audit.CONSENT_RECORDED, "consent_events", v)
-                for v in values
-            ],
-            at=at,
-        )
+    items: list[tuple[str, str, str, str | None]] = []
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        # Streamed into the insert: on PostgreSQL the COPY runs while later rows are built.
+        micros, json_text = bulk.micros, bulk.json_text
+        action = audit.CONSENT_RECORDED
+        add_item, add_stored = items.append, stored.append
+        last_recorded, last_micros = None, 0
+        for seq, e in enumerate(events, next_seq):
+            evidence = None if e.evidence is None else dict(e.evidence)
+            etype = e.type.value
+            values = (
+                seq,
+                e.event_id,
+                e.member_id,
+                etype,
+                e.setting,
+                e.policy_version,
+                e.effective_at,
+                e.recorded_at,
+                e.covers_from,
+                e.source,
+                evidence,
+            )
+            add_item((action, "consent_events", e.event_id, digest(values)))
+            if e.recorded_at is not last_recorded:  # one clock reading per import, as a rule
+                last_recorded, last_micros = e.recorded_at, micros(e.recorded_at)
+            add_stored(
+                ConsentEvent(
+                    e.event_id,
+                    e.member_id,
+                    e.type,
+                    e.setting,
+                    e.policy_version,
+                    e.effective_at,
+                    e.recorded_at,
+                    e.covers_from,
+                    e.source,
+                    e.evidence,
+                    seq,
+                )
+            )
+            yield (
+                seq,
+                e.event_id,
+                e.member_id,
+                etype,
+                e.setting,
+                e.policy_version,
+                micros(e.effective_at),
+                last_micros,
+                None if e.covers_from is None else micros(e.covers_from),
+                e.source,
+                None if evidence is None else json_text(evidence),
+            )
+
+    bulk.insert_values(conn, t.consent_events, _EVENT_COLUMNS, rows())
+    store_audit.append(conn, items, at=at)
     return stored
 
 

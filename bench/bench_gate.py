@@ -1,8 +1,9 @@
 """Gate throughput against a plain Parquet copy of the same data, in one run.
 
     python bench/bench_gate.py              # 1M records, 200k members (a few minutes)
-    python bench/bench_gate.py --full       # 5M records, 1M members (~10 min on 2 cores)
+    python bench/bench_gate.py --full       # 5M records, 1M members (~15 min on 2 cores)
     python bench/bench_gate.py --records N --members M --repeat K --no-spark
+    python bench/bench_gate.py --no-redact --workers W
 
 Synthetic data (tests/gate_data.py, fixed seed): private messages of ~600 bytes with 1-3
 recipients and public posts, cached under bench/out/. Measured with the same writer settings
@@ -20,8 +21,22 @@ shared), Spark runs once:
               first run (starts the Python workers, broadcasts the index)
   spark       the same, run again (session start-up and a warm-up copy not counted)
 
+With redaction (skipped with --no-redact), the default profile (``Redactor()``) and a
+member directory of every synthetic member with a name drawn, with a fixed seed, from
+Faker's en_US first and last name lists, and an email address:
+
+  gate-red    the "gate" loop with the redactor in gate_batch (one process)
+  build-red1  build_dataset(redactor=..., workers=1): gate and redact in this process
+  build-red   build_dataset(redactor=..., workers=W): W worker processes gate and redact
+              batches while this one reads and writes (W: --workers, default automatic)
+
 Throughput is input records/s and MB/s of input (uncompressed Arrow bytes); "ratio" is
-throughput / copy throughput. Goal: gate >= 0.7.
+throughput / copy throughput. Goals: gate >= 0.7 of the copy; the gate with redaction
+>= 0.3 of the consent-only gate (gate-red / gate, build-red / build).
+
+Caveat: the synthetic texts are words drawn from a small vocabulary (no names, numbers
+or identifiers), so the redactor scans every eligible text but finds little to replace;
+messages dense with personal data cost more per row (see docs/redaction.md).
 """
 
 from __future__ import annotations
@@ -34,6 +49,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -42,8 +58,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import gate_data as gd  # noqa: E402
 
+from consentgate.gate.batch import Redactor as GateRedactor  # noqa: E402
 from consentgate.gate.batch import gate_batch, prepare  # noqa: E402
-from consentgate.gate.run import WRITER_OPTIONS, BuildResult, build_dataset  # noqa: E402
+from consentgate.gate.run import (  # noqa: E402
+    WRITER_OPTIONS,
+    BuildResult,
+    build_dataset,
+    parallel_workers,
+)
+from consentgate.redact import Directory, Redactor  # noqa: E402
 from consentgate.snapshot import GRANTS_SCHEMA, MEMBERS_SCHEMA, ConsentSnapshot  # noqa: E402
 
 
@@ -74,13 +97,36 @@ def plain_copy(source: Path, target: Path, batch_rows: int) -> None:
             writer.write_table(pa.Table.from_batches([batch]), row_group_size=batch_rows)
 
 
-def gate_only(source: Path, target: Path, snapshot: ConsentSnapshot, batch_rows: int) -> None:
+def directory(members: int, seed: int = gd.SEED + 2) -> Directory:
+    """Every synthetic member with a name from Faker's en_US lists and an email address."""
+    from faker.providers.person.en_US import Provider
+
+    first = np.array(list(Provider.first_names), dtype=object)
+    last = np.array(list(Provider.last_names), dtype=object)
+    rng = np.random.default_rng(seed)
+    f = rng.choice(first, members)
+    g = rng.choice(last, members)
+    names = [f"{a} {b}" for a, b in zip(f.tolist(), g.tolist(), strict=True)]
+    emails = [
+        f"{a.lower()}.{b.lower()}{i}@example.com"
+        for i, (a, b) in enumerate(zip(f.tolist(), g.tolist(), strict=True))
+    ]
+    return Directory(gd.member_ids(members).to_pylist(), names, emails)
+
+
+def gate_only(
+    source: Path,
+    target: Path,
+    snapshot: ConsentSnapshot,
+    batch_rows: int,
+    redactor: GateRedactor | None = None,
+) -> None:
     index = prepare(snapshot)
     reader = pq.ParquetFile(source)
     width = len(reader.schema_arrow)
     with pq.ParquetWriter(target, reader.schema_arrow, **WRITER_OPTIONS) as writer:
         for batch in reader.iter_batches(batch_size=batch_rows):
-            out = gate_batch(batch, index)
+            out = gate_batch(batch, index, redactor=redactor)
             kept = out.batch.select(list(range(width)))
             if not out.eligible.all():
                 kept = kept.filter(pa.array(out.eligible))
@@ -146,6 +192,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--repeat", type=int, default=2, help="local runs: best of N")
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark measurement")
+    parser.add_argument("--no-redact", action="store_true", help="skip the redaction runs")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="build-red worker processes (default: auto)"
+    )
     args = parser.parse_args()
     if args.full:
         args.records, args.members = 5_000_000, 1_000_000
@@ -188,6 +238,39 @@ def main() -> None:
         ),
     }
     built: list[BuildResult] = []
+    redacted: dict[str, list[BuildResult]] = {"build-red1": [], "build-red": []}
+    if not args.no_redact:
+        start = time.perf_counter()
+        redactor = Redactor(directory=directory(args.members))
+        workers = parallel_workers(
+            args.workers, redactor=redactor, rows=args.records, batch_rows=args.batch_rows
+        )
+        print(
+            f"directory of {args.members:,} members built in {time.perf_counter() - start:.1f} s;"
+            f" build-red uses {workers} worker processes"
+        )
+
+        def build_red(name: str, n_workers: int) -> None:
+            done = redacted[name]
+            done.append(
+                build_dataset(
+                    source,
+                    snapshot=snapshot,
+                    out_dir=work / f"{name}-{len(done)}",
+                    use=snapshot.use,
+                    recipient=snapshot.recipient,
+                    as_of=snapshot.as_of,
+                    batch_rows=args.batch_rows,
+                    redactor=redactor,
+                    workers=n_workers,
+                )
+            )
+
+        runs["gate-red"] = lambda: gate_only(
+            source, work / "gate-red.parquet", snapshot, args.batch_rows, redactor
+        )
+        runs["build-red1"] = lambda: build_red("build-red1", 1)
+        runs["build-red"] = lambda: build_red("build-red", workers)
     for _ in range(args.repeat):  # interleaved, best of N: the machine is shared
         for name, run in runs.items():
             results[name] = min(results.get(name, float("inf")), timed(run))
@@ -195,14 +278,27 @@ def main() -> None:
         results.update(spark_runs(source, work, snapshot))
     included = built[0].counts.included
     print(f"included {included:,} of {args.records:,} records\n")
-    print(f"{'run':<8}{'seconds':>10}{'records/s':>14}{'MB/s':>10}{'ratio':>8}")
+    print(f"{'run':<11}{'seconds':>10}{'records/s':>14}{'MB/s':>10}{'ratio':>8}")
     for name, seconds in results.items():
         print(
-            f"{name:<8}{seconds:>10.2f}{args.records / seconds:>14,.0f}"
+            f"{name:<11}{seconds:>10.2f}{args.records / seconds:>14,.0f}"
             f"{raw_mb / seconds:>10,.1f}{results['copy'] / seconds:>8.2f}"
         )
     if "spark" in results:
         print(f"spark / spark-copy: {results['spark-copy'] / results['spark']:.2f}")
+    if not args.no_redact:
+        serial, parallel = redacted["build-red1"][0], redacted["build-red"][0]
+        if {r.dataset_id for rs in redacted.values() for r in rs} != {serial.dataset_id}:
+            raise AssertionError("redacted builds differ between runs or worker counts")
+        manifest = serial.manifest
+        print(
+            f"\nwith redaction: included {serial.counts.included:,}; "
+            f"redactions {manifest['redactions']}, exclusions {manifest['exclusions']}; "
+            f"same dataset_id with 1 and {workers} workers: {parallel.dataset_id[:16]}..."
+        )
+        print("redaction ratio (goal >= 0.3):")
+        for red, base in (("gate-red", "gate"), ("build-red1", "build"), ("build-red", "build")):
+            print(f"  {red:<11}/ {base:<6}{results[base] / results[red]:>6.2f}")
     shutil.rmtree(work, ignore_errors=True)
 
 

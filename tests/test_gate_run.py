@@ -26,7 +26,14 @@ import pytest
 from consentgate.errors import InvalidInput, SchemaMismatch
 from consentgate.gate.batch import ELIGIBLE, REASON, evaluate, prepare
 from consentgate.gate.manifest import dataset_id_of, read_manifest
-from consentgate.gate.run import BuildResult, build_dataset, conversation_key, shard_of
+from consentgate.gate.run import (
+    MAX_AUTO_WORKERS,
+    BuildResult,
+    build_dataset,
+    conversation_key,
+    parallel_workers,
+    shard_of,
+)
 from consentgate.merkle import leaf_hash, root_from_leaf_hashes
 from consentgate.snapshot import ConsentSnapshot
 
@@ -360,6 +367,88 @@ def test_a_redactor_redacts_and_excludes(source: Path, tmp_path: Path) -> None:
     assert result.manifest["redactions"] == {"SALARY_WORD": plain.manifest["counts"]["included"]}
     texts = read_parts(result)["text"].to_pylist()
     assert all(t == t.upper() and "SALARY" not in t for t in texts)
+
+
+NAMES = ("Jane Doe", "Omar Haddad", "Lucia Romero", "Kenji Tanaka", "Amara Okafor")
+
+
+def name_of(member: str) -> str:
+    return NAMES[int(member[1:]) % len(NAMES)]
+
+
+def email_of(member: str) -> str:
+    return f"{name_of(member).lower().replace(' ', '.')}{int(member[1:])}@example.com"
+
+
+def personal_texts(records: pa.Table) -> pa.Array:
+    """Texts naming the author and mailing them, with pay amounts and health content."""
+    texts = []
+    for i, (author, text) in enumerate(
+        zip(records["author_id"].to_pylist(), records["text"].to_pylist(), strict=True)
+    ):
+        clauses = [f"Hi {name_of(author)}, write to {email_of(author)}.", text[:80]]
+        if i % 7 == 0:
+            clauses.append(f"My salary is ${100 + i % 50},000 now.")
+        if i % 11 == 0:
+            clauses.append("I was diagnosed with diabetes last year.")
+        texts.append(" ".join(clauses))
+    return pa.array(texts, pa.string())
+
+
+def test_parallel_redaction_writes_the_same_bytes_as_serial(
+    records: pa.Table, tmp_path: Path
+) -> None:
+    from consentgate.redact import Directory, Redactor
+
+    table = records.set_column(
+        records.schema.get_field_index("text"), "text", personal_texts(records)
+    )
+    path = tmp_path / "personal.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    members = gd.member_ids(SPEC.n_members).to_pylist()
+    redactor = Redactor(
+        directory=Directory(members, [name_of(m) for m in members], [email_of(m) for m in members])
+    )
+    serial = build(path, tmp_path / "serial", redactor=redactor, batch_rows=50, workers=1)
+    parallel = build(path, tmp_path / "parallel", redactor=redactor, batch_rows=50, workers=2)
+    # the redactor really worked: names, emails and amounts replaced, health excluded
+    redactions = serial.manifest["redactions"]
+    assert redactions["PERSON"] > 0 and redactions["EMAIL_ADDRESS"] > 0
+    assert redactions["compensation"] > 0
+    assert serial.manifest["exclusions"]["health"] > 0
+    texts = read_parts(serial)["text"].to_pylist()
+    assert not any("@example.com" in t or "diabetes" in t for t in texts)
+    assert parallel.dataset_id == serial.dataset_id
+    assert parallel.manifest == serial.manifest
+    assert len(serial.manifest["files"]) > 1  # 60 batches, more than one part
+    for f in serial.manifest["files"]:
+        assert (parallel.out_dir / f["path"]).read_bytes() == (
+            serial.out_dir / f["path"]
+        ).read_bytes()
+    assert parallel.member_counts.equals(serial.member_counts)
+
+
+def test_a_failing_worker_fails_the_build_and_leaves_nothing(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    with pytest.raises(RuntimeError, match="redactor crashed"):
+        build(source, out, redactor=ExplodingRedactor(), batch_rows=200, workers=2)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["records.parquet"]
+
+
+def test_worker_count() -> None:
+    redactor = SalaryRedactor()
+    assert parallel_workers(4, redactor=None, rows=10**9, batch_rows=1000) == 1
+    assert parallel_workers(3, redactor=redactor, rows=10, batch_rows=1000) == 3
+    assert parallel_workers(None, redactor=redactor, rows=1000, batch_rows=1000) == 1
+    auto = parallel_workers(None, redactor=redactor, rows=10**9, batch_rows=1000)
+    assert 1 <= auto <= MAX_AUTO_WORKERS
+    assert auto == min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS)
+
+
+def test_workers_must_be_positive(source: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="workers: must be positive, got 0"):
+        build(source, tmp_path / "ds", redactor=SalaryRedactor(), workers=0)
 
 
 # ---------------------------------------------------------------- sources and schemas

@@ -6,7 +6,8 @@ counts the manifest reports. The steps for a batch:
 
 1. ``prefilter.groups`` runs the RE2 prefilter of every entity and label the profile acts
    on over the whole array, giving each row a bit mask of the detector groups worth
-   running on it;
+   running on it (``compensation`` only where the text also holds a digit: see
+   ``_groups``);
 2. a row carrying a label whose action is ``exclude`` is excluded at once, with reason
    ``sensitive_content:<label>`` (labels in ``catalog.LABELS`` order) and a null text;
    for a phrase label whose hard negatives' prefilter did not match either, RE2 alone
@@ -32,7 +33,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from consentgate.errors import SchemaMismatch
 from consentgate.redact import patterns, prefilter, sensitive
@@ -57,6 +61,7 @@ _CONTEXT_GROUPS: Final = patterns.G_DOB | _LABEL_MASK
 _SAFE_BEFORE: Final = "'\",;>"
 _SAFE_AFTER: Final = ".,;!?)]}'\"<"
 _JOINERS: Final = " .-/:"  # separators inside a digit run, phone or account number
+_PAY_BIT: Final = sensitive.LABEL_BITS["compensation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,14 +228,13 @@ class Redactor:
             self._directory is not None and not self._act_entities.isdisjoint(_DIRECTORY_ENTITIES)
         ) or (self._ner is not None and not self._act_entities.isdisjoint(self._ner.entities))
         rows: dict[int, _Row] = {}
+        changed: set[int] = set()  # rows whose text was redacted or excluded
         pending = [i for i, text in enumerate(values) if text is not None]
-        groups: list[int] = prefilter.groups(_as_strings(texts), bits).tolist()  # round 1: by row
+        groups: list[int] = _groups(_as_strings(texts), bits).tolist()  # round 1: by row
         first = True
         while pending:
             if not first:
-                groups = prefilter.groups(
-                    pa.array([out[i] for i in pending], pa.string()), bits
-                ).tolist()
+                groups = _groups(pa.array([out[i] for i in pending], pa.string()), bits).tolist()
             again: list[int] = []
             for k, i in enumerate(pending):
                 g = groups[i if first else k]
@@ -250,6 +254,7 @@ class Redactor:
                     excluded[i] = f"sensitive_content:{reason}"
                     exclusions[reason] += 1
                     out[i] = None
+                    changed.add(i)
                     rows.pop(i, None)
                     continue
                 row = rows.get(i)
@@ -258,6 +263,7 @@ class Redactor:
                 replaced = self._replace(text, row, spans, hits)
                 if replaced is not None:
                     out[i] = replaced[0]
+                    changed.add(i)
                     if self._recheck(replaced[1], g):
                         again.append(i)
             pending = again
@@ -265,7 +271,7 @@ class Redactor:
         for row in rows.values():
             redactions.update(row.counts)
         return RedactionResult(
-            texts=pa.array(out, type=_out_type(texts)),
+            texts=_with_changes(texts, out, changed),
             excluded=pa.array(excluded, pa.string()),
             redactions=dict(redactions),
             exclusions=dict(exclusions),
@@ -404,6 +410,28 @@ _ALL_ENTITIES: Final = frozenset(ENTITIES)
 _ALL_LABELS: Final = frozenset(LABELS)
 
 
+def _groups(texts: pa.Array, bits: int) -> npt.NDArray[np.int64]:
+    """:func:`prefilter.groups`, with the ``compensation`` bit cleared on texts that hold
+    no ASCII digit.
+
+    Every amount ``compensation`` looks for (``sensitive._AMOUNT``: currency figures,
+    "150k", percentages, share counts) contains a digit ``[0-9]``, so on such a text its
+    Python check could only find nothing. That check runs the pay-vocabulary regex over
+    the whole text, the dearest detector on chat that merely mentions "salary" or
+    "offer"; an RE2 pass over those rows is much cheaper. Clearing the bit also spares
+    the row its second round (``_recheck``), which is sound for the same reason: the
+    only digits a redaction adds are inside placeholders, which are never detected.
+    """
+    groups = prefilter.groups(texts, bits)
+    if bits & _PAY_BIT:
+        rows = np.flatnonzero(groups & _PAY_BIT)
+        if len(rows):
+            digit = pc.match_substring_regex(texts.take(pa.array(rows)), "[0-9]").fill_null(False)
+            without = ~np.asarray(digit.to_numpy(zero_copy_only=False), bool)
+            groups[rows[without]] &= ~_PAY_BIT
+    return groups
+
+
 def _touches_before(text: str, start: int) -> bool:
     """Whether the text just before a new placeholder at ``start`` could end a detection
     or be part of a longer candidate cut by the placeholder (a digit group one space back)."""
@@ -462,6 +490,24 @@ def _as_strings(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def _out_type(texts: pa.Array | pa.ChunkedArray) -> pa.DataType:
     return pa.large_string() if pa.types.is_large_string(texts.type) else pa.string()
+
+
+def _with_changes(
+    texts: pa.Array | pa.ChunkedArray, out: list[str | None], changed: set[int]
+) -> pa.Array:
+    """``texts`` with the ``changed`` rows replaced by their value in ``out``.
+
+    Usually few rows change: patching them into the input array is cheaper than
+    converting every row's Python string back to Arrow.
+    """
+    kind = _out_type(texts)
+    base = _as_strings(texts).cast(kind)
+    if not changed:
+        return base
+    where = sorted(changed)
+    mask = np.zeros(len(out), bool)
+    mask[where] = True
+    return pc.replace_with_mask(base, pa.array(mask), pa.array([out[i] for i in where], kind))
 
 
 def _inputs(

@@ -40,6 +40,7 @@ def build(
     gate_engine: str = "local",
     redactor: Any = None,
     batch_rows: int = 65_536,
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> BuildResult:
     """Snapshot consent, gate ``source`` into ``out``, and register the dataset.
@@ -63,6 +64,7 @@ def build(
         engine=gate_engine,  # type: ignore[arg-type]
         redactor=redactor,
         batch_rows=batch_rows,
+        workers=workers,
         progress=progress,
     )
     try:

@@ -125,6 +125,11 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
 @click.option(
     "--no-redact", is_flag=True, help="Write text as it is (no redaction or content exclusion)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes for gating and redaction (default: the CPUs, up to 4, for large redacted builds).",
+)
 @json_option
 @pass_app
 def build(
@@ -140,6 +145,7 @@ def build(
     mapping: tuple[str, ...],
     profile: Path | None,
     no_redact: bool,
+    workers: int | None,
     as_json: bool,
 ) -> None:
     """Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.
@@ -155,6 +161,7 @@ def build(
             engine,
             source,
             redactor=redactor,
+            workers=workers,
             use=use,
             recipient=recipient,
             out=out,

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import AS_OF, CliResult
 
 Cli = Callable[..., CliResult]
@@ -289,3 +290,44 @@ def test_unknown_category_refuses_the_build(cli: Cli, world: Path, tmp_path: Pat
     assert (
         r.exit_code == 1 and "user.content.telepathy" in r.stderr and not (tmp_path / "x").exists()
     )
+
+
+def test_logs_carry_counts_never_member_ids_or_content(
+    cli: Cli, world: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="consentgate")
+    r = cli(
+        "-v",
+        "build",
+        str(world),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "acme-ai",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tmp_path / "d"),
+    )
+    assert r.exit_code == 0, r.stderr
+    assert (
+        cli(
+            "-v",
+            "consent",
+            "record",
+            "e2",
+            "--setting",
+            "ai_training_messages_partners",
+            "--type",
+            "withdraw",
+        ).exit_code
+        == 0
+    )
+    assert caplog.records, "expected some progress logging"
+    text = caplog.text + r.stderr
+    import re
+
+    for secret in ("u1", "u2", "e1", "e2", "ann.lee@example.com", "secret", "Mail me"):
+        assert not re.search(rf"\b{re.escape(secret)}\b", text), secret

@@ -1,21 +1,16 @@
 """The gate: consent-checked, reproducible training-dataset builds (DESIGN.md "The gate").
 
-``batch`` is the pure Arrow batch function; ``run`` the local runner writing a dataset
-and its manifest; ``spark`` the same function on PySpark; ``exposure`` the re-check of
-an existing dataset. Importing this package never imports pyspark.
+``lookup`` builds the member/category index from a consent snapshot; ``batch`` is the
+pure Arrow batch function; ``run`` writes a dataset and its manifest, gating with
+``local`` (this process or worker processes) or ``spark`` (the same function on
+PySpark), through ``sink`` (shards, member counts) and ``parts`` (the Parquet parts);
+``exposure`` re-checks an existing dataset. Importing this package never imports pyspark.
 """
 
-from consentgate.gate.batch import (
-    REASONS,
-    Columns,
-    GateIndex,
-    GateOutput,
-    Redactor,
-    evaluate,
-    gate_batch,
-    prepare,
-)
+from consentgate.gate.batch import REASONS, GateOutput, Redactor, evaluate, gate_batch
+from consentgate.gate.columns import Columns
 from consentgate.gate.exposure import ExposureReport, audit_dataset
+from consentgate.gate.lookup import GateIndex, prepare
 from consentgate.gate.run import BuildResult, Counts, build_dataset
 
 __all__ = [

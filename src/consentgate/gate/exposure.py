@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from consentgate.gate.batch import OK, REASONS, assess, owner_failures, prepare
+from consentgate.gate.batch import OK, REASONS, assess, owner_failures
+from consentgate.gate.lookup import prepare
 from consentgate.gate.source import open_source
 from consentgate.snapshot import ConsentSnapshot
 

@@ -29,7 +29,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from consentgate.errors import InvalidInput, SchemaMismatch
-from consentgate.gate.batch import Columns
+from consentgate.gate.columns import Columns
 from consentgate.gate.manifest import MANIFEST_NAME
 from consentgate.timestamps import parse_timestamp
 

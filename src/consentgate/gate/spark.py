@@ -31,18 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentgate.errors import UsageError
-from consentgate.gate.batch import (
-    DEFAULT_COLUMNS,
-    ELIGIBLE,
-    REASON,
-    Columns,
-    GateIndex,
-    Redactor,
-    gate_batch,
-)
+from consentgate.gate.batch import ELIGIBLE, REASON, Redactor, gate_batch
+from consentgate.gate.columns import DEFAULT_COLUMNS, Columns
+from consentgate.gate.lookup import GateIndex
+from consentgate.gate.sink import Gated, Owners, Progress, owners_of_included
 
 if TYPE_CHECKING:
-    from consentgate.gate.run import Owners, Progress, _Gated
     from consentgate.gate.source import Source
 
 __all__ = ["gate_source_on_spark", "gate_spark_dataframe", "local_session"]
@@ -177,12 +171,10 @@ def gate_source_on_spark(
     redactor: Redactor | None,
     batch_rows: int,
     progress: Progress | None,
-) -> _Gated:
+) -> Gated:
     """Gate ``source`` on a local Spark session; included rows come back in source order."""
     _require_spark()
     from pyspark.sql import SparkSession
-
-    from consentgate.gate.run import _Gated, owners_of_included
 
     created = SparkSession.getActiveSession() is None
     session = local_session()
@@ -215,7 +207,7 @@ def gate_source_on_spark(
         for batch in table.to_batches(max_chunksize=batch_rows):
             yield batch, owners_of_included(batch, index, source=source)
 
-    return _Gated(stream(), lambda: (reasons, redactions, exclusions))
+    return Gated(stream(), lambda: (reasons, redactions, exclusions))
 
 
 def _in_source_order(rows: pa.Table, files: list[Path]) -> pa.Table:

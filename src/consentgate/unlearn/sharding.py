@@ -13,20 +13,21 @@ message the member sent *or received*):
   messages spread over the shards of all their conversations (even the ones they wrote).
 
 ``shards_touched`` counts either cost on a concrete table; ``bench/bench_unlearn.py``
-measures both on synthetic messages. Pure pyarrow: no scikit-learn needed here.
+measures both on synthetic messages. ``shard_of`` is ``consentgate.sharding``'s, the very
+function the gate shards with. Pure pyarrow: no scikit-learn needed here.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consentgate import sharding
 from consentgate.errors import InvalidInput, SchemaMismatch
+from consentgate.sharding import ShardBy, shard_of
 
 __all__ = [
     "ShardBy",
@@ -37,27 +38,15 @@ __all__ = [
     "shards_touched",
 ]
 
-ShardBy = Literal["author", "conversation"]
-
-
-def shard_of(member_id: str, shards: int) -> int:
-    """The shard of a key: first 8 bytes of SHA-256 of its UTF-8, big-endian, mod ``shards``."""
-    if shards < 1:
-        raise InvalidInput("the number of shards must be at least 1", [f"shards: {shards}"])
-    digest = hashlib.sha256(member_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % shards
-
-
-CONVERSATION_SEPARATOR = "\x1f"
-
 
 def conversation_key(author_id: str, recipient_ids: Iterable[str]) -> str:
     """The participants of a message, deduplicated, sorted, joined by U+001F.
 
-    The same key as the gate's ``--shard-by conversation``. Author and recipients play the
-    same role, so a reply lands in the same conversation as the message it answers.
+    The same key as the gate's ``--shard-by conversation`` (``consentgate.sharding``).
+    Author and recipients play the same role, so a reply lands in the same conversation
+    as the message it answers.
     """
-    return CONVERSATION_SEPARATOR.join(sorted({author_id, *recipient_ids}))
+    return sharding.conversation_key((author_id, *recipient_ids))
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray:

@@ -1,0 +1,232 @@
+"""What a build accumulates from the included rows, and how the engines hand them over.
+
+An engine (the local runner in ``consentgate.gate.local``, Spark in
+``consentgate.gate.spark``) gates a source and returns a ``Gated``: the included rows,
+in source order, each batch with its ``Owners``. The ``Sink`` takes them in that order:
+it assigns each row its shard (``consentgate.sharding``: by author, or by conversation),
+writes the rows through a ``PartWriter``, counts every member's included records, and at
+the end writes the member -> shard assignment (``shards.parquet``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from consentgate.gate.batch import Assessment, assess
+from consentgate.gate.lookup import GateIndex
+from consentgate.gate.manifest import SHARDS_NAME, records_root
+from consentgate.gate.parts import WRITER_OPTIONS, PartWriter, sha256_file
+from consentgate.gate.source import Source
+from consentgate.sharding import CONVERSATION_SEPARATOR, ShardBy, shard_of
+
+__all__ = ["SHARD_COLUMN", "Gated", "Owners", "Progress", "Sink", "owners_of_included"]
+
+Progress = Callable[[int, int | None], None]
+"""Called with (records gated so far, records in the source if known)."""
+
+SHARD_COLUMN = "shard"
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Owners:
+    """Member numbers of the owners of included rows (every owner is a known member)."""
+
+    author: I64
+    recipient: I64
+    parent: I64
+
+    @classmethod
+    def of_rows(cls, assessment: Assessment, keep: npt.NDArray[np.bool_]) -> Owners:
+        rank = np.cumsum(keep) - 1
+        take = keep[assessment.parent]
+        return cls(
+            author=assessment.author_member[keep],
+            recipient=assessment.recipient_member[take],
+            parent=rank[assessment.parent[take]],
+        )
+
+    def participants(self, n_members: int) -> tuple[I64, I64]:
+        """(row, member) of each distinct non-author owner, by row then member."""
+        other = self.recipient != self.author[self.parent]
+        if not other.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        keys = np.unique(self.parent[other] * n_members + self.recipient[other])
+        return keys // n_members, keys % n_members
+
+
+@dataclass(frozen=True, slots=True)
+class Gated:
+    """The gate's results over a whole source, in source order."""
+
+    included: Iterator[tuple[pa.RecordBatch, Owners]]
+    finish: Callable[[], tuple[dict[str, int], dict[str, int], dict[str, int]]]
+
+
+def owners_of_included(batch: pa.RecordBatch, index: GateIndex, *, source: Source) -> Owners:
+    """Owners of rows already known to be included (used by the Spark runner)."""
+    assessment = assess(batch, index, columns=source.columns)
+    return Owners.of_rows(assessment, np.ones(batch.num_rows, bool))
+
+
+class Sink:
+    """Everything a build accumulates from the included rows, in order."""
+
+    def __init__(
+        self,
+        directory: Path,
+        source: Source,
+        index: GateIndex,
+        *,
+        shards: int | None,
+        shard_by: ShardBy,
+        row_group_rows: int,
+    ) -> None:
+        self.index = index
+        self.source = source
+        self.shards = shards
+        self.shard_by = shard_by
+        schema = source.schema
+        if shards is not None:
+            schema = schema.append(pa.field(SHARD_COLUMN, pa.int32(), nullable=False))
+        self.schema = schema
+        self.writer = PartWriter(directory, schema, sharded=shards is not None, rows=row_group_rows)
+        m = index.n_members
+        self.as_author = np.zeros(m, np.int64)
+        self.as_participant = np.zeros(m, np.int64)
+        self.member_shards: list[I64] = []
+        self.ids: list[pa.Array] = []
+        self.author_shard = np.full(m, -1, np.int64)
+        self.rank: I64 | None = None
+        self.by_rank: I64 | None = None
+
+    def add(self, batch: pa.RecordBatch, owners: Owners) -> None:
+        """Take included rows (input columns only) and their owners."""
+        n = batch.num_rows
+        if n == 0:
+            return
+        self.ids.append(batch.column(self.source.columns.id))
+        m = self.index.n_members
+        self.as_author += np.bincount(owners.author, minlength=m)
+        p_rows, p_members = owners.participants(m)
+        if len(p_members):
+            self.as_participant += np.bincount(p_members, minlength=m)
+        if self.shards is None:
+            self.writer.add(batch, 0)
+            return
+        shard = self._shards(batch, owners)
+        pairs = np.concatenate(
+            (owners.author * self.shards + shard, p_members * self.shards + shard[p_rows])
+        )
+        self.member_shards.append(np.unique(pairs))
+        batch = batch.append_column(
+            self.schema.field(SHARD_COLUMN), pa.array(shard.astype(np.int32))
+        )
+        order = np.argsort(shard, kind="stable")
+        sorted_shards = shard[order]
+        bounds = np.flatnonzero(np.diff(sorted_shards)) + 1
+        for part in np.split(np.arange(n), bounds):
+            if len(part):
+                rows = order[part]
+                self.writer.add(batch.take(pa.array(rows)), int(sorted_shards[part[0]]))
+
+    def _shards(self, batch: pa.RecordBatch, owners: Owners) -> I64:
+        assert self.shards is not None
+        if self.shard_by == "author":
+            todo = np.unique(owners.author)
+            todo = todo[self.author_shard[todo] < 0]
+            if len(todo):
+                names = self.index.member_ids.take(pa.array(todo)).to_pylist()
+                self.author_shard[todo] = [shard_of(name, self.shards) for name in names]
+            return self.author_shard[owners.author]
+        return self._conversation_shards(owners, batch.num_rows)
+
+    def _conversation_shards(self, owners: Owners, n: int) -> I64:
+        assert self.shards is not None
+        if self.by_rank is None or self.rank is None:
+            self.by_rank = np.asarray(pc.sort_indices(self.index.member_ids).to_numpy(), np.int64)
+            self.rank = np.empty(len(self.by_rank), np.int64)
+            self.rank[self.by_rank] = np.arange(len(self.by_rank))
+        m = self.index.n_members
+        rows = np.concatenate((np.arange(n), owners.parent))
+        members = np.concatenate((owners.author, owners.recipient))
+        keys = np.unique(rows * m + self.rank[members])  # by row, then member id order
+        offsets = np.zeros(n + 1, np.int32)
+        np.cumsum(np.bincount(keys // m, minlength=n), out=offsets[1:])
+        names = self.index.member_ids.take(pa.array(self.by_rank[keys % m]))
+        lists = pa.ListArray.from_arrays(pa.array(offsets), names)
+        keys = pc.binary_join(lists, CONVERSATION_SEPARATOR)
+        encoded = pc.dictionary_encode(keys)
+        table = np.array(
+            [shard_of(key, self.shards) for key in encoded.dictionary.to_pylist()], np.int64
+        )
+        return table[np.asarray(encoded.indices.to_numpy(), np.int64)]
+
+    def finish(self) -> tuple[list[dict[str, Any]], str, pa.Table, dict[str, Any] | None]:
+        files = self.writer.close()
+        ids = (
+            pa.concat_arrays([a.cast(pa.large_string()) for a in self.ids])
+            if self.ids
+            else pa.array([], pa.large_string())
+        )
+        root = records_root(ids)
+        counted = np.flatnonzero((self.as_author > 0) | (self.as_participant > 0))
+        member_shards: pa.Array = pa.nulls(len(counted), pa.list_(pa.int32()))
+        shard_info: dict[str, Any] | None = None
+        if self.shards is not None:
+            pairs = (
+                np.unique(np.concatenate(self.member_shards))
+                if self.member_shards
+                else np.zeros(0, np.int64)
+            )
+            members, shard = pairs // self.shards, (pairs % self.shards).astype(np.int32)
+            member_shards = _lists_by_member(counted, members, shard)
+            shard_info = self._write_assignment(members, shard)
+        table = pa.table(
+            {
+                "member_id": self.index.member_ids.take(pa.array(counted)).cast(pa.string()),
+                "as_author": self.as_author[counted],
+                "as_participant": self.as_participant[counted],
+                "shards": member_shards,
+            }
+        ).sort_by("member_id")
+        return files, root, table, shard_info
+
+    def _write_assignment(self, members: I64, shard: npt.NDArray[np.int32]) -> dict[str, Any]:
+        assert self.shards is not None
+        table = pa.table(
+            {
+                "member_id": self.index.member_ids.take(pa.array(members)).cast(pa.string()),
+                "shard": pa.array(shard, pa.int32()),
+            }
+        ).sort_by([("member_id", "ascending"), ("shard", "ascending")])
+        path = self.writer.directory / SHARDS_NAME
+        pq.write_table(table, path, **WRITER_OPTIONS)
+        per_shard = np.bincount(shard, minlength=self.shards)
+        return {
+            "n": self.shards,
+            "by": self.shard_by,
+            "members": {str(s): int(c) for s, c in enumerate(per_shard) if c},
+            "assignment": {"path": SHARDS_NAME, "sha256": sha256_file(path)},
+        }
+
+
+def _lists_by_member(counted: I64, members: I64, shard: npt.NDArray[np.int32]) -> pa.Array:
+    """list<int32> of shards for each of ``counted`` (pairs are sorted by member)."""
+    # every counted member has at least one pair and every pair's member is counted
+    per_member = np.searchsorted(members, counted, side="right") - np.searchsorted(
+        members, counted, side="left"
+    )
+    offsets = np.zeros(len(counted) + 1, np.int32)
+    np.cumsum(per_member, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(shard, pa.int32()))

@@ -47,6 +47,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from consentgate import strictjson
 from consentgate.errors import InvalidInput
 from consentgate.merkle import (
     EMPTY_ROOT,
@@ -152,7 +153,7 @@ class MembershipProof:
         that is not exactly the format ``to_json`` writes: unknown or missing fields,
         wrong types, upper-case or wrong-length hex."""
         try:
-            doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+            doc = strictjson.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"membership proof is not valid JSON: {exc}") from exc
         problems: list[str] = []
@@ -395,21 +396,6 @@ _FIELDS = (
 )
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc = dict(pairs)
-    if len(doc) != len(pairs):
-        raise ValueError("a field is repeated")
-    return doc
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid value")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _hex32(value: object, where: str, problems: list[str]) -> bytes:
     if isinstance(value, str) and _HEX64.fullmatch(value):
         return bytes.fromhex(value)
@@ -430,11 +416,11 @@ def _proof_from_doc(doc: object, problems: list[str]) -> MembershipProof | None:
         return None
     if doc["type"] != PROOF_TYPE:
         problems.append(f"type: must be {PROOF_TYPE!r}")
-    if not _is_int(doc["version"]) or doc["version"] != PROOF_VERSION:
+    if not strictjson.is_int(doc["version"]) or doc["version"] != PROOF_VERSION:
         problems.append(f"version: only version {PROOF_VERSION} is supported")
     if not isinstance(doc["dataset_id"], str) or not doc["dataset_id"]:
         problems.append("dataset_id: must be a non-empty string")
-    if not _is_int(doc["tree_size"]) or doc["tree_size"] < 0:
+    if not strictjson.is_int(doc["tree_size"]) or doc["tree_size"] < 0:
         problems.append("tree_size: must be an integer >= 0")
     if not isinstance(doc["present"], bool):
         problems.append("present: must be true or false")
@@ -460,7 +446,7 @@ def _leaf_from_doc(doc: object, where: str, problems: list[str]) -> LeafProof | 
     if not isinstance(doc, dict) or set(doc) != {"index", "key", "path"}:
         problems.append(f"{where}: must be null or an object with index, key and path")
         return None
-    if not _is_int(doc["index"]) or doc["index"] < 0:
+    if not strictjson.is_int(doc["index"]) or doc["index"] < 0:
         problems.append(f"{where}.index: must be an integer >= 0")
     key = _hex32(doc["key"], f"{where}.key", problems)
     path = doc["path"]

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from consentgate import strictjson
 from consentgate.audit import CONSENT_RECORDED, AuditEntry, canonical_json
 from consentgate.checkpoint import (
     Checkpoint,
@@ -308,7 +309,7 @@ class Receipt:
             except UnicodeDecodeError as exc:
                 raise InvalidInput("receipt is not valid UTF-8") from exc
         try:
-            doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+            doc = strictjson.loads(text)
         except ValueError as exc:
             raise InvalidInput(f"receipt is not valid JSON: {exc}") from exc
         problems: list[str] = []
@@ -417,21 +418,6 @@ _ENTRY_FIELDS = ("idx", "action", "entity", "key", "digest", "at", "prev")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc = dict(pairs)
-    if len(doc) != len(pairs):
-        raise ValueError("a field is repeated")
-    return doc
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid value")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _receipt_from_doc(doc: object, problems: list[str]) -> Receipt | None:
     if not isinstance(doc, dict):
         problems.append("the receipt must be a JSON object")
@@ -442,7 +428,7 @@ def _receipt_from_doc(doc: object, problems: list[str]) -> Receipt | None:
         return None
     if doc["type"] != RECEIPT_TYPE:
         problems.append(f"type: must be {RECEIPT_TYPE!r}")
-    if not _is_int(doc["version"]) or doc["version"] != RECEIPT_VERSION:
+    if not strictjson.is_int(doc["version"]) or doc["version"] != RECEIPT_VERSION:
         problems.append(f"version: only version {RECEIPT_VERSION} is supported")
     for name in ("origin", "checkpoint", "signature"):
         if not isinstance(doc[name], str) or not doc[name]:
@@ -451,7 +437,9 @@ def _receipt_from_doc(doc: object, problems: list[str]) -> Receipt | None:
     if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
         problems.append("event: must be an object with a string event_id")
     entry = _entry_from_doc(doc["entry"], problems)
-    if not _is_int(doc["leaf_index"]) or (entry is not None and doc["leaf_index"] != entry.idx):
+    if not strictjson.is_int(doc["leaf_index"]) or (
+        entry is not None and doc["leaf_index"] != entry.idx
+    ):
         problems.append("leaf_index: must equal entry.idx")
     proof = _proof_from_doc(doc["inclusion_proof"], problems)
     if problems or entry is None:
@@ -464,7 +452,7 @@ def _entry_from_doc(doc: object, problems: list[str]) -> AuditEntry | None:
         problems.append(f"entry: must be an object with exactly {', '.join(_ENTRY_FIELDS)}")
         return None
     bad = len(problems)
-    if not _is_int(doc["idx"]) or doc["idx"] < 0:
+    if not strictjson.is_int(doc["idx"]) or doc["idx"] < 0:
         problems.append("entry.idx: must be an integer >= 0")
     for name in ("action", "entity", "key", "prev"):
         if not isinstance(doc[name], str):

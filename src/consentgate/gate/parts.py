@@ -12,6 +12,11 @@ SHA-256 (for the manifest) stay under this module's control.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +114,21 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@contextmanager
+def atomic_directory(out_dir: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out_dir`` to write into; rename it to ``out_dir`` when
+    the block succeeds, delete it when anything (even a KeyboardInterrupt) escapes.
+
+    A killed process leaves at most a hidden ``.<name>.tmp-*`` sibling, never ``out_dir``.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{secrets.token_hex(6)}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

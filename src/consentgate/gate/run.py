@@ -20,9 +20,6 @@ has always offered are re-exported from their homes.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +32,7 @@ from consentgate.gate.batch import REASONS, Redactor
 from consentgate.gate.local import MAX_AUTO_WORKERS, gate_locally, parallel_workers
 from consentgate.gate.lookup import GateIndex, prepare
 from consentgate.gate.manifest import build_manifest, write_manifest
-from consentgate.gate.parts import WRITER_OPTIONS
+from consentgate.gate.parts import WRITER_OPTIONS, atomic_directory
 from consentgate.gate.sink import SHARD_COLUMN, Gated, Owners, Progress, Sink
 from consentgate.gate.source import Source, fingerprint, open_source
 from consentgate.sharding import ShardBy, conversation_key, shard_of
@@ -93,14 +90,6 @@ class BuildResult:
     @property
     def dataset_id(self) -> str:
         return str(self.manifest["dataset_id"])
-
-
-def _temp_dir(out_dir: Path) -> Path:
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{out_dir.name}.tmp-{secrets.token_hex(6)}"
-    tmp.mkdir()
-    return tmp
 
 
 def _check_request(
@@ -185,9 +174,8 @@ def build_dataset(
     if shards is not None and SHARD_COLUMN in opened.schema.names:
         raise InvalidInput(f"{source}: has a column named {SHARD_COLUMN!r}; cannot add shards")
     index = prepare(snapshot)
-    tmp = _temp_dir(out)
     logger.info("gate build started: %d source files, %d rows", len(opened.files), opened.rows)
-    try:
+    with atomic_directory(out) as tmp:
         result = _build_into(
             tmp,
             opened,
@@ -201,10 +189,6 @@ def build_dataset(
             progress=progress,
             workers=workers,
         )
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info(
         "gate build finished: %d included of %d", result.counts.included, result.counts.input
     )

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ import pyarrow.parquet as pq
 from consentgate.errors import InvalidInput, SchemaMismatch
 from consentgate.gate.batch import OK, REASONS, Columns, GateIndex, assess
 from consentgate.gate.manifest import SHARDS_NAME, build_manifest, records_root, write_manifest
+from consentgate.gate.parts import atomic_directory
 from consentgate.gate.run import SHARD_COLUMN, WRITER_OPTIONS, Counts, Owners
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.timestamps import format_timestamp
@@ -246,13 +246,6 @@ def _write_assignment(
     }
 
 
-def _temp_dir(out_dir: Path) -> Path:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{secrets.token_hex(6)}"
-    tmp.mkdir()
-    return tmp
-
-
 def remediate_parts(
     src_dir: Path,
     out_dir: Path,
@@ -292,8 +285,7 @@ def remediate_parts(
         return FilterResult(
             False, None, old_manifest, "", member_counts, counts, (), tuple(masks), (), ()
         )
-    tmp = _temp_dir(out_dir)
-    try:
+    with atomic_directory(out_dir) as tmp:
         result = _write_version(
             src_dir,
             tmp,
@@ -309,10 +301,6 @@ def remediate_parts(
             index=index,
             reason=reason,
         )
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return FilterResult(
         True,
         out_dir,

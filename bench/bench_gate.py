@@ -28,7 +28,7 @@ Faker's en_US first and last name lists, and an email address:
   gate-red    the "gate" loop with the redactor in gate_batch (one process)
   build-red1  build_dataset(redactor=..., workers=1): gate and redact in this process
   build-red   build_dataset(redactor=..., workers=W): W worker processes gate and redact
-              batches while this one reads and writes (W: --workers, default automatic)
+              batches while this one reads and writes (W: --workers, default 2)
 
 Throughput is input records/s and MB/s of input (uncompressed Arrow bytes); "ratio" is
 throughput / copy throughput. Goals: gate >= 0.7 of the copy; the gate with redaction
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark measurement")
     parser.add_argument("--no-redact", action="store_true", help="skip the redaction runs")
     parser.add_argument(
-        "--workers", type=int, default=None, help="build-red worker processes (default: auto)"
+        "--workers", type=int, default=None, help="build-red worker processes (default: 2)"
     )
     args = parser.parse_args()
     if args.full:
@@ -242,9 +242,7 @@ def main() -> None:
     if not args.no_redact:
         start = time.perf_counter()
         redactor = Redactor(directory=directory(args.members))
-        workers = parallel_workers(
-            args.workers, redactor=redactor, rows=args.records, batch_rows=args.batch_rows
-        )
+        workers = parallel_workers(args.workers or 2, redactor=redactor)
         print(
             f"directory of {args.members:,} members built in {time.perf_counter() - start:.1f} s;"
             f" build-red uses {workers} worker processes"

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from consentgate.errors import InvalidInput
 from consentgate.gate.batch import REASONS, Redactor
-from consentgate.gate.local import MAX_AUTO_WORKERS, gate_locally, parallel_workers
+from consentgate.gate.local import gate_locally, parallel_workers
 from consentgate.gate.lookup import GateIndex, prepare
 from consentgate.gate.manifest import build_manifest, write_manifest
 from consentgate.gate.parts import WRITER_OPTIONS, atomic_directory
@@ -40,7 +40,6 @@ from consentgate.snapshot import ConsentSnapshot
 from consentgate.timestamps import format_timestamp
 
 __all__ = [
-    "MAX_AUTO_WORKERS",
     "SHARD_COLUMN",
     "WRITER_OPTIONS",
     "BuildResult",
@@ -231,9 +230,7 @@ def _build_into(
             redactor=redactor,
             batch_rows=batch_rows,
             progress=progress,
-            workers=parallel_workers(
-                workers, redactor=redactor, rows=source.rows, batch_rows=batch_rows
-            ),
+            workers=parallel_workers(workers, redactor=redactor),
         )
     included = 0
     try:

@@ -12,8 +12,9 @@ counts the manifest reports. The steps for a batch:
    ``sensitive_content:<label>`` (labels in ``catalog.LABELS`` order) and a null text;
    for a phrase label whose hard negatives' prefilter did not match either, RE2 alone
    decides, without Python;
-3. the other rows with a non-zero mask (every row, when a directory or NER backend is
-   set) go through the Python detectors of their groups; an entity whose action is
+3. the other rows with a non-zero mask, or where the directory may find a member
+   (``Directory.candidates``; every row when an NER backend is set), go through the
+   Python detectors of their groups (only those rows become Python strings); an entity whose action is
    ``exclude`` excludes the row; otherwise the ``redact``/``pseudonymize`` spans,
    overlaps resolved longest first, are replaced by placeholders;
 4. a redacted row is scanned again when the replacement could have changed what the
@@ -157,21 +158,19 @@ class Redactor:
         self, texts: pa.Array, participants: pa.Array | None = None
     ) -> list[ScanResult | None]:
         """:meth:`scan` for every row of an Arrow string array (None for null rows)."""
-        values, parts = _inputs(texts, participants)
-        groups = prefilter.groups(_as_strings(texts), _ID_MASK | _LABEL_MASK)
-        results: list[ScanResult | None] = []
-        for i, text in enumerate(values):
-            if text is None:
-                results.append(None)
-                continue
-            spans, hits = self._detect(
-                text,
-                int(groups[i]),
-                self._indexes(parts[i] if parts else ()),
-                _ALL_ENTITIES,
-                _ALL_LABELS,
-            )
-            results.append(_scan_result(spans, hits))
+        strings = _as_strings(texts)
+        _check_participants(strings, participants)
+        empty = _scan_result([], [])
+        valid: list[bool] = strings.is_valid().to_numpy(zero_copy_only=False).tolist()
+        results: list[ScanResult | None] = [empty if v else None for v in valid]
+        todo, groups = self._worth_a_look(strings, _ID_MASK | _LABEL_MASK, _ALL_ENTITIES)
+        take = pa.array(todo)
+        values: list[str] = strings.take(take).to_pylist()
+        parts = participants.take(take).to_pylist() if participants is not None else None
+        for k, i in enumerate(todo.tolist()):
+            who = self._indexes(parts[k]) if parts is not None else ()
+            spans, hits = self._detect(values[k], groups[k], who, _ALL_ENTITIES, _ALL_LABELS)
+            results[i] = _scan_result(spans, hits)
         return results
 
     def _indexes(self, member_ids: Iterable[str] | None) -> tuple[int, ...]:
@@ -217,35 +216,32 @@ class Redactor:
     def apply(self, texts: pa.Array, participants: pa.Array | None = None) -> RedactionResult:
         """Redact a batch per the profile. ``texts``: string array (nulls allowed);
         ``participants``: ``list<string>`` of member ids per row, or None."""
-        values, parts = _inputs(texts, participants)
-        n = len(values)
-        excluded: list[str | None] = [None] * n
-        out: list[str | None] = list(values)
-        redactions: Counter[str] = Counter()
+        strings = _as_strings(texts)
+        n = len(strings)
+        _check_participants(strings, participants)
+        excluded: dict[int, str] = {}
+        out: dict[int, str | None] = {}  # rows whose text was redacted or excluded
         exclusions: Counter[str] = Counter()
         bits = self._bits()
-        every_row = (
-            self._directory is not None and not self._act_entities.isdisjoint(_DIRECTORY_ENTITIES)
-        ) or (self._ner is not None and not self._act_entities.isdisjoint(self._ner.entities))
         rows: dict[int, _Row] = {}
-        changed: set[int] = set()  # rows whose text was redacted or excluded
-        pending = [i for i, text in enumerate(values) if text is not None]
-        groups: list[int] = _groups(_as_strings(texts), bits).tolist()  # round 1: by row
-        first = True
+        # round 1 looks at every row; Python sees only the rows RE2 says may hold something
+        todo, groups = self._worth_a_look(strings, bits, self._act_entities)
+        pending: list[int] = todo.tolist()
+        values: list[str | None] = strings.take(pa.array(todo)).to_pylist()
+        current = dict(zip(pending, values, strict=True))
+        who_of: dict[int, Any] = {}
+        if participants is not None:
+            who_of = dict(zip(pending, participants.take(pa.array(todo)).to_pylist(), strict=True))
         while pending:
-            if not first:
-                groups = _groups(pa.array([out[i] for i in pending], pa.string()), bits).tolist()
             again: list[int] = []
             for k, i in enumerate(pending):
-                g = groups[i if first else k]
-                if not g and not every_row:
-                    continue
-                text = out[i]
+                g = groups[k]
+                text = current[i]
                 if text is None:  # pragma: no cover - pending rows are never null
                     continue
                 reason = self._label_exclusion(text, g) if g & _LABEL_MASK else None
                 if reason is None:
-                    who = self._indexes(parts[i]) if parts else ()
+                    who = self._indexes(who_of.get(i))
                     spans, hits = self._detect(text, g, who, self._act_entities, self._span_labels)
                     if not spans and not hits:
                         continue
@@ -254,7 +250,6 @@ class Redactor:
                     excluded[i] = f"sensitive_content:{reason}"
                     exclusions[reason] += 1
                     out[i] = None
-                    changed.add(i)
                     rows.pop(i, None)
                     continue
                 row = rows.get(i)
@@ -262,20 +257,40 @@ class Redactor:
                     row = rows[i] = _Row()
                 replaced = self._replace(text, row, spans, hits)
                 if replaced is not None:
-                    out[i] = replaced[0]
-                    changed.add(i)
+                    out[i] = current[i] = replaced[0]
                     if self._recheck(replaced[1], g):
                         again.append(i)
-            pending = again
-            first = False
+            if not again:
+                break
+            recheck = pa.array([current[i] for i in again], pa.string())
+            keep, groups = self._worth_a_look(recheck, bits, self._act_entities)
+            pending = [again[k] for k in keep.tolist()]
+        redactions: Counter[str] = Counter()
         for row in rows.values():
             redactions.update(row.counts)
         return RedactionResult(
-            texts=_with_changes(texts, out, changed),
-            excluded=pa.array(excluded, pa.string()),
+            texts=_with_changes(texts, out),
+            excluded=_sparse(n, excluded),
             redactions=dict(redactions),
             exclusions=dict(exclusions),
         )
+
+    def _worth_a_look(
+        self, strings: pa.Array, bits: int, entities: frozenset[str]
+    ) -> tuple[npt.NDArray[np.intp], list[int]]:
+        """The rows of ``strings`` the Python detectors must see, and their prefilter
+        groups: rows with a group set, or a possible directory match, or every non-null
+        row when an NER backend looks for one of ``entities``. On the other rows every
+        detector would find nothing (the prefilters and ``Directory.candidates`` are
+        necessary conditions), so they are not even converted to Python strings."""
+        groups = _groups(strings, bits)
+        look = groups != 0
+        if self._ner is not None and not entities.isdisjoint(self._ner.entities):
+            look = np.asarray(strings.is_valid().to_numpy(zero_copy_only=False), bool)
+        elif self._directory is not None and not entities.isdisjoint(_DIRECTORY_ENTITIES):
+            look |= self._directory.candidates(strings, digits=(groups & patterns.G_DIGITS) != 0)
+        rows = np.flatnonzero(look)
+        return rows, groups[rows].tolist()
 
     def redact(self, text: str, participants: Sequence[str] = ()) -> tuple[str | None, str | None]:
         """One text through :meth:`apply`: (redacted text or None, exclusion reason or None)."""
@@ -411,25 +426,20 @@ _ALL_LABELS: Final = frozenset(LABELS)
 
 
 def _groups(texts: pa.Array, bits: int) -> npt.NDArray[np.int64]:
-    """:func:`prefilter.groups`, with the ``compensation`` bit cleared on texts that hold
-    no ASCII digit.
+    """:func:`prefilter.groups`, with the ``compensation`` bit set only on texts that
+    also hold an ASCII digit.
 
     Every amount ``compensation`` looks for (``sensitive._AMOUNT``: currency figures,
-    "150k", percentages, share counts) contains a digit ``[0-9]``, so on such a text its
+    "150k", percentages, share counts) contains a digit ``[0-9]``
+    (``test_every_compensation_amount_holds_a_digit``), so on a text without one its
     Python check could only find nothing. That check runs the pay-vocabulary regex over
     the whole text, the dearest detector on chat that merely mentions "salary" or
-    "offer"; an RE2 pass over those rows is much cheaper. Clearing the bit also spares
-    the row its second round (``_recheck``), which is sound for the same reason: the
-    only digits a redaction adds are inside placeholders, which are never detected.
+    "offer", and the prefilter tests the pay vocabulary only on rows with a digit. Leaving
+    the bit clear also spares the row its second round (``_recheck``), which is sound for
+    the same reason: the only digits a redaction adds are inside placeholders, which are
+    never detected.
     """
-    groups = prefilter.groups(texts, bits)
-    if bits & _PAY_BIT:
-        rows = np.flatnonzero(groups & _PAY_BIT)
-        if len(rows):
-            digit = pc.match_substring_regex(texts.take(pa.array(rows)), "[0-9]").fill_null(False)
-            without = ~np.asarray(digit.to_numpy(zero_copy_only=False), bool)
-            groups[rows[without]] &= ~_PAY_BIT
-    return groups
+    return prefilter.groups(texts, bits, digit_only=_PAY_BIT if bits & _PAY_BIT else 0)
 
 
 def _touches_before(text: str, start: int) -> bool:
@@ -492,37 +502,36 @@ def _out_type(texts: pa.Array | pa.ChunkedArray) -> pa.DataType:
     return pa.large_string() if pa.types.is_large_string(texts.type) else pa.string()
 
 
-def _with_changes(
-    texts: pa.Array | pa.ChunkedArray, out: list[str | None], changed: set[int]
-) -> pa.Array:
-    """``texts`` with the ``changed`` rows replaced by their value in ``out``.
+def _with_changes(texts: pa.Array | pa.ChunkedArray, out: Mapping[int, str | None]) -> pa.Array:
+    """``texts`` with the rows in ``out`` replaced by their value there.
 
     Usually few rows change: patching them into the input array is cheaper than
     converting every row's Python string back to Arrow.
     """
     kind = _out_type(texts)
     base = _as_strings(texts).cast(kind)
-    if not changed:
+    if not out:
         return base
-    where = sorted(changed)
-    mask = np.zeros(len(out), bool)
+    where = sorted(out)
+    mask = np.zeros(len(base), bool)
     mask[where] = True
     return pc.replace_with_mask(base, pa.array(mask), pa.array([out[i] for i in where], kind))
 
 
-def _inputs(
-    texts: pa.Array | pa.ChunkedArray, participants: pa.Array | pa.ChunkedArray | None
-) -> tuple[list[str | None], list[Any] | None]:
-    values: list[str | None] = _as_strings(texts).to_pylist()
-    if participants is None:
-        return values, None
-    if len(participants) != len(values):
+def _check_participants(strings: pa.Array, participants: pa.Array | None) -> None:
+    if participants is not None and len(participants) != len(strings):
         raise SchemaMismatch(
             "participants do not match texts",
-            [f"participants: {len(participants)} rows for {len(values)} texts"],
+            [f"participants: {len(participants)} rows for {len(strings)} texts"],
         )
-    parts: list[Any] = participants.to_pylist()
-    return values, parts
+
+
+def _sparse(n: int, values: Mapping[int, str]) -> pa.Array:
+    """A string array of ``n`` nulls but at the rows of ``values``."""
+    column: list[str | None] = [None] * n
+    for i, value in values.items():
+        column[i] = value
+    return pa.array(column, pa.string())
 
 
 def scan_lines(lines: Iterable[str], redactor: Redactor) -> Iterator[dict[str, Any]]:

@@ -100,6 +100,25 @@ def examples() -> Path:
 AS_OF = "2024-11-01T00:00:00Z"
 
 
+def build_args(
+    source: Path, out: Path, *extra: str, recipient: str = "first_party", as_of: str = AS_OF
+) -> list[str]:
+    """``consentgate build`` arguments for a train_ai_system dataset of ``source`` at ``out``."""
+    return [
+        "build",
+        str(source),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        recipient,
+        "--as-of",
+        as_of,
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
 def _records(path: Path) -> Path:
     rows = [
         # public posts

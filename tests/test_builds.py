@@ -7,28 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import AS_OF, CliResult
+from conftest import AS_OF, CliResult, build_args
 
 Cli = Callable[..., CliResult]
 
 
 def test_build_registers_and_reports_every_exclusion(cli: Cli, world: Path, tmp_path: Path) -> None:
     out = tmp_path / "posts"
-    r = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "first_party",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(out),
-        "--shards",
-        "4",
-        "--json",
-    )
+    r = cli(*build_args(world, out, "--shards", "4", "--json"))
     assert r.exit_code == 0, r.stderr
     counts = r.json()["counts"]
     # posts: p1 (u1 default on) and p2 (e1 granted) in; p3 denied; p4 before scope; p5 unknown;
@@ -50,69 +36,21 @@ def test_build_registers_and_reports_every_exclusion(cli: Cli, world: Path, tmp_
 
 
 def test_third_party_build_and_refusal(cli: Cli, world: Path, tmp_path: Path) -> None:
-    r = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "acme-ai",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(tmp_path / "acme"),
-        "--json",
-    )
+    r = cli(*build_args(world, tmp_path / "acme", "--json", recipient="acme-ai"))
     assert r.exit_code == 0, r.stderr
     counts = r.json()["counts"]
     assert counts["included"] == 1  # m1: e1 and e2 both granted
     assert counts["excluded"]["no_consent_counterparty"] == 1  # m2: u1 never granted
     assert cli("impact", "e2", "--json").json()["datasets"][0]["as_participant"] == 1
-    refused = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "acme-ai",
-        "--as-of",
-        "2027-06-01",
-        "--out",
-        str(tmp_path / "late"),
-    )
+    refused = cli(*build_args(world, tmp_path / "late", recipient="acme-ai", as_of="2027-06-01"))
     assert refused.exit_code == 1 and "ended" in refused.stderr and not (tmp_path / "late").exists()
-    unnamed = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "nobody",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(tmp_path / "x"),
-    )
+    unnamed = cli(*build_args(world, tmp_path / "x", recipient="nobody"))
     assert unnamed.exit_code == 1 and not (tmp_path / "x").exists()
 
 
 def test_audit_dataset_finds_withdrawn_members(cli: Cli, world: Path, tmp_path: Path) -> None:
     out = tmp_path / "posts"
-    assert (
-        cli(
-            "build",
-            str(world),
-            "--use",
-            "train_ai_system",
-            "--recipient",
-            "first_party",
-            "--as-of",
-            AS_OF,
-            "--out",
-            str(out),
-        ).exit_code
-        == 0
-    )
+    assert cli(*build_args(world, out)).exit_code == 0
     clean = cli(
         "audit-dataset",
         str(out),
@@ -159,18 +97,7 @@ def test_audit_dataset_finds_withdrawn_members(cli: Cli, world: Path, tmp_path: 
 def test_build_refuses_existing_out_dir(cli: Cli, world: Path, tmp_path: Path) -> None:
     out = tmp_path / "posts"
     out.mkdir()
-    r = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "first_party",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(out),
-    )
+    r = cli(*build_args(world, out))
     assert r.exit_code == 1 and "exists" in r.stderr
 
 
@@ -179,21 +106,7 @@ def test_registry_tampering_is_detected(cli: Cli, world: Path, tmp_path: Path, d
 
     from consentgate.store.engine import make_engine
 
-    assert (
-        cli(
-            "build",
-            str(world),
-            "--use",
-            "train_ai_system",
-            "--recipient",
-            "first_party",
-            "--as-of",
-            AS_OF,
-            "--out",
-            str(tmp_path / "d"),
-        ).exit_code
-        == 0
-    )
+    assert cli(*build_args(world, tmp_path / "d")).exit_code == 0
     assert cli("audit", "verify").exit_code == 0
     eng = make_engine(db_url)
     with eng.begin() as conn:  # hide a member from the registry (impact would miss them)
@@ -214,37 +127,12 @@ def test_build_redacts_by_default_and_counts(cli: Cli, world: Path, tmp_path: Pa
             .to_pylist()
         )
 
-    r = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "first_party",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(tmp_path / "red"),
-        "--json",
-    )
+    r = cli(*build_args(world, tmp_path / "red", "--json"))
     assert r.exit_code == 0, r.stderr
     assert r.json()["redactions"] == {"EMAIL_ADDRESS": 1}
     texts = texts_of(tmp_path / "red")
     assert "Mail me at <EMAIL_ADDRESS>" in texts and not any("@" in t for t in texts)
-    raw = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "first_party",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(tmp_path / "raw"),
-        "--no-redact",
-        "--json",
-    )
+    raw = cli(*build_args(world, tmp_path / "raw", "--no-redact", "--json"))
     assert raw.exit_code == 0 and raw.json()["redactions"] == {}
     assert "Mail me at ann.lee@example.com" in texts_of(tmp_path / "raw")
 
@@ -253,19 +141,7 @@ def test_sensitive_record_is_excluded_with_reason(cli: Cli, world: Path, tmp_pat
     rows = [json.loads(line) for line in world.read_text().splitlines()]
     rows[0]["text"] = "I was diagnosed with diabetes last month"
     world.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    r = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "first_party",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(tmp_path / "s"),
-        "--json",
-    )
+    r = cli(*build_args(world, tmp_path / "s", "--json"))
     assert r.exit_code == 0, r.stderr
     assert r.json()["counts"]["excluded"]["sensitive_content:health"] == 1
     assert r.json()["counts"]["included"] == 1
@@ -275,18 +151,7 @@ def test_unknown_category_refuses_the_build(cli: Cli, world: Path, tmp_path: Pat
     rows = [json.loads(line) for line in world.read_text().splitlines()]
     rows[1]["category"] = "user.content.telepathy"
     world.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    r = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "first_party",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(tmp_path / "x"),
-    )
+    r = cli(*build_args(world, tmp_path / "x"))
     assert (
         r.exit_code == 1 and "user.content.telepathy" in r.stderr and not (tmp_path / "x").exists()
     )

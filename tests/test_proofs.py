@@ -6,25 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import AS_OF, CliResult
+from conftest import CliResult, build_args
 
 Cli = Callable[..., CliResult]
 
 
 def _build(cli: Cli, world: Path, out: Path) -> dict[str, object]:
-    r = cli(
-        "build",
-        str(world),
-        "--use",
-        "train_ai_system",
-        "--recipient",
-        "first_party",
-        "--as-of",
-        AS_OF,
-        "--out",
-        str(out),
-        "--json",
-    )
+    r = cli(*build_args(world, out, "--json"))
     assert r.exit_code == 0, r.stderr
     return json.loads((out / "manifest.json").read_text())
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consentgate.config import Settings
+from consentgate.errors import UsageError
 from consentgate.store.engine import check_current, make_engine
 from consentgate.timestamps import parse_timestamp
 
@@ -51,6 +52,17 @@ class Timestamp(click.ParamType[datetime]):
 
 
 TIMESTAMP = Timestamp()
+
+
+def column_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
+    """``--map column=name`` options as the gate's ``{column: name}`` map (None when empty)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, name = pair.partition("=")
+        if not sep or not column or not name:
+            raise UsageError(f"--map expects column=name, got {pair!r}")
+        out[column] = name
+    return out or None
 
 
 def json_option(f: F) -> F:

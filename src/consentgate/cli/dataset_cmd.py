@@ -17,6 +17,7 @@ from consentgate import builds
 from consentgate.cli.common import (
     TIMESTAMP,
     AppContext,
+    column_map,
     console,
     echo_json,
     json_option,
@@ -25,16 +26,6 @@ from consentgate.cli.common import (
 )
 from consentgate.errors import UsageError
 from consentgate.timestamps import format_timestamp, utcnow
-
-
-def _column_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        column, sep, name = pair.partition("=")
-        if not sep or not column or not name:
-            raise UsageError(f"--map expects column=name, got {pair!r}")
-        out[column] = name
-    return out or None
 
 
 @contextmanager
@@ -168,7 +159,7 @@ def build(
             as_of=as_of or utcnow(),
             shards=shards,
             shard_by=shard_by,
-            column_map=_column_map(mapping),
+            column_map=column_map(mapping),
             gate_engine=gate_engine,
             batch_rows=app.settings.gate_batch_rows,
             progress=progress,
@@ -290,7 +281,7 @@ def audit_dataset(
         use=use,
         recipient=recipient,
         as_of=as_of,
-        column_map=_column_map(mapping),
+        column_map=column_map(mapping),
         per_member_usd=per_member_usd,
     )
     if as_json:

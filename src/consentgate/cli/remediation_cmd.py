@@ -14,6 +14,7 @@ from consentgate import withdrawals
 from consentgate.cli.common import (
     TIMESTAMP,
     AppContext,
+    column_map,
     console,
     echo_json,
     json_option,
@@ -40,16 +41,6 @@ def _when(value: datetime | None) -> str:
 
 def _short(text: str, n: int = 16) -> str:
     return text if len(text) <= n + 1 else text[:n] + "…"
-
-
-def _column_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        column, sep, name = pair.partition("=")
-        if not sep or not column or not name:
-            raise UsageError(f"--map expects column=name, got {pair!r}")
-        out[column] = name
-    return out or None
 
 
 def _shards(value: str | None) -> list[int] | None:
@@ -244,7 +235,7 @@ def remediate(
         as_of=as_of,
         out=out,
         purge=purge,
-        column_map=_column_map(mapping),
+        column_map=column_map(mapping),
         batch_rows=app.settings.gate_batch_rows,
     )
     if as_json:
@@ -346,7 +337,7 @@ def notices_send(app: AppContext, mapping: tuple[str, ...], as_json: bool) -> No
         app.engine(),
         key_file=app.settings.signing_key_path,
         outbox=app.settings.outbox_path,
-        column_map=_column_map(mapping),
+        column_map=column_map(mapping),
     )
     if as_json:
         echo_json([s.as_dict() for s in sent])

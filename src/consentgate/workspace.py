@@ -470,6 +470,37 @@ def build_snapshot(
     return snap
 
 
+def build_snapshots(
+    engine: sa.Engine,
+    *,
+    use: str,
+    recipient: str,
+    as_of: datetime,
+    built_at: datetime,
+) -> tuple[ConsentSnapshot, ConsentSnapshot]:
+    """The two snapshots a build is judged by (DESIGN.md "Record eligibility"): consent at
+    the cutoff ``as_of`` and at the build time ``built_at``, both as known at the build
+    time (not recorded here: a build records them when it registers its dataset).
+
+    Refuses a cutoff after the build time, and a third party the policy does not allow
+    for ``use`` at either time. When ``as_of`` is the build time, one snapshot serves both.
+    """
+    if as_of > built_at:
+        raise InvalidInput(
+            f"--as-of {format_timestamp(as_of)} is after the build time "
+            f"{format_timestamp(built_at)}: a dataset's cutoff cannot be in the future"
+        )
+    at_cutoff = build_snapshot(
+        engine, use=use, recipient=recipient, as_of=as_of, known_at=built_at, record=False
+    )
+    if as_of == built_at:
+        return at_cutoff, at_cutoff
+    at_build = build_snapshot(
+        engine, use=use, recipient=recipient, as_of=built_at, known_at=built_at, record=False
+    )
+    return at_cutoff, at_build
+
+
 def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:
     """Write the snapshot's grants Parquet atomically; return its sha256."""
     data = snapshot.grants_parquet_bytes()

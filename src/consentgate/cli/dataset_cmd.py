@@ -25,7 +25,8 @@ from consentgate.cli.common import (
     print_table,
 )
 from consentgate.errors import UsageError
-from consentgate.timestamps import format_timestamp, utcnow
+from consentgate.taxonomy import FIRST_PARTY
+from consentgate.timestamps import format_timestamp
 
 
 @contextmanager
@@ -79,7 +80,11 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
 @click.option(
     "--recipient", required=True, help="first_party or a third party named in the policy."
 )
-@click.option("--as-of", type=TIMESTAMP, help="Consent as of this time (default now).")
+@click.option(
+    "--as-of",
+    type=TIMESTAMP,
+    help="Cutoff: records created up to this time, consented then and still now (default now; never in the future).",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -145,6 +150,11 @@ def build(
     """
     if profile and no_redact:
         raise UsageError("--profile and --no-redact exclude each other")
+    if no_redact and recipient != FIRST_PARTY:
+        raise UsageError(
+            "--no-redact is refused for a third party: its datasets are always redacted and "
+            "carry no member ids (choose the rules with --profile)"
+        )
     engine = app.engine()
     redactor = None if no_redact else builds.make_redactor(engine, profile)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
@@ -156,26 +166,38 @@ def build(
             use=use,
             recipient=recipient,
             out=out,
-            as_of=as_of or utcnow(),
+            as_of=as_of,
             shards=shards,
             shard_by=shard_by,
             column_map=column_map(mapping),
             gate_engine=gate_engine,
             batch_rows=app.settings.gate_batch_rows,
+            max_future_share=app.settings.gate_max_future_share,
             progress=progress,
         )
+    same = result.registered
     if as_json:
         echo_json(
             {
                 "dataset_id": result.dataset_id,
-                "out": str(out),
+                "out": str(out) if same is None else str(same["path"]),
+                "registered": same is None,
+                "identical_to": None if same is None else same["dataset_id"],
                 "counts": result.manifest["counts"],
                 "redactions": result.manifest.get("redactions", {}),
-                "manifest_sha256": result.manifest_sha256,
+                "manifest_sha256": result.manifest_sha256
+                if same is None
+                else same["manifest_sha256"],
             }
         )
         return
-    console().print(f"Dataset [bold]{result.dataset_id}[/bold] -> {out}")
+    if same is not None:
+        console().print(
+            f"Verified: identical to registered dataset [bold]{same['dataset_id']}[/bold] "
+            f"at {same['path']} ({same['status']}); nothing new was written or registered"
+        )
+    else:
+        console().print(f"Dataset [bold]{result.dataset_id}[/bold] -> {out}")
     print_table("Records", ["", "records"], _counts_rows(result.manifest))
 
 

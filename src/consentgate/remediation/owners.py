@@ -169,4 +169,9 @@ def _with(batch: pa.RecordBatch, columns: Mapping[str, pa.Array]) -> pa.RecordBa
     """``batch`` with ``columns`` replaced or added (as strings / lists of strings)."""
     arrays = {name: batch.column(name) for name in batch.schema.names}
     arrays.update(columns)
-    return pa.RecordBatch.from_pydict(arrays)
+    return pa.RecordBatch.from_pydict(
+        {
+            name: a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+            for name, a in arrays.items()
+        }
+    )

@@ -183,3 +183,133 @@ def test_a_profile_can_drop_the_owner_columns_and_remediation_still_works(
     r = ok(cli, "remediate", built["dataset_id"], "--json").json()
     assert r["records_removed"] == 1 and r["new_dataset_id"]
     assert pq.read_table(Path(r["out"]) / "data").num_rows == 0
+
+
+# ------------------------------------------------------------------------- audit-dataset
+
+
+def audit(cli: Cli, source: Path, *extra: str, recipient: str = "first_party") -> CliResult:
+    return cli(
+        "audit-dataset",
+        str(source),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        recipient,
+        "--as-of",
+        "2024-11-01",
+        "--json",
+        *extra,
+    )
+
+
+def test_audit_flags_sensitive_content_and_identifiers_and_exits_1(
+    cli: Cli, world: Path, tmp_path: Path
+) -> None:
+    """A dataset built elsewhere, without redaction: consent holds, content does not."""
+    rows = [json.loads(line) for line in world.read_text().splitlines()]
+    kept = [r for r in rows if r["id"] in ("p1", "p2")]
+    kept[0]["text"] = "I was diagnosed with diabetes last month"
+    kept[1]["text"] = "my ssn is 536-22-8726, call me"
+    theirs = tmp_path / "theirs.jsonl"
+    theirs.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    r = audit(cli, theirs)
+    assert r.exit_code == 1, r.stderr
+    report = r.json()
+    assert report["violates"] and report["content_checked"]
+    assert sorted((v["record_id"], v["reason"]) for v in report["violations"]) == [
+        ("p1", "sensitive_content:health"),
+        ("p2", "identifier:US_SSN"),
+    ]
+    assert report["affected_members"] == ["e1", "u1"]
+    consent_only = audit(cli, theirs, "--no-content-check")
+    assert consent_only.exit_code == 0 and consent_only.json()["violations"] == []
+
+
+def test_audit_checks_content_with_the_builds_own_profile(
+    cli: Cli, world: Path, tmp_path: Path
+) -> None:
+    rows = [json.loads(line) for line in world.read_text().splitlines()]
+    rows[0]["text"] = "I was diagnosed with diabetes last month"  # p1, u1's post
+    world.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("version: 1\nlabels: {health: keep}\n")
+    out = tmp_path / "d"
+    ok(cli, *build_args(world, out, "--profile", str(lenient)))
+    assert any("diabetes" in (r["text"] or "") for r in dataset_rows(out))
+    clean = audit(cli, out)  # the build's profile keeps health content: no violation
+    assert clean.exit_code == 0 and clean.json()["violations"] == []
+    strict = audit(cli, out, "--profile", str(lenient).replace("lenient", "strict"))
+    assert strict.exit_code == 2  # no such file
+    shipped = tmp_path / "strict.yaml"
+    shipped.write_text("version: 1\nlabels: {health: exclude}\n")
+    flagged = audit(cli, out, "--profile", str(shipped))
+    assert flagged.exit_code == 1
+    assert [v["reason"] for v in flagged.json()["violations"]] == ["sensitive_content:health"]
+
+
+def test_audit_reports_an_ended_contract_and_resolves_pseudonyms(
+    cli: Cli, world: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "acme"
+    ok(cli, *build_args(world, out, recipient="acme-ai"))
+    clean = audit(cli, out, recipient="acme-ai")
+    assert clean.exit_code == 0, clean.stdout  # pseudonyms resolve to e1 and e2
+    ended = cli(
+        "audit-dataset",
+        str(out),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "acme-ai",
+        "--as-of",
+        "2031-06-01",
+        "--json",
+    )
+    assert ended.exit_code == 1
+    assert "ended" in ended.json()["recipient_problem"]
+    record(cli, "e2", "withdraw", "ai_training_messages_partners")
+    later = cli(
+        "audit-dataset",
+        str(out),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "acme-ai",
+        "--as-of",
+        "2024-12-01",
+        "--json",
+    )
+    assert later.exit_code == 1
+    assert later.json()["violations"] == [{"record_id": "m1", "reason": "withdrawn", "members": ["e2"]}]
+
+
+def test_audit_of_a_dataset_without_records(cli: Cli, world: Path, tmp_path: Path) -> None:
+    record(cli, "e2", "withdraw", "ai_training_messages_partners")
+    out = tmp_path / "empty"
+    built = ok(cli, *build_args(world, out, "--json", recipient="acme-ai")).json()
+    assert built["counts"]["included"] == 0
+    r = audit(cli, out, recipient="acme-ai")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["records"] == 0 and r.json()["violations"] == []
+
+
+# ----------------------------------------------------------------- historical disclosure
+
+
+def test_a_disclosure_before_the_dataset_existed_needs_historical_evidence(
+    cli: Cli, world: Path, tmp_path: Path
+) -> None:
+    acme = ok(cli, *build_args(world, tmp_path / "acme", "--json", recipient="acme-ai")).json()
+    dataset = acme["dataset_id"]
+    early = ["disclose", dataset, "--to", "acme-ai", "--at", "2024-11-02"]
+    r = cli(*early)
+    assert r.exit_code == 1 and "before dataset" in r.stderr and "--historical" in r.stderr
+    assert cli(*early, "--historical").exit_code == 2  # no evidence
+    assert cli(*early, "--evidence", "ticket 42").exit_code == 2  # evidence alone
+    row = ok(cli, *early, "--historical", "--evidence", "delivery log ticket 42", "--json").json()
+    assert row["source"] == "historical" and row["disclosed_at"].startswith("2024-11-02")
+    assert row["evidence"] == {"note": "delivery log ticket 42"}
+    now = ok(cli, "disclose", dataset, "--to", "acme-ai", "--json").json()
+    assert now["source"] == "cli"
+    ok(cli, "audit", "verify")

@@ -18,13 +18,21 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate import proofs, workspace
-from consentgate.errors import InvalidInput, NotFound, TaxonomyError, UsageError
+from consentgate.errors import (
+    InvalidInput,
+    NotFound,
+    RecipientRefused,
+    TaxonomyError,
+    UsageError,
+)
+from consentgate.gate.columns import Columns
 from consentgate.gate.exposure import ExposureReport, audit_dataset
-from consentgate.gate.manifest import MANIFEST_NAME, canonical_json
+from consentgate.gate.manifest import MANIFEST_NAME, canonical_json, read_manifest
 from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.run import BuildResult, Progress, build_dataset
 from consentgate.gate.source import open_source
 from consentgate.publication import Publication, keep_registered
+from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
@@ -194,15 +202,16 @@ def check_categories(engine: sa.Engine, source: Path, column_map: dict[str, str]
         )
 
 
-def make_redactor(engine: sa.Engine, profile: Path | None = None) -> Any:
-    """The gate's redactor: ``profile`` (default: the shipped one) with every member's name,
-    email and phone as the people directory (names are found case-insensitively, with the
-    variants in docs/redaction.md)."""
+def make_redactor(engine: sa.Engine, profile: Path | None = None, *, rules: Any = None) -> Any:
+    """The gate's redactor: ``profile`` (a YAML file; else ``rules``, a parsed profile;
+    else the shipped one) with every member's name, email and phone as the people
+    directory (names are found case-insensitively, with the variants in docs/redaction.md)."""
     from consentgate.redact import Directory, Redactor, default_profile, load_profile
 
     with engine.connect() as conn:
         directory = Directory.from_arrow(ledger.directory_table(conn))
-    return Redactor(load_profile(profile) if profile else default_profile(), directory)
+    chosen = load_profile(profile) if profile else rules or default_profile()
+    return Redactor(chosen, directory)
 
 
 def list_datasets(engine: sa.Engine) -> list[dict[str, Any]]:
@@ -231,9 +240,57 @@ def exposure(
     as_of: datetime,
     column_map: dict[str, str] | None = None,
     per_member_usd: float = 1000.0,
+    profile: Path | None = None,
+    check_content: bool = True,
 ) -> ExposureReport:
-    """Re-check any dataset with the gate's columns against the ledger (nothing recorded)."""
-    snap = workspace.build_snapshot(engine, use=use, recipient=recipient, as_of=as_of, record=False)
+    """Re-check any dataset with the gate's columns against the ledger at ``as_of`` alone
+    (``audit-dataset``; nothing recorded, no dataset written).
+
+    For a dataset this gate built, its manifest gives the column map, the owner columns
+    (pseudonyms are resolved to members) and the redaction profile the content is checked
+    with; ``profile`` overrides it (other datasets: the shipped profile). A third party
+    the policy did not allow at ``as_of`` is reported, not refused.
+    """
+    snap = workspace.build_snapshot(
+        engine, use=use, recipient=recipient, as_of=as_of, record=False, refuse_recipient=False
+    )
+    with engine.connect() as conn:
+        history = ledger.load_history(conn)
+        key = store_audit.workspace_secret(conn)
+    problem: str | None = None
+    try:
+        workspace.check_recipient(history, use, recipient, as_of)
+    except RecipientRefused as exc:
+        problem = str(exc)
+    manifest = read_manifest(source) if (source / MANIFEST_NAME).is_file() else None
+    if column_map is None and manifest is not None and "columns" in manifest:
+        column_map = dict(manifest["columns"])
+    resolve = None
+    if (
+        manifest is not None
+        and manifest.get("owner_columns", {}).get("treatment", "kept") != "kept"
+    ):
+        with engine.connect() as conn:
+            members = registry.dataset_member_ids(conn, str(manifest["dataset_id"]))
+        resolve = DatasetOwners(
+            manifest, Columns.from_map(column_map), workspace_key=key, member_ids=members
+        ).resolve
+    redactor = None
+    if check_content:
+        from consentgate.redact import parse_profile
+
+        rules = None
+        if profile is None and manifest is not None and "redaction" in manifest:
+            rules = parse_profile(
+                manifest["redaction"]["profile"], source=f"{source / MANIFEST_NAME} (redaction)"
+            )
+        redactor = make_redactor(engine, profile, rules=rules)
     return audit_dataset(
-        source, snapshot=snap, column_map=column_map, per_member_usd=per_member_usd
+        source,
+        snapshot=snap,
+        column_map=column_map,
+        per_member_usd=per_member_usd,
+        redactor=redactor,
+        resolve=resolve,
+        recipient_problem=problem,
     )

@@ -439,8 +439,13 @@ def build_snapshot(
     known_at: datetime | None = None,
     record: bool = True,
     now: Clock = utcnow,
+    refuse_recipient: bool = True,
 ) -> ConsentSnapshot:
-    """Compute (and record, with an audit entry) the consent snapshot for (use, recipient, as_of)."""
+    """Compute (and record, with an audit entry) the consent snapshot for (use, recipient, as_of).
+
+    ``refuse_recipient`` False: compute it even for a third party the policy does not
+    allow at ``as_of`` (an audit reports that instead of refusing).
+    """
     known_at = known_at or now()
     with engine.begin() as conn:
         taxonomy = ledger.load_taxonomy(conn)
@@ -448,7 +453,8 @@ def build_snapshot(
         history = ledger.load_history(conn)
         if not history.versions:
             raise UsageError("no policy version is published yet")
-        check_recipient(history, use, recipient, as_of)
+        if refuse_recipient:
+            check_recipient(history, use, recipient, as_of)
         categories = history.scope_categories(use, recipient)
         from consentgate.policy import settings_touching
 

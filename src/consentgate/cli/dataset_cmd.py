@@ -275,7 +275,7 @@ def impact(app: AppContext, member: str, as_json: bool) -> None:
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--use", required=True)
 @click.option("--recipient", required=True)
-@click.option("--as-of", type=TIMESTAMP, required=True)
+@click.option("--as-of", type=TIMESTAMP, required=True, help="The one past time judged.")
 @click.option(
     "--per-member-usd",
     type=click.FloatRange(min=0),
@@ -284,9 +284,17 @@ def impact(app: AppContext, member: str, as_json: bool) -> None:
     help="Exposure per affected member (Stored Communications Act minimum).",
 )
 @click.option("--map", "mapping", multiple=True, metavar="COLUMN=NAME")
+@click.option(
+    "--profile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Redaction profile to check content with (default: the build's, from its manifest; else the shipped one).",
+)
+@click.option("--no-content-check", is_flag=True, help="Check consent only, not the content.")
 @json_option
 @pass_app
+@click.pass_context
 def audit_dataset(
+    ctx: click.Context,
     app: AppContext,
     source: Path,
     use: str,
@@ -294,9 +302,12 @@ def audit_dataset(
     as_of: datetime,
     per_member_usd: float,
     mapping: tuple[str, ...],
+    profile: Path | None,
+    no_content_check: bool,
     as_json: bool,
 ) -> None:
-    """Re-check any dataset against the ledger: violations, affected members, exposure."""
+    """Re-check any dataset against the ledger at one past time: violations (consent and
+    content), affected members, exposure. Exits 1 when it finds a violation."""
     report = builds.exposure(
         app.engine(),
         source,
@@ -305,18 +316,28 @@ def audit_dataset(
         as_of=as_of,
         column_map=column_map(mapping),
         per_member_usd=per_member_usd,
+        profile=profile,
+        check_content=not no_content_check,
     )
     if as_json:
         echo_json(report.to_dict())
-        return
-    print_table(
-        "Records that should not be there",
-        ["reason", "records"],
-        [[k, v] for k, v in sorted(report.counts.items()) if v],
-    )
-    click.echo(
-        f"{report.violations.num_rows} of {report.records} records violate consent; {len(report.affected_members)} members affected; exposure ${report.exposure_usd:,.0f}"
-    )
+    else:
+        print_table(
+            "Records that should not be there",
+            ["reason", "records"],
+            [[k, v] for k, v in sorted(report.counts.items()) if v],
+        )
+        if report.recipient_problem:
+            click.echo(
+                f"Recipient not allowed at {format_timestamp(as_of)}: {report.recipient_problem}"
+            )
+        click.echo(
+            f"{report.violations.num_rows} of {report.records} records violate consent or the "
+            f"content rules; {len(report.affected_members)} members affected; exposure "
+            f"${report.exposure_usd:,.0f}"
+        )
+    if report.violates:
+        ctx.exit(1)
 
 
 COMMANDS = [build, datasets, impact, audit_dataset]

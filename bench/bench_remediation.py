@@ -81,8 +81,8 @@ def jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def ids(directory: Path) -> set[str]:
-    parts = sorted(str(p) for p in directory.glob("*part-*.parquet"))
-    return set(ds.dataset(parts).to_table(columns=["id"]).column("id").to_pylist())
+    table = ds.dataset(directory / "data", format="parquet").to_table(columns=["id"])
+    return set(table.column("id").to_pylist())
 
 
 def workspace_for(work: Path, members: int) -> Any:
@@ -122,6 +122,15 @@ def withdraw(engine: Any, work: Path, members: list[str], name: str) -> None:
         for m in members
     ]
     workspace.import_events(engine, jsonl(work / name, rows))
+
+
+def keep_all(engine: Any) -> Any:
+    """A third party's build always runs a redactor (it pseudonymizes the owner columns);
+    this one keeps every text as it is, so the figures measure the gate, not redaction."""
+    from consentgate.redact import parse_profile
+
+    rules = parse_profile({"version": 1, "default_entity": "keep", "default_label": "keep"})
+    return builds.make_redactor(engine, rules=rules)
 
 
 def rebuild(engine: Any, source: Path, out: Path, args: argparse.Namespace) -> Any:
@@ -172,6 +181,7 @@ def main() -> None:
             out=work / "dataset",
             as_of=AS_OF,
             shards=args.shards,
+            redactor=keep_all(engine),
         ),
     )
     step = max(1, len(names) // args.withdraw)

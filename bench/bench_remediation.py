@@ -136,9 +136,14 @@ def keep_all(engine: Any) -> Any:
 def rebuild(engine: Any, source: Path, out: Path, args: argparse.Namespace) -> Any:
     """Snapshot and gate the source again (``build`` without registering: the registry
     refuses a second dataset with the id of the remediated one, when they are identical)."""
+    from consentgate.gate.owners import OwnerColumns
+    from consentgate.store.audit import workspace_secret
+
     snap = workspace.build_snapshot(
         engine, use="train_ai_system", recipient="acme-ai", as_of=RECHECK, record=False
     )
+    with engine.connect() as conn:
+        owners = OwnerColumns.for_recipient(workspace_secret(conn), "acme-ai", drop=False)
     return build_dataset(
         source,
         snapshot=snap,
@@ -147,6 +152,7 @@ def rebuild(engine: Any, source: Path, out: Path, args: argparse.Namespace) -> A
         recipient="acme-ai",
         as_of=RECHECK,
         shards=args.shards,
+        owner_columns=owners,
     )
 
 
@@ -197,7 +203,8 @@ def main() -> None:
     )
     rebuild_s, rebuilt = timed("rebuild", lambda: rebuild(engine, source, work / "rebuilt", args))
     same = ids(done.out) == ids(work / "rebuilt")
-    identical = rebuilt.dataset_id == done.new_dataset_id
+    new_files = json.loads((done.out / "manifest.json").read_text())["files"]
+    identical = rebuilt.manifest["files"] == new_files
     one = names[1] if names[1] not in leaving else names[2]
     withdraw(engine, work, [one], "w1.jsonl")
     one_s, done1 = timed(
@@ -215,7 +222,7 @@ def main() -> None:
         f"kept byte-identical {len(done.parts_kept)}, shards touched {len(done.shards_touched)}"
     )
     print(
-        f"  same record ids as the full rebuild: {same}; same dataset id (byte-identical parts): {identical}"
+        f"  same record ids as the full rebuild: {same}; byte-identical parts: {identical}"
     )
     print(f"  remediate  {n / remediate_s:12,.0f} records/s   {remediate_s:7.2f} s")
     print(f"  rebuild    {n / rebuild_s:12,.0f} records/s   {rebuild_s:7.2f} s")

@@ -97,7 +97,8 @@ class OwnerColumns:
             if f.name == columns.author_id:
                 f = pa.field(f.name, pa.string(), f.nullable)
             elif f.name == columns.recipient_ids and not pa.types.is_null(f.type):
-                f = pa.field(f.name, pa.list_(pa.string()), f.nullable)
+                item = f.type.value_field.with_type(pa.string())  # keeps the child's name
+                f = pa.field(f.name, pa.list_(item), f.nullable)
             fields.append(f)
         return pa.schema(fields, metadata=schema.metadata)
 
@@ -156,6 +157,7 @@ class Pseudonymizer:
                 values = pa.ListArray.from_arrays(
                     pa.array(offsets),
                     self._names(recipient),
+                    type=schema.field(name).type,
                     mask=values.is_null() if values.null_count else None,
                 )
             arrays.append(values)

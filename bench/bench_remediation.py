@@ -221,9 +221,7 @@ def main() -> None:
         f"  parts rewritten {len(done.parts_rewritten) + len(done.parts_removed)}, "
         f"kept byte-identical {len(done.parts_kept)}, shards touched {len(done.shards_touched)}"
     )
-    print(
-        f"  same record ids as the full rebuild: {same}; byte-identical parts: {identical}"
-    )
+    print(f"  same record ids as the full rebuild: {same}; byte-identical parts: {identical}")
     print(f"  remediate  {n / remediate_s:12,.0f} records/s   {remediate_s:7.2f} s")
     print(f"  rebuild    {n / rebuild_s:12,.0f} records/s   {rebuild_s:7.2f} s")
     print(f"  rebuild / remediate = {rebuild_s / remediate_s:.2f}x")

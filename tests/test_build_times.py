@@ -124,6 +124,7 @@ def test_rebuilding_identical_inputs_verifies_and_registers_nothing(
     record(cli, "u1", "withdraw", "ai_training_posts")
     taken = cli(*build_args(world, tmp_path / "d"))
     assert taken.exit_code == 1 and "already holds dataset" in taken.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind
     new = ok(cli, *build_args(world, tmp_path / "d2", "--json")).json()
     assert new["registered"] and new["dataset_id"] != first["dataset_id"]
     ok(cli, "audit", "verify")
@@ -281,7 +282,9 @@ def test_audit_reports_an_ended_contract_and_resolves_pseudonyms(
         "--json",
     )
     assert later.exit_code == 1
-    assert later.json()["violations"] == [{"record_id": "m1", "reason": "withdrawn", "members": ["e2"]}]
+    assert later.json()["violations"] == [
+        {"record_id": "m1", "reason": "withdrawn", "members": ["e2"]}
+    ]
 
 
 def test_audit_of_a_dataset_without_records(cli: Cli, world: Path, tmp_path: Path) -> None:

@@ -86,8 +86,12 @@ def test_a_build_killed_at_any_stage_leaves_nothing_or_the_registered_dataset(
         assert row["dataset_id"] == manifest["dataset_id"] and row["path"] == str(out.resolve())
         data = (out / "manifest.json").read_bytes()
         assert row["manifest_sha256"] == hashlib.sha256(data).hexdigest()
-        assert [d["dataset_id"] for d in withdrawals.list_disclosures(engine)] == [row["dataset_id"]]
-        assert cli("impact", "e2", "--json").json()["datasets"][0]["dataset_id"] == row["dataset_id"]
+        assert [d["dataset_id"] for d in withdrawals.list_disclosures(engine)] == [
+            row["dataset_id"]
+        ]
+        assert (
+            cli("impact", "e2", "--json").json()["datasets"][0]["dataset_id"] == row["dataset_id"]
+        )
     else:
         assert listed.json() == [] and not out.exists()
         assert withdrawals.list_disclosures(engine) == []
@@ -128,10 +132,10 @@ def test_recovery_marks_a_registered_dataset_whose_files_vanished(
 def test_every_file_and_directory_is_fsynced_before_the_rename(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import gate_data as gd
     import pyarrow.parquet as pq
     from test_gate_run import SNAPSHOT, SPEC, build
 
-    import gate_data as gd
     from consentgate.gate import staging
 
     source = tmp_path / "records.parquet"

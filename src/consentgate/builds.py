@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -92,16 +93,15 @@ def build(
         raise InvalidInput(f"{out}: already exists; a dataset is never overwritten")
     owners = OwnerColumns()
     extra: dict[str, Any] = {}
-    if redactor is not None:
-        profile = redactor.profile
+    profile = getattr(redactor, "profile", None)  # any Redactor; consentgate's has rules
+    if profile is not None:
         extra["redaction"] = {
             "profile": profile.as_dict(),
             "profile_sha256": hashlib.sha256(canonical_json(profile.as_dict())).hexdigest(),
         }
-        if third_party:
-            owners = OwnerColumns.for_recipient(
-                key, recipient, drop=profile.owner_columns == "drop"
-            )
+    if third_party:
+        drop = profile is not None and profile.owner_columns == "drop"
+        owners = OwnerColumns.for_recipient(key, recipient, drop=drop)
 
     counts_of: list[pa.Table] = []  # the member counts, handed from seal to register
 
@@ -181,6 +181,7 @@ def _guard_existing(
         if data["dataset_id"] == existing["dataset_id"]:
             publication.identical = dict(existing)
             return False
+        shutil.rmtree(staged, ignore_errors=True)  # a publisher owns what it refuses
         raise InvalidInput(
             f"{final}: already holds dataset {existing['dataset_id']}; this build gives "
             f"another dataset ({data['dataset_id']}); choose another --out (nothing was written)"

@@ -287,6 +287,8 @@ def remediate_parts(
     if out_dir.exists():
         raise InvalidInput(f"{out_dir}: already exists; a dataset is never overwritten")
     owners = owners or DatasetOwners(old_manifest, columns, workspace_key=b"", member_ids=())
+    # (without ``owners`` a dataset holding pseudonyms is refused: every record would
+    # otherwise read as an unknown member's and be removed)
     files = [dict(f) for f in old_manifest["files"]]
     _check_parts(src_dir, files)
     shards_info = old_manifest.get("shards")

@@ -51,6 +51,11 @@ class DatasetOwners:
         self._lookup: tuple[pa.Array, pa.Array] | None = None
         self._source: pa.Table | None = None
         if self.treatment == PSEUDONYMIZED:
+            if len(workspace_key) < 16:
+                raise InvalidInput(
+                    f"dataset {manifest.get('dataset_id')}: its owner columns hold pseudonyms; "
+                    "resolving them needs the workspace secret"
+                )
             owners = OwnerColumns(
                 PSEUDONYMIZED, recipient_key(workspace_key, str(manifest["recipient"]))
             )

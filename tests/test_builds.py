@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,10 +43,47 @@ def test_third_party_build_and_refusal(cli: Cli, world: Path, tmp_path: Path) ->
     assert counts["included"] == 1  # m1: e1 and e2 both granted
     assert counts["excluded"]["no_consent_counterparty"] == 1  # m2: u1 never granted
     assert cli("impact", "e2", "--json").json()["datasets"][0]["as_participant"] == 1
-    refused = cli(*build_args(world, tmp_path / "late", recipient="acme-ai", as_of="2027-06-01"))
-    assert refused.exit_code == 1 and "ended" in refused.stderr and not (tmp_path / "late").exists()
     unnamed = cli(*build_args(world, tmp_path / "x", recipient="nobody"))
     assert unnamed.exit_code == 1 and not (tmp_path / "x").exists()
+    # acme is named from v2 (effective 2024-09-18) only: a cutoff under v1 is refused
+    early = cli(*build_args(world, tmp_path / "early", recipient="acme-ai", as_of="2024-09-01"))
+    assert early.exit_code == 1 and "not named" in early.stderr
+    assert not (tmp_path / "early").exists()
+
+
+def test_a_cutoff_after_the_build_time_is_refused(cli: Cli, world: Path, tmp_path: Path) -> None:
+    future = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for recipient in ("first_party", "acme-ai"):
+        r = cli(*build_args(world, tmp_path / recipient, recipient=recipient, as_of=future))
+        assert r.exit_code == 1 and "after the build time" in r.stderr
+        assert not (tmp_path / recipient).exists()
+    assert cli("datasets", "--json").json() == []
+
+
+def test_a_contract_ended_at_the_build_time_refuses_a_past_cutoff(
+    world: Path, db_url: str, tmp_path: Path
+) -> None:
+    """Acme's contract allowed training on 2024-11-01 but has ended by the build time."""
+    from consentgate import builds
+    from consentgate.errors import RecipientRefused
+    from consentgate.store.engine import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(RecipientRefused, match="ended"):
+            builds.build(
+                engine,
+                world,
+                use="train_ai_system",
+                recipient="acme-ai",
+                out=tmp_path / "late",
+                as_of=datetime(2024, 11, 1, tzinfo=UTC),
+                redactor=builds.make_redactor(engine),
+                now=lambda: datetime(2031, 6, 1, tzinfo=UTC),
+            )
+        assert not (tmp_path / "late").exists() and builds.list_datasets(engine) == []
+    finally:
+        engine.dispose()
 
 
 def test_audit_dataset_finds_withdrawn_members(cli: Cli, world: Path, tmp_path: Path) -> None:

@@ -89,12 +89,14 @@ def test_violations_name_only_the_members_whose_check_failed(dataset: Path) -> N
     assert report.exposure_usd == 4 * 1000
     assert report.records == 6
     assert report.counts == {
+        "created_after_build": 0,
         "erased": 1,
         "unknown_member": 1,
         "no_consent": 0,
         "no_consent_counterparty": 0,
         "withdrawn": 1,
         "before_consent_scope": 1,
+        "after_as_of": 0,
     }
 
 

@@ -49,6 +49,8 @@ MANIFEST_KEYS = {
     "counts",
     "files",
     "records_root",
+    "columns",
+    "owner_columns",
 }
 
 
@@ -193,10 +195,11 @@ def test_same_inputs_give_the_same_bytes_and_dataset_id(source: Path, tmp_path: 
     first = build(source, tmp_path / "a", shards=4)
     second = build(source, tmp_path / "b", shards=4)
     assert first.dataset_id == second.dataset_id
-    names = sorted(p.name for p in first.out_dir.iterdir())
-    assert names == sorted(p.name for p in second.out_dir.iterdir())
+    names = sorted(str(p.relative_to(first.out_dir)) for p in first.out_dir.rglob("*"))
+    assert names == sorted(str(p.relative_to(second.out_dir)) for p in second.out_dir.rglob("*"))
     for name in names:
-        assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes(), name
+        if (first.out_dir / name).is_file():
+            assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes()
 
 
 def test_parts_do_not_depend_on_how_the_source_was_chunked(
@@ -272,8 +275,8 @@ build_dataset({str(source)!r}, snapshot=snap, out_dir={str(out)!r}, use=snap.use
             assert proc.poll() is None, "the build ended before it could be killed"
             assert time.monotonic() < deadline, "the build never got going"
             time.sleep(0.05)
-        temp = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.tmp-")]
-        assert len(temp) == 1 and any(temp[0].glob("part-*.parquet"))  # really mid-way
+        temp = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.tmp-") and p.is_dir()]
+        assert len(temp) == 1 and any(temp[0].glob("data/part-*.parquet"))  # really mid-way
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -610,3 +613,132 @@ def test_a_snapshot_for_another_scope_is_refused(source: Path, tmp_path: Path) -
             recipient="acme-ai",
             as_of=SNAPSHOT.as_of,
         )
+
+
+# ------------------------------------------------------ the cutoff and the build time
+
+
+BUILT = gd.AS_OF + timedelta(days=30)
+AT_BUILD = dataclasses.replace(SNAPSHOT, as_of=BUILT, known_at=BUILT)
+
+
+def test_records_after_the_cutoff_are_out_and_after_the_build_are_bad_input(
+    records: pa.Table, tmp_path: Path
+) -> None:
+    eligible = set(expected_included(records)["id"].to_pylist())
+    ids = records["id"].to_pylist()
+    rows = [i for i, record_id in enumerate(ids) if record_id in eligible][:5]
+    created = records["created_at"].to_pylist()
+    for n, i in enumerate(rows):
+        # three after the cutoff, two after the build (bad input)
+        created[i] = gd.AS_OF + timedelta(days=1) if n < 3 else BUILT + timedelta(seconds=1)
+    path = tmp_path / "late.parquet"
+    pq.write_table(records.set_column(4, "created_at", pa.array(created, gd.TS)), path)
+    result = build(path, tmp_path / "ds", at_build=AT_BUILD, max_future_share=0.01)
+    excluded = result.manifest["counts"]["excluded"]
+    assert excluded["after_as_of"] == 3 and excluded["created_after_build"] == 2
+    kept = set(read_parts(result)["id"].to_pylist())
+    assert kept == eligible - {ids[i] for i in rows}
+    assert result.manifest["built_at"] == "2025-07-01T00:00:00Z"
+    assert result.manifest["build_snapshot"]["sha256"] == AT_BUILD.sha256
+    with pytest.raises(InvalidInput, match=r"2 of 3000 records .* after the build time"):
+        build(path, tmp_path / "refused", at_build=AT_BUILD, max_future_share=0.0005)
+    assert not (tmp_path / "refused").exists()
+
+
+def test_corrupted_created_at_bytes_admit_no_record(records: pa.Table, tmp_path: Path) -> None:
+    """Flip the top byte of some created_at values in the file itself (plain encoding,
+    no compression): each becomes a time far in the past or future, never admitted."""
+    path = tmp_path / "records.parquet"
+    pq.write_table(
+        records,
+        path,
+        compression="none",
+        use_dictionary=False,
+        column_encoding={"created_at": "PLAIN"},
+        write_statistics=False,
+    )
+    clean = build(path, tmp_path / "clean", at_build=AT_BUILD)
+    included = read_parts(clean)["id"].to_pylist()
+    data = bytearray(path.read_bytes())
+    stamps = {r["id"]: r["created_at"] for r in records.to_pylist()}
+    corrupted = []
+    for n, record_id in enumerate(included[:40]):
+        micros = int(stamps[record_id].timestamp() * 1_000_000)
+        raw = micros.to_bytes(8, "little", signed=True)
+        assert data.count(raw) == 1
+        at = data.index(raw)
+        data[at + 7] ^= 0x40 if n % 2 else 0x80  # ~year 294,000, or before 1970
+        corrupted.append(record_id)
+    path.write_bytes(bytes(data))
+    result = build(path, tmp_path / "ds", at_build=AT_BUILD, max_future_share=1.0)
+    assert not set(read_parts(result)["id"].to_pylist()) & set(corrupted)
+    assert result.counts.included == clean.counts.included - len(corrupted)
+    assert result.manifest["counts"]["excluded"]["created_after_build"] == 20
+    with pytest.raises(InvalidInput, match="after the build time"):
+        build(path, tmp_path / "refused", at_build=AT_BUILD, max_future_share=0.001)
+
+
+def test_a_build_time_withdrawal_excludes_and_the_id_ignores_the_clock(
+    source: Path, tmp_path: Path
+) -> None:
+    """Consent at the build time, not the wall clock, is a decision input: the same
+    consent at another build time gives the same dataset id."""
+    later = dataclasses.replace(AT_BUILD, as_of=BUILT + timedelta(days=9))
+    a = build(source, tmp_path / "a", at_build=AT_BUILD)
+    b = build(source, tmp_path / "b", at_build=later)
+    assert a.manifest["built_at"] != b.manifest["built_at"] and a.dataset_id == b.dataset_id
+    plain = build(source, tmp_path / "plain")
+    gone = plain.member_counts["member_id"][0].as_py()
+    withdrawn = pa.concat_tables(
+        [
+            AT_BUILD.withdrawn,
+            pa.table(
+                {"member_id": [gone] * 2, "category": list(SNAPSHOT.categories)},
+                schema=AT_BUILD.withdrawn.schema,
+            ),
+        ]
+    )
+    grants = AT_BUILD.grants.filter(pc.not_equal(AT_BUILD.grants["member_id"], gone))
+    left = dataclasses.replace(AT_BUILD, grants=grants, withdrawn=withdrawn)
+    c = build(source, tmp_path / "c", at_build=left)
+    assert c.dataset_id != a.dataset_id
+    assert gone not in c.member_counts["member_id"].to_pylist()
+    held = plain.member_counts.filter(pc.equal(plain.member_counts["member_id"], gone))
+    assert c.manifest["counts"]["excluded"]["withdrawn"] >= held["as_author"][0].as_py()
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def test_the_data_directory_holds_the_parts_alone(source: Path, tmp_path: Path) -> None:
+    pandas = pytest.importorskip("pandas")
+    import pyarrow.dataset as ds
+
+    result = build(source, tmp_path / "ds", shards=3, batch_rows=100)
+    data = result.out_dir / "data"
+    expected = read_parts(result)
+    assert sorted(p.name for p in result.out_dir.iterdir()) == [
+        "data",
+        "manifest.json",
+        "shards.parquet",
+    ]
+    assert pq.read_table(data).num_rows == expected.num_rows
+    assert ds.dataset(data, format="parquet").to_table().schema == expected.schema
+    assert len(pandas.read_parquet(data)) == expected.num_rows
+    globbed = pa.concat_tables([pq.read_table(p) for p in sorted(data.glob("*.parquet"))])
+    assert globbed.schema == expected.schema and globbed.num_rows == expected.num_rows
+    assert {f["path"].split("/")[0] for f in result.manifest["files"]} == {"data"}
+
+
+def test_a_dataset_without_records_has_one_empty_part_with_the_schema(
+    source: Path, records: pa.Table, tmp_path: Path
+) -> None:
+    nobody = dataclasses.replace(SNAPSHOT, grants=SNAPSHOT.grants.slice(0, 0))
+    result = build(source, tmp_path / "ds", nobody)
+    assert result.counts.included == 0
+    assert [(f["path"], f["rows"]) for f in result.manifest["files"]] == [
+        ("data/part-00000.parquet", 0)
+    ]
+    table = pq.read_table(result.out_dir / "data")
+    assert table.num_rows == 0 and table.schema.names == records.schema.names

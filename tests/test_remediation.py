@@ -88,7 +88,7 @@ def train(db: sa.Engine, world: World, name: str = "topics") -> dict[str, Any]:
 
 
 def rows_of(directory: Path) -> dict[str, Any]:
-    table = pq.ParquetDataset(sorted(str(p) for p in directory.glob("shard-*.parquet"))).read()
+    table = pq.read_table(directory / "data")  # the parts alone, whatever else is beside them
     return {r["id"]: r for r in table.to_pylist()}
 
 
@@ -245,7 +245,7 @@ def test_remediate_removes_exactly_the_withdrawn_members_records(
 ) -> None:
     a, b, shard = two_in_one_shard()
     before = rows_of(world.posts_dir)
-    hashes = {p.name: sha(p) for p in world.posts_dir.glob("shard-*.parquet")}
+    hashes = {p.name: sha(p) for p in world.posts_dir.glob("data/shard-*.parquet")}
     withdraw(cli, a)
     withdraw(cli, b)
     r = ok(cli, "remediate", world.posts, "--as-of", "2024-12-01T00:00:00Z", "--json").json()
@@ -257,8 +257,8 @@ def test_remediate_removes_exactly_the_withdrawn_members_records(
     assert set(after) <= set(before) and r["records_removed"] == len(removed)
     # only the affected shard's part was rewritten; the others are byte-identical
     assert r["shards_touched"] == [shard]
-    assert all(p.startswith(f"shard-{shard:05d}-") for p in r["parts_rewritten"])
-    for p in new_dir.glob("shard-*.parquet"):
+    assert all(p.startswith(f"data/shard-{shard:05d}-") for p in r["parts_rewritten"])
+    for p in new_dir.glob("data/shard-*.parquet"):
         if not p.name.startswith(f"shard-{shard:05d}-"):
             assert sha(p) == hashes[p.name]
     manifest = json.loads((new_dir / "manifest.json").read_text())
@@ -339,7 +339,7 @@ def test_retrain_touches_only_affected_shards_and_equals_training_from_scratch(
     assert ev["wall_seconds"] > 0
     old, new = load_model(world.root / "topics-v1"), load_model(Path(out["artifact"]))
     scratch = train_shards(
-        sorted(str(p) for p in Path(new_ds["out"]).glob("shard-*.parquet")),
+        sorted(str(p) for p in Path(new_ds["out"]).glob("data/shard-*.parquet")),
         features=TextFeatures("text", n_features=2**10),
         label="topic",
         estimator_factory=logistic,
@@ -380,7 +380,9 @@ def test_notice_is_signed_pseudonymous_and_ack_clears_overdue(
 ) -> None:
     from consentgate.checkpoint import load_signer
     from consentgate.errors import AuditChainBroken
+    from consentgate.gate.owners import pseudonym, recipient_key
     from consentgate.remediation.notices import record_ref, verify_notice
+    from consentgate.store.audit import workspace_secret
 
     # an erasure recorded 40 days ago: its orders are overdue already
     workspace.record_event(
@@ -397,10 +399,13 @@ def test_notice_is_signed_pseudonymous_and_ack_clears_overdue(
     text = path.read_text()
     body = verify_notice(text, load_signer(keys / "log.key").verifier)
     assert body["recipient"] == "acme-ai" and body["datasets"][0]["dataset_id"] == world.acme
+    # the third party's dataset holds e2's pseudonym, never "e2": the notice still finds them
+    with db.connect() as conn:
+        e2 = pseudonym(recipient_key(workspace_secret(conn), "acme-ai"), "e2")
     held = [
         rid
         for rid, row in rows_of(world.acme_dir).items()
-        if row["author_id"] == "e2" or "e2" in (row["recipient_ids"] or [])
+        if row["author_id"] == e2 or e2 in (row["recipient_ids"] or [])
     ]
     key = bytes.fromhex(body["ref_key"])
     assert body["datasets"][0]["record_refs"] == sorted(record_ref(key, i) for i in held)

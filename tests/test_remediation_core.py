@@ -195,3 +195,18 @@ def test_dsar_page_escapes_everything() -> None:
     )
     assert "<script>" not in page and "&lt;script&gt;" in page and "a &amp; b" in page
     assert page.count("None.") == 5
+
+
+def test_pseudonymized_owners_cannot_be_read_without_the_workspace_secret() -> None:
+    from consentgate.gate.columns import DEFAULT_COLUMNS
+    from consentgate.remediation.owners import DatasetOwners
+
+    manifest = {
+        "dataset_id": "d" * 64,
+        "recipient": "acme-ai",
+        "owner_columns": {"treatment": "pseudonymized"},
+    }
+    with pytest.raises(InvalidInput, match="workspace secret"):
+        DatasetOwners(manifest, DEFAULT_COLUMNS, workspace_key=b"", member_ids=())
+    kept = DatasetOwners({"dataset_id": "x"}, DEFAULT_COLUMNS, workspace_key=b"", member_ids=())
+    assert kept.in_parts and kept.treatment == "kept"

@@ -262,9 +262,12 @@ def test_training_is_deterministic_whatever_the_row_order_or_source(
     digits: pa.Table, tmp_path: Path
 ) -> None:
     mixed = shuffled(digits, 4)
+    (tmp_path / "data").mkdir()
     for i, start in enumerate(range(0, digits.num_rows, 150)):
-        pq.write_table(mixed.slice(start, 150), tmp_path / f"part-{i}.parquet")
-    (tmp_path / "manifest.json").write_text("{}")  # a dataset dir holds its manifest too
+        pq.write_table(mixed.slice(start, 150), tmp_path / "data" / f"part-{i}.parquet")
+    # a dataset dir holds its manifest and shard map beside data/: never read as training rows
+    (tmp_path / "manifest.json").write_text("{}")
+    pq.write_table(pa.table({"member_id": ["m1"], "shard": [0]}), tmp_path / "shards.parquet")
     a = train_shards(digits, features="pixels", label="label", estimator_factory=logistic, seed=3)
     b = train_shards(tmp_path, features="pixels", label="label", estimator_factory=logistic, seed=3)
     assert a.fingerprints == b.fingerprints

@@ -6,22 +6,40 @@ Like ``workspace``, these take an engine and values and return values; the CLI r
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
+import shutil
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate import proofs, workspace
-from consentgate.errors import NotFound, TaxonomyError
+from consentgate.errors import (
+    InvalidInput,
+    NotFound,
+    RecipientRefused,
+    TaxonomyError,
+    UsageError,
+)
+from consentgate.gate.columns import Columns
 from consentgate.gate.exposure import ExposureReport, audit_dataset
+from consentgate.gate.manifest import MANIFEST_NAME, canonical_json, read_manifest
+from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.run import BuildResult, Progress, build_dataset
 from consentgate.gate.source import open_source
+from consentgate.publication import Publication, keep_registered
+from consentgate.remediation.owners import DatasetOwners
+from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import utcnow
+from consentgate.workspace import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +60,86 @@ def build(
     batch_rows: int = 65_536,
     workers: int | None = None,
     progress: Progress | None = None,
+    max_future_share: float = 0.001,
+    now: Clock = utcnow,
 ) -> BuildResult:
-    """Snapshot consent, gate ``source`` into ``out``, and register the dataset.
+    """Snapshot consent at ``as_of`` and now, gate ``source`` into ``out``, and register
+    the dataset — the directory appears under ``out`` together with its registry row
+    (``consentgate.publication``).
 
-    The dataset directory appears only when complete; if registration fails after the
-    write, the directory is removed again so no unregistered dataset is left behind.
+    A record must be eligible at ``as_of`` (default: now) and at the build time, both as
+    known now; ``as_of`` after now is refused, and so is a third party whose contract
+    does not allow ``use`` at either time, or a third-party build without a redactor
+    (its owner columns must not carry member ids). When the result is identical to a
+    registered dataset, nothing is written or registered: the returned result has
+    ``published`` False and ``registered`` names that dataset (a verification).
     """
-    as_of = as_of or utcnow()
+    built_at = now()
+    as_of = as_of or built_at
+    third_party = recipient != FIRST_PARTY
+    if third_party and redactor is None:
+        raise UsageError(
+            "a dataset for a third party is always redacted and carries no member ids: "
+            "--no-redact is refused (use --profile to choose the rules)"
+        )
     check_categories(engine, source, column_map)
-    snap = workspace.build_snapshot(engine, use=use, recipient=recipient, as_of=as_of)
+    at_cutoff, at_build = workspace.build_snapshots(
+        engine, use=use, recipient=recipient, as_of=as_of, built_at=built_at
+    )
+    with engine.connect() as conn:
+        key = store_audit.workspace_secret(conn)
+        existing = registry.find_dataset_at(conn, str(out.resolve())) if out.exists() else None
+    if out.exists() and existing is None:
+        raise InvalidInput(f"{out}: already exists; a dataset is never overwritten")
+    owners = OwnerColumns()
+    extra: dict[str, Any] = {}
+    profile = getattr(redactor, "profile", None)  # any Redactor; consentgate's has rules
+    if profile is not None:
+        extra["redaction"] = {
+            "profile": profile.as_dict(),
+            "profile_sha256": hashlib.sha256(canonical_json(profile.as_dict())).hexdigest(),
+        }
+    if third_party:
+        drop = profile is not None and profile.owner_columns == "drop"
+        owners = OwnerColumns.for_recipient(key, recipient, drop=drop)
+
+    counts_of: list[pa.Table] = []  # the member counts, handed from seal to register
+
+    def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
+        counts_of.append(member_counts)
+        ids = member_counts.column("member_id").to_pylist()
+        return proofs.member_commitment(key, ids, str(manifest["dataset_id"]))
+
+    def register(
+        conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str
+    ) -> None:
+        at = now()
+        for snap in {id(s): s for s in (at_cutoff, at_build)}.values():
+            ledger.record_snapshot(conn, snap, sha256=snap.sha256, at=at)
+        registry.register_dataset(
+            conn,
+            manifest=dict(manifest),
+            manifest_sha256=manifest_sha256,
+            path=path,
+            member_counts=counts_of[0],
+            at=at,
+        )
+        if third_party:  # issue 5: a third-party build is a disclosure
+            store_remediation.record_disclosure(
+                conn,
+                dataset_id=str(manifest["dataset_id"]),
+                recipient=recipient,
+                records=int(manifest["counts"]["included"]),
+                members=counts_of[0].num_rows,
+                at=at,
+                source="build",
+            )
+
+    publication = Publication(engine, register)
     result = build_dataset(
         source,
-        snapshot=snap,
+        snapshot=at_cutoff,
+        at_build=at_build,
         out_dir=out,
         use=use,
         recipient=recipient,
@@ -66,43 +152,42 @@ def build(
         batch_rows=batch_rows,
         workers=workers,
         progress=progress,
+        owner_columns=owners,
+        max_future_share=max_future_share,
+        manifest_extra=extra,
+        seal=seal,
+        publish=_guard_existing(publication, existing),
+        keep=keep_registered(engine),
+        out_may_exist=existing is not None,
     )
-    try:
-        with engine.begin() as conn:
-            manifest, manifest_sha = proofs.commit_members(
-                conn,
-                Path(out),
-                result.manifest,
-                result.member_counts.column("member_id").to_pylist(),
-            )
-            result = dataclasses.replace(result, manifest=manifest, manifest_sha256=manifest_sha)
-            registry.register_dataset(
-                conn,
-                manifest=result.manifest,
-                manifest_sha256=result.manifest_sha256,
-                path=str(Path(out).resolve()),
-                member_counts=result.member_counts,
-                at=utcnow(),
-            )
-            if recipient != FIRST_PARTY:  # issue 5: a third-party build is a disclosure
-                store_remediation.record_disclosure(
-                    conn,
-                    dataset_id=result.dataset_id,
-                    recipient=recipient,
-                    records=result.counts.included,
-                    members=result.member_counts.num_rows,
-                    at=utcnow(),
-                    source="build",
-                )
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(out, ignore_errors=True)
-        raise
+    if not result.published:
+        logger.info("build identical to a registered dataset: nothing registered")
+        return dataclasses.replace(result, registered=publication.identical)
     logger.info(
         "dataset built: %d of %d records included", result.counts.included, result.counts.input
     )
     return result
+
+
+def _guard_existing(
+    publication: Publication, existing: Mapping[str, Any] | None
+) -> Callable[[Path, Path], bool]:
+    """When ``out`` already holds a registered dataset, this build may only verify it."""
+
+    def publish(staged: Path, final: Path) -> bool:
+        if existing is None:
+            return publication(staged, final)
+        data = json.loads((staged / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if data["dataset_id"] == existing["dataset_id"]:
+            publication.identical = dict(existing)
+            return False
+        shutil.rmtree(staged, ignore_errors=True)  # a publisher owns what it refuses
+        raise InvalidInput(
+            f"{final}: already holds dataset {existing['dataset_id']}; this build gives "
+            f"another dataset ({data['dataset_id']}); choose another --out (nothing was written)"
+        )
+
+    return publish
 
 
 def check_categories(engine: sa.Engine, source: Path, column_map: dict[str, str] | None) -> None:
@@ -118,15 +203,16 @@ def check_categories(engine: sa.Engine, source: Path, column_map: dict[str, str]
         )
 
 
-def make_redactor(engine: sa.Engine, profile: Path | None = None) -> Any:
-    """The gate's redactor: ``profile`` (default: the shipped one) with every member's name,
-    email and phone as the people directory (names are found case-insensitively, with the
-    variants in docs/redaction.md)."""
+def make_redactor(engine: sa.Engine, profile: Path | None = None, *, rules: Any = None) -> Any:
+    """The gate's redactor: ``profile`` (a YAML file; else ``rules``, a parsed profile;
+    else the shipped one) with every member's name, email and phone as the people
+    directory (names are found case-insensitively, with the variants in docs/redaction.md)."""
     from consentgate.redact import Directory, Redactor, default_profile, load_profile
 
     with engine.connect() as conn:
         directory = Directory.from_arrow(ledger.directory_table(conn))
-    return Redactor(load_profile(profile) if profile else default_profile(), directory)
+    chosen = load_profile(profile) if profile else rules or default_profile()
+    return Redactor(chosen, directory)
 
 
 def list_datasets(engine: sa.Engine) -> list[dict[str, Any]]:
@@ -155,9 +241,57 @@ def exposure(
     as_of: datetime,
     column_map: dict[str, str] | None = None,
     per_member_usd: float = 1000.0,
+    profile: Path | None = None,
+    check_content: bool = True,
 ) -> ExposureReport:
-    """Re-check any dataset with the gate's columns against the ledger (nothing recorded)."""
-    snap = workspace.build_snapshot(engine, use=use, recipient=recipient, as_of=as_of, record=False)
+    """Re-check any dataset with the gate's columns against the ledger at ``as_of`` alone
+    (``audit-dataset``; nothing recorded, no dataset written).
+
+    For a dataset this gate built, its manifest gives the column map, the owner columns
+    (pseudonyms are resolved to members) and the redaction profile the content is checked
+    with; ``profile`` overrides it (other datasets: the shipped profile). A third party
+    the policy did not allow at ``as_of`` is reported, not refused.
+    """
+    snap = workspace.build_snapshot(
+        engine, use=use, recipient=recipient, as_of=as_of, record=False, refuse_recipient=False
+    )
+    with engine.connect() as conn:
+        history = ledger.load_history(conn)
+        key = store_audit.workspace_secret(conn)
+    problem: str | None = None
+    try:
+        workspace.check_recipient(history, use, recipient, as_of)
+    except RecipientRefused as exc:
+        problem = str(exc)
+    manifest = read_manifest(source) if (source / MANIFEST_NAME).is_file() else None
+    if column_map is None and manifest is not None and "columns" in manifest:
+        column_map = dict(manifest["columns"])
+    resolve = None
+    if (
+        manifest is not None
+        and manifest.get("owner_columns", {}).get("treatment", "kept") != "kept"
+    ):
+        with engine.connect() as conn:
+            members = registry.dataset_member_ids(conn, str(manifest["dataset_id"]))
+        resolve = DatasetOwners(
+            manifest, Columns.from_map(column_map), workspace_key=key, member_ids=members
+        ).resolve
+    redactor = None
+    if check_content:
+        from consentgate.redact import parse_profile
+
+        rules = None
+        if profile is None and manifest is not None and "redaction" in manifest:
+            rules = parse_profile(
+                manifest["redaction"]["profile"], source=f"{source / MANIFEST_NAME} (redaction)"
+            )
+        redactor = make_redactor(engine, profile, rules=rules)
     return audit_dataset(
-        source, snapshot=snap, column_map=column_map, per_member_usd=per_member_usd
+        source,
+        snapshot=snap,
+        column_map=column_map,
+        per_member_usd=per_member_usd,
+        redactor=redactor,
+        resolve=resolve,
+        recipient_problem=problem,
     )

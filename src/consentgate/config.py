@@ -23,6 +23,16 @@ class Settings(BaseSettings):
         description="Directory for key files kept outside the database (signing key).",
     )
     gate_batch_rows: int = Field(65_536, gt=0, description="Rows per Arrow batch in the gate.")
+    gate_max_future_share: float = Field(
+        0.001,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Largest share of a build's source (0.001 = 0.1%) whose created_at may be after "
+            "the build time; such records are bad input, always excluded (reason "
+            "created_after_build), and above this share the build is refused."
+        ),
+    )
     signing_key: Path | None = Field(
         None,
         description=(

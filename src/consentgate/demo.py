@@ -178,18 +178,14 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
             + str(dict(cats))
             + f"; {erased} erased; sha256 {sha[:16]}…"
         )
-    try:
-        workspace.build_snapshot(
-            engine, use="train_ai_system", recipient="acme-ai", as_of=_t("2027-06-01T00:00:00Z")
-        )
-    except ConsentgateError as exc:
-        echo(f"   after Acme's contract ends, refused: {exc}")
 
-    echo("\n6. Training datasets through the gate (as of 2024-11-01)")
+    echo("\n6. Training datasets through the gate (as of 2024-11-01, built now)")
     n_posts, n_messages = _records(rng, members, directory)
     echo(
         f"   sources: posts.parquet ({n_posts} public posts), messages.parquet ({n_messages} private messages)"
     )
+    leaver = _leaver(engine, directory, at)
+    redactor = builds.make_redactor(engine)
     for label, source, recipient, out in (
         ("first-party model, public posts", "posts.parquet", "first_party", "dataset-posts"),
         ("Acme AI (third party), private messages", "messages.parquet", "acme-ai", "dataset-acme"),
@@ -202,6 +198,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
             out=directory / out,
             as_of=at,
             shards=8,
+            redactor=redactor,
         )
         counts = result.manifest["counts"]
         echo(f"   {label}: dataset {result.dataset_id[:16]}… -> {out}/")
@@ -210,6 +207,10 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
             if n:
                 echo(f"     {'excluded: ' + reason:32s} {n:>6}")
         echo(f"     {'input':32s} {counts['input']:>6}")
+        owners = result.manifest["owner_columns"]
+        if owners["treatment"] != "kept":
+            echo(f"     owner columns {', '.join(owners['columns'])}: {owners['treatment']}")
+    _past_cutoff_section(engine, directory, at, leaver, echo)
     who = str(result.member_counts.column("member_id")[0])
     held = builds.impact(engine, who)
     roles = ", ".join(
@@ -227,6 +228,80 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     )
     _proofs_section(engine, directory, echo, [str(e["member_id"]) for e in timely])
     echo("\nTry: consentgate --db sqlite:///" + str(db) + " policy diff v1 v2")
+
+
+def _leaver(engine: Any, directory: Path, at: datetime) -> str:
+    """A member whose posts were eligible on ``at`` and who withdraws from AI training on
+    posts later (effective 2024-12-15, recorded now)."""
+    import pyarrow.parquet as pq
+
+    snap = workspace.build_snapshot(
+        engine, use="train_ai_system", recipient="first_party", as_of=at, record=False
+    )
+    covers = {
+        g["member_id"]: g["covers_from"]
+        for g in snap.grants.to_pylist()
+        if g["category"] == "user.content.public"
+    }
+    posts = pq.read_table(directory / "posts.parquet", columns=["author_id", "created_at"])
+    member = next(
+        r["author_id"]
+        for r in posts.to_pylist()
+        if r["author_id"] in covers and covers[r["author_id"]] <= r["created_at"] <= at
+    )
+    workspace.record_event(
+        engine,
+        {
+            "member_id": member,
+            "type": "withdraw",
+            "setting": "ai_training_posts",
+            "effective_at": "2024-12-15T00:00:00Z",
+            "source": "web",
+        },
+    )
+    return str(member)
+
+
+def _past_cutoff_section(
+    engine: Any, directory: Path, at: datetime, leaver: str, echo: Echo
+) -> None:
+    """A past cutoff is reproducible, never a way back to consent that has since ended."""
+    then = workspace.consent_status(engine, leaver, "ai_training_posts", at=at)
+    held = builds.impact(engine, leaver)
+    echo(
+        f"   {leaver} withdrew from 'ai_training_posts' on 2024-12-15, after the cutoff: "
+        f"on 2024-11-01 they were {then['state']}, yet the builds made now exclude their "
+        f"posts as withdrawn (eligible at the cutoff AND now); {len(held)} dataset(s) hold them"
+    )
+    again = builds.build(
+        engine,
+        directory / "posts.parquet",
+        use="train_ai_system",
+        recipient="first_party",
+        out=directory / "dataset-posts-again",
+        as_of=at,
+        shards=8,
+        redactor=builds.make_redactor(engine),
+    )
+    if again.registered is not None:
+        echo(
+            f"   rebuilding it with identical inputs verifies: identical to registered dataset "
+            f"{again.registered['dataset_id'][:16]}…, nothing new written or registered"
+        )
+    future = datetime.now(UTC) + timedelta(days=1)
+    try:
+        builds.build(
+            engine,
+            directory / "posts.parquet",
+            use="train_ai_system",
+            recipient="first_party",
+            out=directory / "dataset-future",
+            as_of=future,
+            redactor=builds.make_redactor(engine),
+        )
+        echo("   UNEXPECTED: a build with a cutoff in the future was accepted")
+    except ConsentgateError as exc:
+        echo(f"   refused: {exc}")
 
 
 def _proofs_section(engine: Any, directory: Path, echo: Echo, candidates: list[str]) -> None:

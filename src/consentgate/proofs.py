@@ -10,17 +10,13 @@ false one (``consentgate.membership``). A member checks it offline with
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from consentgate.errors import NotFound
-from consentgate.gate.manifest import MANIFEST_NAME, manifest_bytes
 from consentgate.membership import MembershipProof, MemberTree, member_key, member_secret
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
@@ -30,26 +26,14 @@ def member_keys(workspace_key: bytes, member_ids: Iterable[str], dataset_id: str
     return [member_key(member_secret(workspace_key, m), m, dataset_id) for m in member_ids]
 
 
-def commit_members(
-    conn: sa.Connection, out_dir: Path, manifest: dict[str, Any], member_ids: Iterable[str]
-) -> tuple[dict[str, Any], str]:
-    """Add ``members_root``/``members_count`` to a built dataset's manifest (atomically
-    rewritten); return the new manifest and the sha256 of its bytes.
-
-    ``dataset_id`` does not depend on these keys, so it is unchanged.
-    """
-    import hashlib
-
-    tree = MemberTree(
-        member_keys(store_audit.workspace_secret(conn), member_ids, manifest["dataset_id"])
-    )
-    updated = {**manifest, "members_root": tree.root.hex(), "members_count": tree.size}
-    data = manifest_bytes(updated)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".manifest.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, out_dir / MANIFEST_NAME)
-    return updated, hashlib.sha256(data).hexdigest()
+def member_commitment(
+    workspace_key: bytes, member_ids: Iterable[str], dataset_id: str
+) -> dict[str, Any]:
+    """The manifest keys committing a dataset to its members: ``members_root`` (hex) and
+    ``members_count``. ``dataset_id`` does not depend on them; they are written into the
+    manifest before the dataset is published, never after."""
+    tree = MemberTree(member_keys(workspace_key, member_ids, dataset_id))
+    return {"members_root": tree.root.hex(), "members_count": tree.size}
 
 
 @dataclass(frozen=True, slots=True)

@@ -439,8 +439,13 @@ def build_snapshot(
     known_at: datetime | None = None,
     record: bool = True,
     now: Clock = utcnow,
+    refuse_recipient: bool = True,
 ) -> ConsentSnapshot:
-    """Compute (and record, with an audit entry) the consent snapshot for (use, recipient, as_of)."""
+    """Compute (and record, with an audit entry) the consent snapshot for (use, recipient, as_of).
+
+    ``refuse_recipient`` False: compute it even for a third party the policy does not
+    allow at ``as_of`` (an audit reports that instead of refusing).
+    """
     known_at = known_at or now()
     with engine.begin() as conn:
         taxonomy = ledger.load_taxonomy(conn)
@@ -448,7 +453,8 @@ def build_snapshot(
         history = ledger.load_history(conn)
         if not history.versions:
             raise UsageError("no policy version is published yet")
-        check_recipient(history, use, recipient, as_of)
+        if refuse_recipient:
+            check_recipient(history, use, recipient, as_of)
         categories = history.scope_categories(use, recipient)
         from consentgate.policy import settings_touching
 
@@ -468,6 +474,37 @@ def build_snapshot(
             ledger.record_snapshot(conn, snap, sha256=snap.sha256, at=now())
     logger.info("snapshot computed: %d grant rows", snap.grants.num_rows)
     return snap
+
+
+def build_snapshots(
+    engine: sa.Engine,
+    *,
+    use: str,
+    recipient: str,
+    as_of: datetime,
+    built_at: datetime,
+) -> tuple[ConsentSnapshot, ConsentSnapshot]:
+    """The two snapshots a build is judged by (DESIGN.md "Record eligibility"): consent at
+    the cutoff ``as_of`` and at the build time ``built_at``, both as known at the build
+    time (not recorded here: a build records them when it registers its dataset).
+
+    Refuses a cutoff after the build time, and a third party the policy does not allow
+    for ``use`` at either time. When ``as_of`` is the build time, one snapshot serves both.
+    """
+    if as_of > built_at:
+        raise InvalidInput(
+            f"--as-of {format_timestamp(as_of)} is after the build time "
+            f"{format_timestamp(built_at)}: a dataset's cutoff cannot be in the future"
+        )
+    at_cutoff = build_snapshot(
+        engine, use=use, recipient=recipient, as_of=as_of, known_at=built_at, record=False
+    )
+    if as_of == built_at:
+        return at_cutoff, at_cutoff
+    at_build = build_snapshot(
+        engine, use=use, recipient=recipient, as_of=built_at, known_at=built_at, record=False
+    )
+    return at_cutoff, at_build
 
 
 def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:

@@ -27,10 +27,15 @@ class AppContext:
     _engine: sa.Engine | None = field(default=None, repr=False)
 
     def engine(self, *, check: bool = True) -> sa.Engine:
+        """The ledger's engine; with ``check``, the schema must be current, and every
+        dataset publication a crash interrupted is finished first."""
         if self._engine is None:
             self._engine = make_engine(self.settings.db_url)
             if check:
                 check_current(self._engine)
+                from consentgate.publication import recover
+
+                recover(self._engine)
         return self._engine
 
 

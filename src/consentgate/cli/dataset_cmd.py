@@ -25,7 +25,8 @@ from consentgate.cli.common import (
     print_table,
 )
 from consentgate.errors import UsageError
-from consentgate.timestamps import format_timestamp, utcnow
+from consentgate.taxonomy import FIRST_PARTY
+from consentgate.timestamps import format_timestamp
 
 
 @contextmanager
@@ -79,7 +80,11 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
 @click.option(
     "--recipient", required=True, help="first_party or a third party named in the policy."
 )
-@click.option("--as-of", type=TIMESTAMP, help="Consent as of this time (default now).")
+@click.option(
+    "--as-of",
+    type=TIMESTAMP,
+    help="Cutoff: records created up to this time, consented then and still now (default now; never in the future).",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -145,6 +150,11 @@ def build(
     """
     if profile and no_redact:
         raise UsageError("--profile and --no-redact exclude each other")
+    if no_redact and recipient != FIRST_PARTY:
+        raise UsageError(
+            "--no-redact is refused for a third party: its datasets are always redacted and "
+            "carry no member ids (choose the rules with --profile)"
+        )
     engine = app.engine()
     redactor = None if no_redact else builds.make_redactor(engine, profile)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
@@ -156,26 +166,38 @@ def build(
             use=use,
             recipient=recipient,
             out=out,
-            as_of=as_of or utcnow(),
+            as_of=as_of,
             shards=shards,
             shard_by=shard_by,
             column_map=column_map(mapping),
             gate_engine=gate_engine,
             batch_rows=app.settings.gate_batch_rows,
+            max_future_share=app.settings.gate_max_future_share,
             progress=progress,
         )
+    same = result.registered
     if as_json:
         echo_json(
             {
                 "dataset_id": result.dataset_id,
-                "out": str(out),
+                "out": str(out) if same is None else str(same["path"]),
+                "registered": same is None,
+                "identical_to": None if same is None else same["dataset_id"],
                 "counts": result.manifest["counts"],
                 "redactions": result.manifest.get("redactions", {}),
-                "manifest_sha256": result.manifest_sha256,
+                "manifest_sha256": result.manifest_sha256
+                if same is None
+                else same["manifest_sha256"],
             }
         )
         return
-    console().print(f"Dataset [bold]{result.dataset_id}[/bold] -> {out}")
+    if same is not None:
+        console().print(
+            f"Verified: identical to registered dataset [bold]{same['dataset_id']}[/bold] "
+            f"at {same['path']} ({same['status']}); nothing new was written or registered"
+        )
+    else:
+        console().print(f"Dataset [bold]{result.dataset_id}[/bold] -> {out}")
     print_table("Records", ["", "records"], _counts_rows(result.manifest))
 
 
@@ -253,7 +275,7 @@ def impact(app: AppContext, member: str, as_json: bool) -> None:
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--use", required=True)
 @click.option("--recipient", required=True)
-@click.option("--as-of", type=TIMESTAMP, required=True)
+@click.option("--as-of", type=TIMESTAMP, required=True, help="The one past time judged.")
 @click.option(
     "--per-member-usd",
     type=click.FloatRange(min=0),
@@ -262,9 +284,17 @@ def impact(app: AppContext, member: str, as_json: bool) -> None:
     help="Exposure per affected member (Stored Communications Act minimum).",
 )
 @click.option("--map", "mapping", multiple=True, metavar="COLUMN=NAME")
+@click.option(
+    "--profile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Redaction profile to check content with (default: the build's, from its manifest; else the shipped one).",
+)
+@click.option("--no-content-check", is_flag=True, help="Check consent only, not the content.")
 @json_option
 @pass_app
+@click.pass_context
 def audit_dataset(
+    ctx: click.Context,
     app: AppContext,
     source: Path,
     use: str,
@@ -272,9 +302,12 @@ def audit_dataset(
     as_of: datetime,
     per_member_usd: float,
     mapping: tuple[str, ...],
+    profile: Path | None,
+    no_content_check: bool,
     as_json: bool,
 ) -> None:
-    """Re-check any dataset against the ledger: violations, affected members, exposure."""
+    """Re-check any dataset against the ledger at one past time: violations (consent and
+    content), affected members, exposure. Exits 1 when it finds a violation."""
     report = builds.exposure(
         app.engine(),
         source,
@@ -283,18 +316,28 @@ def audit_dataset(
         as_of=as_of,
         column_map=column_map(mapping),
         per_member_usd=per_member_usd,
+        profile=profile,
+        check_content=not no_content_check,
     )
     if as_json:
         echo_json(report.to_dict())
-        return
-    print_table(
-        "Records that should not be there",
-        ["reason", "records"],
-        [[k, v] for k, v in sorted(report.counts.items()) if v],
-    )
-    click.echo(
-        f"{report.violations.num_rows} of {report.records} records violate consent; {len(report.affected_members)} members affected; exposure ${report.exposure_usd:,.0f}"
-    )
+    else:
+        print_table(
+            "Records that should not be there",
+            ["reason", "records"],
+            [[k, v] for k, v in sorted(report.counts.items()) if v],
+        )
+        if report.recipient_problem:
+            click.echo(
+                f"Recipient not allowed at {format_timestamp(as_of)}: {report.recipient_problem}"
+            )
+        click.echo(
+            f"{report.violations.num_rows} of {report.records} records violate consent or the "
+            f"content rules; {len(report.affected_members)} members affected; exposure "
+            f"${report.exposure_usd:,.0f}"
+        )
+    if report.violates:
+        ctx.exit(1)
 
 
 COMMANDS = [build, datasets, impact, audit_dataset]

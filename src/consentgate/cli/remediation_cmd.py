@@ -159,13 +159,36 @@ def models_register(
 @click.argument("dataset")
 @click.option("--to", "recipient", required=True, help="The third party that received it.")
 @click.option("--at", type=TIMESTAMP, help="When it was delivered (default now).")
+@click.option(
+    "--historical",
+    is_flag=True,
+    help="Record a delivery at --at before the dataset was registered (needs --evidence).",
+)
+@click.option(
+    "--evidence",
+    metavar="TEXT",
+    help="With --historical: where the proof of that earlier delivery is kept.",
+)
 @json_option
 @pass_app
 def disclose(
-    app: AppContext, dataset: str, recipient: str, at: datetime | None, as_json: bool
+    app: AppContext,
+    dataset: str,
+    recipient: str,
+    at: datetime | None,
+    historical: bool,
+    evidence: str | None,
+    as_json: bool,
 ) -> None:
     """Record that DATASET was delivered to a third party."""
-    row = withdrawals.disclose(app.engine(), dataset, recipient=recipient, at=at)
+    row = withdrawals.disclose(
+        app.engine(),
+        dataset,
+        recipient=recipient,
+        at=at,
+        historical=historical,
+        evidence=evidence,
+    )
     if as_json:
         echo_json(_jsonable(row))
         return

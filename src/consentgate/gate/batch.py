@@ -1,16 +1,23 @@
 """The gate's pure batch function: Arrow record batch in, eligibility and reason out.
 
 This is DESIGN.md's "Record eligibility" as one vectorized step that every runner (the
-local Parquet runner, Spark's ``mapInArrow``, the exposure audit) calls with the same
-``GateIndex`` (built once by ``consentgate.gate.lookup.prepare``). A record of category
-c, owners O (the author, then each recipient, once each) and creation time t is eligible
-iff every owner passes; an owner's own check fails, in this order, with ``erased``,
-``unknown_member``, no consent for the snapshot category C* = resolve_category(c)
-(reported as ``withdrawn`` when the snapshot lists the pair as withdrawn, else
-``no_consent`` for the author and ``no_consent_counterparty`` for another participant),
-then ``before_consent_scope`` (t < covers_from). The record's reason is the most severe
-owner failure in the order of ``REASONS``. Eligible records then go through the
-redactor, if any, which may exclude them for their content.
+local Parquet runner, Spark's ``mapInArrow``, the exposure audit, remediation) calls with
+the same ``GateIndex`` (built once by ``consentgate.gate.lookup.prepare``). A record of
+category c, owners O (the author, then each recipient, once each) and creation time t_c is
+judged in this order; the first failing check gives its reason:
+
+1. t_c after the build time b: bad input, ``created_after_build``;
+2. at the cutoff t (as known at b): each owner's own check fails, in this order, with
+   ``erased``, ``unknown_member``, no consent for the snapshot category C* =
+   resolve_category(c) (reported as ``withdrawn`` when the snapshot lists the pair as
+   withdrawn, else ``no_consent`` for the author and ``no_consent_counterparty`` for
+   another participant), then ``before_consent_scope`` (t_c < covers_from); the record's
+   reason is the most severe owner failure in the order of ``REASONS``; then
+   ``after_as_of`` (t_c > t);
+3. at the build time b (as known at b): the owner checks of 2 again, against consent at b.
+
+An index without a build snapshot (``audit-dataset``) judges 2 alone. Eligible records
+then go through the redactor, if any, which may exclude them for their content.
 
 ``Columns``, ``GateIndex`` and ``prepare`` are re-exported here, where callers have
 always imported them.
@@ -55,19 +62,36 @@ __all__ = [
 ]
 
 REASONS: tuple[str, ...] = (
+    "created_after_build",
     "erased",
     "unknown_member",
     "no_consent",
     "no_consent_counterparty",
     "withdrawn",
     "before_consent_scope",
+    "after_as_of",
 )
-"""Consent exclusion reasons, most severe first (``sensitive_content:<label>`` comes from
-the redactor and only applies to records that pass every consent check)."""
+"""Exclusion reasons of the consent checks, in the order they are checked (the owner
+reasons, ``erased`` to ``before_consent_scope``, most severe first).
+``sensitive_content:<label>`` comes from the redactor and only applies to records that
+pass every consent check."""
 
-ERASED, UNKNOWN, NO_CONSENT, NO_CONSENT_CP, WITHDRAWN, BEFORE_SCOPE = range(len(REASONS))
+(
+    CREATED_AFTER_BUILD,
+    ERASED,
+    UNKNOWN,
+    NO_CONSENT,
+    NO_CONSENT_CP,
+    WITHDRAWN,
+    BEFORE_SCOPE,
+    AFTER_AS_OF,
+) = range(len(REASONS))
 OK = len(REASONS)
 """Owner/record code meaning "no failure"."""
+_SHIFT = 4
+"""An owner's two codes (cutoff, build time) packed as ``cutoff << 4 | build``: the
+minimum over a record's owners is then the cutoff's record code and, when that is OK,
+the build time's."""
 
 ELIGIBLE = "_eligible"
 REASON = "_reason"
@@ -129,19 +153,66 @@ def _category_numbers(values: pa.Array, index: GateIndex) -> I64:
     return lut[codes]
 
 
+Codes = npt.NDArray[np.int8] | npt.NDArray[np.int16]
+
+
 def _owner_codes(
     index: GateIndex, member: I64, category: I64, created: I64, *, author: bool
-) -> npt.NDArray[np.int8]:
+) -> Codes:
+    """Each owner's own code at the cutoff, or, for a two-time index, both codes packed
+    as ``cutoff << _SHIFT | build``."""
     known = member >= 0
     stride = len(index.categories) + 1
     flat = np.where(known, member * stride + np.where(category >= 0, category, stride - 1), 0)
-    state = index.state[flat]
+    lut = np.array([ERASED, WITHDRAWN, NO_CONSENT if author else NO_CONSENT_CP], np.int8)
+    if not index.two_times:
+        return _codes_at(index.state[flat, 0], created, known, lut)
+    both = np.take(index.state, flat, axis=0)  # rows of two: far faster than state[flat]
+    at_cutoff = _codes_at(both[:, 0], created, known, lut)
+    at_build = at_cutoff.copy()  # the same state gives the same code: redo the others only
+    changed = np.flatnonzero(both[:, 0] != both[:, 1])
+    if len(changed):
+        at_build[changed] = _codes_at(both[changed, 1], created[changed], known[changed], lut)
+    packed: npt.NDArray[np.int16] = (at_cutoff.astype(np.int16) << _SHIFT) | at_build
+    return packed
+
+
+def _codes_at(
+    state: I64, created: I64, known: Bools, lut: npt.NDArray[np.int8]
+) -> npt.NDArray[np.int8]:
     code = np.where(created < state, BEFORE_SCOPE, OK).astype(np.int8)
     marked = np.flatnonzero(state >= ERASED_AT)
-    lut = np.array([ERASED, WITHDRAWN, NO_CONSENT if author else NO_CONSENT_CP], np.int8)
     code[marked] = lut[state[marked] - ERASED_AT]
     code[~known] = UNKNOWN
     return code
+
+
+def _record_codes(index: GateIndex, owners: Codes, created: I64) -> npt.NDArray[np.int8]:
+    """Record codes from the minimum of each record's owner codes (see ``_owner_codes``):
+    the cutoff's, then ``after_as_of``, then the build time's; ``created_after_build``
+    before all."""
+    if index.two_times:
+        at_cutoff = owners >> _SHIFT
+        code = np.where(at_cutoff != OK, at_cutoff, owners & ((1 << _SHIFT) - 1))
+        later = (at_cutoff == OK) & (created > index.as_of_us)
+    else:
+        code = owners.copy()
+        later = (code == OK) & (created > index.as_of_us)
+    code[later] = AFTER_AS_OF
+    code[created > index.built_at_us] = CREATED_AFTER_BUILD
+    out: npt.NDArray[np.int8] = code.astype(np.int8, copy=False)
+    return out
+
+
+def _own_codes(index: GateIndex, owners: Codes) -> npt.NDArray[np.int8]:
+    """Each owner's own code: at the cutoff, else at the build time."""
+    if not index.two_times:
+        return owners.astype(np.int8, copy=False)
+    at_cutoff = owners >> _SHIFT
+    own: npt.NDArray[np.int8] = np.where(
+        at_cutoff != OK, at_cutoff, owners & ((1 << _SHIFT) - 1)
+    ).astype(np.int8)
+    return own
 
 
 def assess(
@@ -168,20 +239,20 @@ def assess(
     recipient_code = _owner_codes(
         index, recipient_member, category[parent], created[parent], author=False
     )
-    code = author_code.copy()
+    owners = author_code.copy()
     if len(recipient_code):
         has = np.flatnonzero(lengths > 0)
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[has]
-        code[has] = np.minimum(code[has], np.minimum.reduceat(recipient_code, starts))
+        owners[has] = np.minimum(owners[has], np.minimum.reduceat(recipient_code, starts))
     return Assessment(
         n=n,
-        code=code,
+        code=_record_codes(index, owners, created),
         author=author,
         author_member=author_member,
-        author_code=author_code,
+        author_code=_own_codes(index, author_code),
         recipients=recipients,
         recipient_member=recipient_member,
-        recipient_code=recipient_code,
+        recipient_code=_own_codes(index, recipient_code),
         parent=parent,
         list_lengths=lengths,
     )

@@ -5,6 +5,13 @@ every member and snapshot category, the grant's ``covers_from`` or why there is 
 (erased, withdrawn, never granted). ``consentgate.gate.batch`` looks up each record's
 owners in it, batch after batch, with the same index in every runner.
 
+A build is judged at two times (DESIGN.md "Record eligibility"): its cutoff ``as_of`` t and
+its build time b, both as known at b. ``prepare(at_as_of, at_build=...)`` holds both
+snapshots' states side by side (one ``state`` row of two columns per member and category,
+so one gather fetches both) and the two times, so that the batch function checks t and b
+in one pass. When t == b (or the two snapshots agree on every pair) the index keeps one
+column and the batch function skips the second check.
+
 Why the member lookup is hand-written: ``pyarrow.compute.index_in`` and Arrow joins
 rebuild their hash table from the value set on every call, which for a million members
 costs ~140 ms per batch, more than reading and writing the batch. ``prepare`` therefore
@@ -22,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -35,6 +43,7 @@ from consentgate.snapshot import ConsentSnapshot
 __all__ = [
     "ERASED_AT",
     "NO_GRANT",
+    "NO_LIMIT",
     "NO_TIME",
     "WITHDRAWN_AT",
     "GateIndex",
@@ -49,6 +58,9 @@ Bools = npt.NDArray[np.bool_]
 
 NO_TIME = np.iinfo(np.int64).min
 """A null timestamp, in microseconds (before every real time)."""
+
+NO_LIMIT = np.iinfo(np.int64).max
+"""No upper bound on creation times (an index without a cutoff or build time)."""
 
 # --------------------------------------------------------------------------- hashing
 
@@ -219,13 +231,19 @@ NO_GRANT = np.iinfo(np.int64).max
 
 @dataclass(frozen=True, slots=True)
 class GateIndex:
-    """Everything the batch function needs from a snapshot, as dense arrays.
+    """Everything the batch function needs from a build's snapshots, as dense arrays.
 
     Built once by ``prepare``; picklable (Spark broadcasts it). Members are numbered by
-    their row in ``member_ids``. ``state[member * (K + 1) + k]`` is, for the k-th of the
-    K ``categories`` (k = K: a record category the snapshot does not cover), the grant's
-    ``covers_from`` in microseconds or one of the markers ``ERASED_AT`` (the member is
-    erased), ``WITHDRAWN_AT`` (no grant, latest event a withdrawal), ``NO_GRANT``.
+    their row in ``member_ids``. ``state[member * (K + 1) + k, j]`` is, for the k-th of
+    the K ``categories`` (k = K: a record category the snapshot does not cover), the
+    grant's ``covers_from`` in microseconds or one of the markers ``ERASED_AT`` (the
+    member is erased), ``WITHDRAWN_AT`` (no grant, latest event a withdrawal),
+    ``NO_GRANT`` — at the cutoff (j = 0) and, when ``two_times``, at the build time
+    (j = 1), both as known at the build time.
+
+    ``as_of_us``: records created after it are outside the cutoff (``after_as_of``);
+    ``built_at_us``: records created after it are bad input (``created_after_build``);
+    ``NO_LIMIT`` when there is no such bound.
 
     Member ids are found through an open-addressing table of 64-bit hashes
     (``slot_hash`` -> ``slot_row``); with ``width`` > 0 every member id is ASCII of at
@@ -235,13 +253,20 @@ class GateIndex:
 
     categories: tuple[str, ...]
     member_ids: pa.Array
-    state: I64
+    state: npt.NDArray[np.int64]
     salt: int
     width: int
     member_words: U64 | None
     member_lengths: I64 | None
     slot_hash: U64 | None
     slot_row: npt.NDArray[np.int32] | None
+    as_of_us: int = NO_LIMIT
+    built_at_us: int = NO_LIMIT
+
+    @property
+    def two_times(self) -> bool:
+        """True when the build time's consent differs from the cutoff's somewhere."""
+        return bool(self.state.shape[1] == 2)
 
     @property
     def n_members(self) -> int:
@@ -289,8 +314,14 @@ class GateIndex:
         return result
 
 
-def prepare(snapshot: ConsentSnapshot) -> GateIndex:
-    """Precompute the lookup structures for ``snapshot`` (once per build)."""
+def prepare(snapshot: ConsentSnapshot, *, at_build: ConsentSnapshot | None = None) -> GateIndex:
+    """Precompute the lookup structures for ``snapshot`` (once per build).
+
+    ``snapshot`` is consent at the cutoff (its ``as_of``); ``at_build``, for a build, is
+    consent at the build time (its ``as_of`` is the build time), as known then — the same
+    use, recipient and categories. Without ``at_build`` the index judges one time alone
+    (``audit-dataset``) and bounds creation times by the cutoff only.
+    """
     member_ids = as_string(snapshot.members.column("member_id").combine_chunks())
     if member_ids.null_count:
         raise InvalidInput("consent snapshot: null member id in members")
@@ -300,10 +331,39 @@ def prepare(snapshot: ConsentSnapshot) -> GateIndex:
     index = GateIndex(
         categories=categories,
         member_ids=member_ids,
-        state=np.zeros(0, np.int64),
+        state=np.zeros((0, 1), np.int64),
+        as_of_us=_micros_of(snapshot.as_of),
         **_member_table(member_ids),
     )
-    return dataclasses.replace(index, state=_state(index, snapshot))
+    state = _state(index, snapshot)
+    built_at = NO_LIMIT
+    if at_build is not None:
+        _check_pair(snapshot, at_build)
+        built_at = _micros_of(at_build.as_of)
+        if at_build is not snapshot:
+            later = _state(index, at_build)
+            if not np.array_equal(later, state):
+                state = np.column_stack((state, later))
+    if state.ndim == 1:
+        state = state.reshape(-1, 1)
+    return dataclasses.replace(index, state=np.ascontiguousarray(state), built_at_us=built_at)
+
+
+def _check_pair(at_as_of: ConsentSnapshot, at_build: ConsentSnapshot) -> None:
+    problems = [
+        f"{name}: {getattr(at_as_of, name)!r} at the cutoff, {getattr(at_build, name)!r} "
+        "at the build time"
+        for name in ("use", "recipient", "categories")
+        if getattr(at_as_of, name) != getattr(at_build, name)
+    ]
+    if at_build.as_of < at_as_of.as_of:
+        problems.append("as_of: the cutoff is after the build time")
+    if problems:
+        raise InvalidInput("the build's two consent snapshots do not fit together", problems)
+
+
+def _micros_of(value: datetime) -> int:
+    return int(micros(pa.array([value], pa.timestamp("us", tz="UTC")))[0])
 
 
 def _member_table(member_ids: pa.Array) -> dict[str, Any]:
@@ -354,14 +414,11 @@ def _state(index: GateIndex, snapshot: ConsentSnapshot) -> I64:
     state = np.where(covers == np.iinfo(np.int64).min, NO_GRANT, covers)
     withdrawn = _pair_positions(index, snapshot.withdrawn)[0]
     state[withdrawn[state[withdrawn] == NO_GRANT]] = WITHDRAWN_AT
-    erased = np.asarray(
-        snapshot.members.column("erased")
-        .combine_chunks()
-        .fill_null(True)
-        .to_numpy(zero_copy_only=False),
-        bool,
-    )
-    state.reshape(index.n_members, stride)[erased] = ERASED_AT
+    members = snapshot.members
+    erased = members.filter(pc.fill_null(members.column("erased"), True))
+    if erased.num_rows:
+        rows = index.lookup(erased.column("member_id").combine_chunks())
+        state.reshape(index.n_members, stride)[rows[rows >= 0]] = ERASED_AT
     return state
 
 

@@ -1,17 +1,27 @@
 """The dataset manifest: what a build put in a dataset, and the dataset id derived from it.
 
-``manifest.json`` (sorted keys, 2-space indent, trailing newline) holds, exactly:
-``dataset_id``, ``use``, ``recipient``, ``as_of``, ``policy_versions``,
-``snapshot_sha256``, ``sources`` ([{path, bytes, sha256}]), ``counts`` ({input, included,
-excluded: {reason: n}}), ``files`` ([{path, rows, sha256}]), ``records_root``; with
-shards also ``shards`` ({n, by, members: {shard: members}, assignment: {path, sha256}});
-when a redactor ran also ``redactions`` ({entity: n}) and ``exclusions`` ({label: n}).
+``manifest.json`` (sorted keys, 2-space indent, trailing newline) sits beside the
+``data/`` directory of parts and holds: ``dataset_id``, ``use``, ``recipient``,
+``as_of``, ``policy_versions`` (in force up to ``as_of``), ``snapshot_sha256``,
+``sources`` ([{path, bytes, sha256}]), ``counts`` ({input, included, excluded: {reason:
+n}}), ``files`` ([{path, rows, sha256}], paths relative to the dataset directory, e.g.
+``data/part-00000.parquet``), ``records_root``; for a build also ``built_at``,
+``build_snapshot`` ({sha256, policy_versions}: consent at the build time), ``columns``
+(the column map) and ``owner_columns`` ({treatment, columns, ...}: what was done to the
+owner columns); with shards ``shards`` ({n, by, members: {shard: members}, assignment:
+{path, sha256}}); when a redactor ran ``redaction`` ({profile, profile_sha256}),
+``redactions`` ({entity: n}) and ``exclusions`` ({label: n}); once committed to its
+members ``members_root`` and ``members_count``.
 
 ``dataset_id`` is the SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of
 ``{"parameters": {use, recipient, as_of, policy_versions, sources: [sha256...],
-shards: {n, by} | null}, "snapshot_sha256": ..., "files": [{path, sha256}...]}`` — so it
-can be recomputed from the manifest alone (``dataset_id_of``) and does not depend on where
-the source files were.
+shards: {n, by} | null}, "snapshot_sha256": ..., "files": [{path, sha256}...]}``, where
+``parameters`` also holds, when the manifest has them, ``build_snapshot`` ({sha256,
+policy_versions}), ``owner_columns`` (the treatment) and ``redaction_profile_sha256``.
+It is a content hash of the included records and of every decision input, never of the
+wall clock (``built_at`` is not in it): rebuilding identical inputs gives the same id. It
+can be recomputed from the manifest alone (``dataset_id_of``) and does not depend on
+where the source files were.
 """
 
 from __future__ import annotations
@@ -33,6 +43,8 @@ __all__ = [
     "SHARDS_NAME",
     "canonical_json",
     "dataset_id_of",
+    "part_paths",
+    "read_manifest",
     "records_root",
     "write_manifest",
 ]
@@ -49,15 +61,26 @@ def canonical_json(value: Any) -> bytes:
 def dataset_id_of(manifest: Mapping[str, Any]) -> str:
     """Recompute a manifest's ``dataset_id`` from its other fields."""
     shards = manifest.get("shards")
+    parameters: dict[str, Any] = {
+        "use": manifest["use"],
+        "recipient": manifest["recipient"],
+        "as_of": manifest["as_of"],
+        "policy_versions": list(manifest["policy_versions"]),
+        "sources": [s["sha256"] for s in manifest["sources"]],
+        "shards": {"n": shards["n"], "by": shards["by"]} if shards else None,
+    }
+    if "build_snapshot" in manifest:
+        build = manifest["build_snapshot"]
+        parameters["build_snapshot"] = {
+            "sha256": build["sha256"],
+            "policy_versions": list(build["policy_versions"]),
+        }
+    if "owner_columns" in manifest:
+        parameters["owner_columns"] = manifest["owner_columns"]["treatment"]
+    if "redaction" in manifest:
+        parameters["redaction_profile_sha256"] = manifest["redaction"]["profile_sha256"]
     body = {
-        "parameters": {
-            "use": manifest["use"],
-            "recipient": manifest["recipient"],
-            "as_of": manifest["as_of"],
-            "policy_versions": list(manifest["policy_versions"]),
-            "sources": [s["sha256"] for s in manifest["sources"]],
-            "shards": {"n": shards["n"], "by": shards["by"]} if shards else None,
-        },
+        "parameters": parameters,
         "snapshot_sha256": manifest["snapshot_sha256"],
         "files": [{"path": f["path"], "sha256": f["sha256"]} for f in manifest["files"]],
     }
@@ -94,8 +117,13 @@ def build_manifest(
     shards: Mapping[str, Any] | None = None,
     redactions: Mapping[str, int] | None = None,
     exclusions: Mapping[str, int] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the manifest and its ``dataset_id``; checks the counts add up."""
+    """Assemble the manifest and its ``dataset_id``; checks the counts add up.
+
+    ``extra``: further keys (``built_at``, ``build_snapshot``, ``columns``,
+    ``owner_columns``, ``redaction``), added before the id is computed.
+    """
     excluded = counts["excluded"]
     if counts["input"] != counts["included"] + sum(excluded.values()):
         raise AssertionError("manifest counts do not add up: input != included + excluded")
@@ -122,6 +150,7 @@ def build_manifest(
         manifest["redactions"] = dict(sorted(redactions.items()))
     if exclusions is not None:
         manifest["exclusions"] = dict(sorted(exclusions.items()))
+    manifest.update(extra or {})
     manifest["dataset_id"] = dataset_id_of(manifest)
     return manifest
 
@@ -135,6 +164,12 @@ def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> str:
     data = manifest_bytes(manifest)
     (directory / MANIFEST_NAME).write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def part_paths(directory: Path, manifest: Mapping[str, Any] | None = None) -> list[Path]:
+    """The Parquet parts of the dataset at ``directory``, in manifest order."""
+    manifest = manifest if manifest is not None else read_manifest(directory)
+    return [directory / str(f["path"]) for f in manifest["files"]]
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

@@ -1,5 +1,11 @@
 """The dataset's Parquet parts: included rows cut into fixed row groups and parts.
 
+The parts, and nothing else, live under ``data/`` in the dataset directory (``DATA_DIR``),
+all with one schema, so that ``pandas.read_parquet(dir / "data")``, ``pq.read_table`` or a
+``*.parquet`` glob over it load exactly the records; the manifest and the shard map sit
+beside ``data/``. A dataset with no included record still has one part, with no rows,
+so that readers find its schema.
+
 Reproducibility rests here: parts are cut from the stream of included rows at fixed row
 counts (``row_group_rows`` rows per row group, ``PART_ROW_GROUPS`` row groups per part,
 per shard), each row group is written from one contiguous Arrow array, and the writer
@@ -12,18 +18,27 @@ SHA-256 (for the manifest) stay under this module's control.
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["PART_ROW_GROUPS", "WRITER_OPTIONS", "PartWriter", "sha256_file"]
+from consentgate.gate.staging import atomic_directory
+
+__all__ = [
+    "DATA_DIR",
+    "PART_ROW_GROUPS",
+    "WRITER_OPTIONS",
+    "PartWriter",
+    "atomic_directory",
+    "empty_part",
+    "part_name",
+    "sha256_file",
+]
+
+DATA_DIR = "data"
+"""The dataset directory's sub-directory holding the Parquet parts, and only them."""
 
 PART_ROW_GROUPS = 16
 WRITER_OPTIONS: dict[str, Any] = {
@@ -34,11 +49,30 @@ WRITER_OPTIONS: dict[str, Any] = {
 }
 
 
+def part_name(part: int, shard: int | None = None) -> str:
+    """A part's path relative to the dataset directory, as the manifest lists it."""
+    name = (
+        f"part-{part:05d}.parquet"
+        if shard is None
+        else f"shard-{shard:05d}-part-{part:05d}.parquet"
+    )
+    return f"{DATA_DIR}/{name}"
+
+
+def empty_part(directory: Path, schema: pa.Schema) -> dict[str, Any]:
+    """Write the one part of a dataset without records (rows 0, the dataset's schema)."""
+    name = part_name(0)
+    (directory / DATA_DIR).mkdir(exist_ok=True)
+    pq.write_table(schema.empty_table(), directory / name, **WRITER_OPTIONS)
+    return {"path": name, "rows": 0, "sha256": sha256_file(directory / name)}
+
+
 class PartWriter:
     """Cuts the included rows of each shard into fixed row groups and parts."""
 
     def __init__(self, directory: Path, schema: pa.Schema, *, sharded: bool, rows: int) -> None:
         self.directory = directory
+        (directory / DATA_DIR).mkdir(exist_ok=True)
         self.schema = schema
         self.sharded = sharded
         self.row_group_rows = rows
@@ -70,11 +104,7 @@ class PartWriter:
         if shard not in self.writers:
             part = self.next_part.get(shard, 0)
             self.next_part[shard] = part + 1
-            name = (
-                f"shard-{shard:05d}-part-{part:05d}.parquet"
-                if self.sharded
-                else f"part-{part:05d}.parquet"
-            )
+            name = part_name(part, shard if self.sharded else None)
             writer = pq.ParquetWriter(self.directory / name, self.schema, **WRITER_OPTIONS)
             self.writers[shard] = (writer, name, 0)
         writer, name, groups = self.writers[shard]
@@ -96,6 +126,8 @@ class PartWriter:
         rows: dict[str, int] = {}
         for name, n in self.finished:
             rows[name] = rows.get(name, 0) + n
+        if not rows:
+            return [empty_part(self.directory, self.schema)]
         return [
             {"path": name, "rows": rows[name], "sha256": sha256_file(self.directory / name)}
             for name in sorted(rows)
@@ -114,21 +146,3 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@contextmanager
-def atomic_directory(out_dir: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``out_dir`` to write into; rename it to ``out_dir`` when
-    the block succeeds, delete it when anything (even a KeyboardInterrupt) escapes.
-
-    A killed process leaves at most a hidden ``.<name>.tmp-*`` sibling, never ``out_dir``.
-    """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{secrets.token_hex(6)}"
-    tmp.mkdir()
-    try:
-        yield tmp
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

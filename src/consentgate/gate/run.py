@@ -1,13 +1,20 @@
 """The gate runner: read a source, gate every batch, write the dataset atomically.
 
-``build_dataset`` opens the source, builds the ``GateIndex`` from the snapshot, has an
-engine gate every batch (``consentgate.gate.local``, or ``consentgate.gate.spark``), and
-streams the included rows through the ``Sink`` (``consentgate.gate.sink``) into Parquet
-parts (``consentgate.gate.parts``) inside a temporary sibling directory
-``.<name>.tmp-<random>``. Only when every part, the shard assignment and
-``manifest.json`` are written does ``os.replace`` move it to ``out_dir``; a build that
-fails or is killed leaves nothing at ``out_dir`` (at most a stale ``.<name>.tmp-*``
-directory, which may be deleted).
+``build_dataset`` opens the source, builds the ``GateIndex`` from the build's snapshots
+(consent at the cutoff ``as_of`` and, with ``at_build``, at the build time, both as known
+at the build time), has an engine gate every batch (``consentgate.gate.local``, or
+``consentgate.gate.spark``), and streams the included rows through the ``Sink``
+(``consentgate.gate.sink``) into Parquet parts under ``data/`` (``consentgate.gate.parts``)
+inside a staging sibling ``.<name>.tmp-<random>`` (``consentgate.gate.staging``). Only
+when every part, the shard assignment and ``manifest.json`` (with everything, including
+what ``seal`` adds, e.g. ``members_root``) are written and ``fsync``ed does the publisher
+(default: ``os.replace``) make it appear at ``out_dir``; a build that fails or is killed
+leaves nothing at ``out_dir`` (at most a stale staging sibling, removed by the next build
+of the same name).
+
+Records created after the build time are bad input: they are excluded and counted
+(``created_after_build``), and the build is refused when they are more than
+``max_future_share`` of the source.
 
 Reproducibility: the parts are cut at fixed row counts with fixed writer settings, so
 the same inputs give byte-identical parts whatever engine produced the rows, however
@@ -20,6 +27,7 @@ has always offered are re-exported from their homes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,9 +40,11 @@ from consentgate.gate.batch import REASONS, Redactor
 from consentgate.gate.local import gate_locally, parallel_workers
 from consentgate.gate.lookup import GateIndex, prepare
 from consentgate.gate.manifest import build_manifest, write_manifest
-from consentgate.gate.parts import WRITER_OPTIONS, atomic_directory
+from consentgate.gate.owners import OwnerColumns
+from consentgate.gate.parts import WRITER_OPTIONS
 from consentgate.gate.sink import SHARD_COLUMN, Gated, Owners, Progress, Sink
 from consentgate.gate.source import Source, fingerprint, open_source
+from consentgate.gate.staging import Publisher, atomic_directory, publish_by_rename, reached
 from consentgate.sharding import ShardBy, conversation_key, shard_of
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.timestamps import format_timestamp
@@ -58,6 +68,10 @@ Engine = Literal["local", "spark"]
 
 MAX_SHARDS = 1024
 
+Seal = Callable[[Mapping[str, Any], pa.Table], Mapping[str, Any]]
+"""``seal(manifest, member_counts)``: keys to add to a finished manifest (its
+``dataset_id`` is known and must not change), e.g. ``members_root``."""
+
 
 @dataclass(frozen=True, slots=True)
 class Counts:
@@ -78,6 +92,9 @@ class BuildResult:
     ``member_counts``: member_id, as_author, as_participant (records where the member is
     a non-author owner), shards (list<int32>, null when the build is not sharded) — for
     every member with at least one included record, sorted by member_id.
+    ``published``: False when the publisher declined it (nothing was written at
+    ``out_dir``: a verification found it identical to a registered dataset, whose
+    registry row is then ``registered``).
     """
 
     out_dir: Path
@@ -85,6 +102,8 @@ class BuildResult:
     manifest_sha256: str
     member_counts: pa.Table
     counts: Counts
+    published: bool = True
+    registered: Mapping[str, Any] | None = None
 
     @property
     def dataset_id(self) -> str:
@@ -103,6 +122,9 @@ def _check_request(
     engine: str,
     batch_rows: int,
     workers: int | None = None,
+    at_build: ConsentSnapshot | None = None,
+    max_future_share: float = 1.0,
+    out_may_exist: bool = False,
 ) -> None:
     problems = []
     if snapshot.use != use:
@@ -124,9 +146,16 @@ def _check_request(
         problems.append(f"batch_rows: must be positive, got {batch_rows}")
     if workers is not None and workers < 1:
         problems.append(f"workers: must be positive, got {workers}")
+    if at_build is not None and at_build.as_of < as_of:
+        problems.append(
+            f"as_of: {format_timestamp(as_of)} is after the build time "
+            f"{format_timestamp(at_build.as_of)}"
+        )
+    if not 0.0 <= max_future_share <= 1.0:
+        problems.append(f"max_future_share: must be between 0 and 1, got {max_future_share}")
     if problems:
         raise InvalidInput("cannot build dataset", problems)
-    if out_dir.exists():
+    if out_dir.exists() and not out_may_exist:
         raise InvalidInput(f"{out_dir}: already exists; a dataset is never overwritten")
 
 
@@ -146,15 +175,28 @@ def build_dataset(
     batch_rows: int = 65_536,
     progress: Progress | None = None,
     workers: int | None = None,
+    at_build: ConsentSnapshot | None = None,
+    owner_columns: OwnerColumns | None = None,
+    max_future_share: float = 1.0,
+    manifest_extra: Mapping[str, Any] | None = None,
+    seal: Seal | None = None,
+    publish: Publisher | None = None,
+    keep: Callable[[Path], bool] | None = None,
+    out_may_exist: bool = False,
 ) -> BuildResult:
-    """Gate ``source`` against ``snapshot`` and write the dataset to ``out_dir``.
+    """Gate ``source`` against the build's consent and write the dataset to ``out_dir``.
 
-    ``use``, ``recipient`` and ``as_of`` must be the snapshot's (the caller checked the
-    recipient against the policy when it made the snapshot). ``batch_rows`` is both the
-    reading batch size and the row-group size of the parts. ``workers``: processes that
-    gate and redact batches in a local build with a redactor (see
-    :func:`parallel_workers`; None = automatic, 1 = in this process); the dataset is
-    byte-identical whatever the number.
+    ``snapshot`` is consent at the cutoff (``use``, ``recipient`` and ``as_of`` must be
+    its own; the caller checked the recipient against the policy when it made it);
+    ``at_build`` is consent at the build time as known then (None: judge the cutoff
+    alone). ``batch_rows`` is both the reading batch size and the row-group size of the
+    parts. ``workers``: processes that gate and redact batches in a local build with a
+    redactor (see :func:`parallel_workers`; None = automatic, 1 = in this process); the
+    dataset is byte-identical whatever the number. ``owner_columns``: what to do with
+    the owner columns (default: keep them). ``manifest_extra``: keys added to the
+    manifest before its id is computed; ``seal``: keys added after. ``publish`` and
+    ``keep``: see ``consentgate.gate.staging.atomic_directory``; ``out_may_exist``: the
+    publisher decides what an existing ``out_dir`` means (a verification target).
     """
     out = Path(out_dir)
     _check_request(
@@ -168,13 +210,35 @@ def build_dataset(
         engine=engine,
         batch_rows=batch_rows,
         workers=workers,
+        at_build=at_build,
+        max_future_share=max_future_share,
+        out_may_exist=out_may_exist,
     )
     opened = open_source(source, column_map=column_map, require_text=redactor is not None)
     if shards is not None and SHARD_COLUMN in opened.schema.names:
         raise InvalidInput(f"{source}: has a column named {SHARD_COLUMN!r}; cannot add shards")
-    index = prepare(snapshot)
+    index = prepare(snapshot, at_build=at_build)
+    owners = owner_columns or OwnerColumns()
+    extra: dict[str, Any] = {
+        "columns": opened.columns.as_dict(),
+        "owner_columns": owners.describe(opened.columns),
+    }
+    if at_build is not None:
+        extra["built_at"] = format_timestamp(at_build.as_of)
+        extra["build_snapshot"] = {
+            "sha256": at_build.sha256,
+            "policy_versions": list(at_build.policy_versions),
+        }
+    extra.update(manifest_extra or {})
     logger.info("gate build started: %d source files, %d rows", len(opened.files), opened.rows)
-    with atomic_directory(out) as tmp:
+    published = True
+
+    def publisher(staged: Path, final: Path) -> bool:
+        nonlocal published
+        published = publish(staged, final) if publish is not None else _rename(staged, final)
+        return published
+
+    with atomic_directory(out, publish=publisher, keep=keep) as tmp:
         result = _build_into(
             tmp,
             opened,
@@ -187,6 +251,10 @@ def build_dataset(
             batch_rows=batch_rows,
             progress=progress,
             workers=workers,
+            owners=owners,
+            extra=extra,
+            seal=seal,
+            max_future_share=max_future_share,
         )
     logger.info(
         "gate build finished: %d included of %d", result.counts.included, result.counts.input
@@ -197,7 +265,14 @@ def build_dataset(
         manifest_sha256=result.manifest_sha256,
         member_counts=result.member_counts,
         counts=result.counts,
+        published=published,
     )
+
+
+def _rename(staged: Path, final: Path) -> bool:
+    publish_by_rename(staged, final)
+    reached("published")
+    return True
 
 
 def _build_into(
@@ -213,9 +288,21 @@ def _build_into(
     batch_rows: int,
     progress: Progress | None,
     workers: int | None,
+    owners: OwnerColumns,
+    extra: Mapping[str, Any],
+    seal: Seal | None,
+    max_future_share: float,
 ) -> BuildResult:
     sources = [fingerprint(path).as_dict() for path in source.files]
-    sink = Sink(tmp, source, index, shards=shards, shard_by=shard_by, row_group_rows=batch_rows)
+    sink = Sink(
+        tmp,
+        source,
+        index,
+        shards=shards,
+        shard_by=shard_by,
+        row_group_rows=batch_rows,
+        owners=owners,
+    )
     gated: Gated
     if engine == "spark":
         from consentgate.gate.spark import gate_source_on_spark
@@ -234,8 +321,8 @@ def _build_into(
         )
     included = 0
     try:
-        for batch, owners in gated.included:
-            sink.add(batch, owners)
+        for batch, owners_of in gated.included:
+            sink.add(batch, owners_of)
             included += batch.num_rows
     except BaseException:
         close = getattr(gated.included, "close", None)
@@ -251,6 +338,8 @@ def _build_into(
     counts = Counts(input=total, included=included, excluded=excluded)
     if source.rows != total:
         raise AssertionError(f"gate saw {total} records, the source has {source.rows}")
+    _check_future_share(counts, max_future_share)
+    reached("parts_written")
     manifest = build_manifest(
         use=snapshot.use,
         recipient=snapshot.recipient,
@@ -264,8 +353,15 @@ def _build_into(
         shards=shard_info,
         redactions=redactions if redactor is not None else None,
         exclusions=exclusions if redactor is not None else None,
+        extra=extra,
     )
+    if seal is not None:
+        sealed = dict(seal(manifest, member_counts))
+        if "dataset_id" in sealed:
+            raise AssertionError("seal may not change the dataset id")
+        manifest.update(sealed)
     digest = write_manifest(tmp, manifest)
+    reached("manifest_written")
     return BuildResult(
         out_dir=tmp,
         manifest=manifest,
@@ -273,3 +369,15 @@ def _build_into(
         member_counts=member_counts,
         counts=counts,
     )
+
+
+def _check_future_share(counts: Counts, limit: float) -> None:
+    """Refuse the build when too many records were created after the build time."""
+    future = counts.excluded.get("created_after_build", 0)
+    if future and future > limit * counts.input:
+        raise InvalidInput(
+            f"{future} of {counts.input} records ({future / counts.input:.2%}) have a "
+            "created_at after the build time: bad input (a corrupted or mis-mapped "
+            f"created_at column?); the limit is {limit:.2%} of the source "
+            "(setting gate_max_future_share); nothing was written"
+        )

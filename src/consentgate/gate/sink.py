@@ -4,8 +4,11 @@ An engine (the local runner in ``consentgate.gate.local``, Spark in
 ``consentgate.gate.spark``) gates a source and returns a ``Gated``: the included rows,
 in source order, each batch with its ``Owners``. The ``Sink`` takes them in that order:
 it assigns each row its shard (``consentgate.sharding``: by author, or by conversation),
-writes the rows through a ``PartWriter``, counts every member's included records, and at
-the end writes the member -> shard assignment (``shards.parquet``).
+rewrites the owner columns as the dataset's ``OwnerColumns`` say (pseudonyms or nothing
+for a third party), writes the rows through a ``PartWriter``, counts every member's
+included records, and at the end writes the member -> shard assignment
+(``shards.parquet``, beside ``data/``; with pseudonyms in place of member ids for a third
+party, left out when its owner columns are dropped).
 """
 
 from __future__ import annotations
@@ -24,11 +27,20 @@ import pyarrow.parquet as pq
 from consentgate.gate.batch import Assessment, assess
 from consentgate.gate.lookup import GateIndex
 from consentgate.gate.manifest import SHARDS_NAME, records_root
+from consentgate.gate.owners import DROPPED, KEPT, OwnerColumns, Pseudonymizer
 from consentgate.gate.parts import WRITER_OPTIONS, PartWriter, sha256_file
 from consentgate.gate.source import Source
 from consentgate.sharding import CONVERSATION_SEPARATOR, ShardBy, shard_of
 
-__all__ = ["SHARD_COLUMN", "Gated", "Owners", "Progress", "Sink", "owners_of_included"]
+__all__ = [
+    "SHARD_COLUMN",
+    "Gated",
+    "Owners",
+    "Progress",
+    "Sink",
+    "owners_of_included",
+    "write_assignment",
+]
 
 Progress = Callable[[int, int | None], None]
 """Called with (records gated so far, records in the source if known)."""
@@ -91,12 +103,17 @@ class Sink:
         shards: int | None,
         shard_by: ShardBy,
         row_group_rows: int,
+        owners: OwnerColumns | None = None,
     ) -> None:
         self.index = index
         self.source = source
         self.shards = shards
         self.shard_by = shard_by
-        schema = source.schema
+        self.owners = owners or OwnerColumns()
+        self.pseudonymizer = Pseudonymizer(self.owners, source.columns, index.member_ids)
+        self.input_schema = source.schema
+        schema = self.owners.schema(source.schema, source.columns)
+        self.data_schema = schema
         if shards is not None:
             schema = schema.append(pa.field(SHARD_COLUMN, pa.int32(), nullable=False))
         self.schema = schema
@@ -121,15 +138,16 @@ class Sink:
         p_rows, p_members = owners.participants(m)
         if len(p_members):
             self.as_participant += np.bincount(p_members, minlength=m)
+        written = self.pseudonymizer.apply(batch, self.data_schema, owners.author, owners.recipient)
         if self.shards is None:
-            self.writer.add(batch, 0)
+            self.writer.add(written, 0)
             return
         shard = self._shards(batch, owners)
         pairs = np.concatenate(
             (owners.author * self.shards + shard, p_members * self.shards + shard[p_rows])
         )
         self.member_shards.append(np.unique(pairs))
-        batch = batch.append_column(
+        batch = written.append_column(
             self.schema.field(SHARD_COLUMN), pa.array(shard.astype(np.int32))
         )
         order = np.argsort(shard, kind="stable")
@@ -204,21 +222,31 @@ class Sink:
 
     def _write_assignment(self, members: I64, shard: npt.NDArray[np.int32]) -> dict[str, Any]:
         assert self.shards is not None
-        table = pa.table(
-            {
-                "member_id": self.index.member_ids.take(pa.array(members)).cast(pa.string()),
-                "shard": pa.array(shard, pa.int32()),
-            }
-        ).sort_by([("member_id", "ascending"), ("shard", "ascending")])
-        path = self.writer.directory / SHARDS_NAME
-        pq.write_table(table, path, **WRITER_OPTIONS)
         per_shard = np.bincount(shard, minlength=self.shards)
-        return {
+        info: dict[str, Any] = {
             "n": self.shards,
             "by": self.shard_by,
             "members": {str(s): int(c) for s, c in enumerate(per_shard) if c},
-            "assignment": {"path": SHARDS_NAME, "sha256": sha256_file(path)},
         }
+        if self.owners.treatment == DROPPED:
+            return info
+        ids = self.index.member_ids.take(pa.array(members)).cast(pa.string())
+        if self.owners.treatment != KEPT:
+            ids = pa.array(self.owners.pseudonyms(ids.to_pylist()), pa.string())
+        info["assignment"] = write_assignment(self.writer.directory, ids, shard)
+        return info
+
+
+def write_assignment(
+    directory: Path, member_ids: pa.Array, shard: npt.NDArray[Any]
+) -> dict[str, str]:
+    """Write the member -> shard map (``shards.parquet``); its manifest entry."""
+    table = pa.table({"member_id": member_ids, "shard": pa.array(shard, pa.int32())}).sort_by(
+        [("member_id", "ascending"), ("shard", "ascending")]
+    )
+    path = directory / SHARDS_NAME
+    pq.write_table(table, path, **WRITER_OPTIONS)
+    return {"path": SHARDS_NAME, "sha256": sha256_file(path)}
 
 
 def _lists_by_member(counted: I64, members: I64, shard: npt.NDArray[np.int32]) -> pa.Array:

@@ -63,7 +63,7 @@ _RECOGNIZERS: Final = (
     _Recognizer(1 << 0, "@", frozenset({"EMAIL_ADDRESS"}), _one(web.emails)),
     _Recognizer(
         1 << 1,
-        r"://|[Ww][Ww][Ww]\.|[A-Za-z0-9]\.[A-Za-z][A-Za-z]",
+        r"://|[Ww][Ww][Ww]\.|[A-Za-z0-9-]\.[A-Za-z][A-Za-z]",  # a label may end in "-"
         frozenset({"URL"}),
         _one(web.urls),
     ),

@@ -11,6 +11,7 @@ A profile is a YAML file::
     labels:
       health: exclude
       compensation: redact
+    owner_columns: pseudonymize  # or drop; third-party datasets only
 
 Actions: ``redact`` (the span becomes ``<ENTITY>``), ``pseudonymize`` (``<ENTITY_1>``,
 ``<ENTITY_2>``, ... consistent within a record), ``exclude`` (the record is dropped with
@@ -22,6 +23,10 @@ The shipped default (``default_profile.yaml`` in this package) redacts identifie
 pseudonymizes people, redacts compensation amounts and excludes records about health,
 sexual orientation, religion, political opinion, criminal history, trade union
 membership and credentials.
+
+``owner_columns`` says what a dataset for a third party does with the owner columns
+(author, recipients): ``pseudonymize`` (the default: per-recipient keyed pseudonyms, see
+docs/gate.md) or ``drop``. A first-party dataset keeps member ids.
 """
 
 from __future__ import annotations
@@ -38,11 +43,27 @@ import yaml
 from consentgate.errors import InvalidInput
 from consentgate.redact.catalog import ENTITIES, LABELS
 
-__all__ = ["ACTIONS", "Profile", "default_profile", "load_profile", "parse_profile"]
+__all__ = [
+    "ACTIONS",
+    "OWNER_ACTIONS",
+    "Profile",
+    "default_profile",
+    "load_profile",
+    "parse_profile",
+]
 
 ACTIONS: Final = ("redact", "pseudonymize", "exclude", "keep")
+OWNER_ACTIONS: Final = ("pseudonymize", "drop")
 _KEYS: Final = frozenset(
-    {"version", "description", "default_entity", "default_label", "entities", "labels"}
+    {
+        "version",
+        "description",
+        "default_entity",
+        "default_label",
+        "entities",
+        "labels",
+        "owner_columns",
+    }
 )
 
 
@@ -55,6 +76,7 @@ class Profile:
     default_entity: str = "redact"
     default_label: str = "keep"
     source: str = "<profile>"
+    owner_columns: str = "pseudonymize"
 
     def __post_init__(self) -> None:
         for name in ("entities", "labels"):
@@ -65,13 +87,25 @@ class Profile:
     def __reduce__(self) -> tuple[type[Profile], tuple[object, ...]]:
         # mappingproxy does not pickle; Spark ships the redactor to its executors
         fields = (dict(self.entities), dict(self.labels), self.default_entity, self.default_label)
-        return (Profile, (*fields, self.source))
+        return (Profile, (*fields, self.source, self.owner_columns))
 
     def entity_action(self, entity: str) -> str:
         return self.entities.get(entity, self.default_entity)
 
     def label_action(self, label: str) -> str:
         return self.labels.get(label, self.default_label)
+
+    def as_dict(self) -> dict[str, object]:
+        """The profile's rules as the YAML mapping ``parse_profile`` reads (a dataset's
+        manifest records it, so that an audit applies the same rules)."""
+        return {
+            "version": 1,
+            "default_entity": self.default_entity,
+            "default_label": self.default_label,
+            "entities": dict(sorted(self.entities.items())),
+            "labels": dict(sorted(self.labels.items())),
+            "owner_columns": self.owner_columns,
+        }
 
 
 def default_profile() -> Profile:
@@ -124,10 +158,21 @@ def parse_profile(data: object, *, source: str = "<profile>") -> Profile:
     labels = _section(data, "labels", frozenset(LABELS), source, problems)
     if "description" in data and not isinstance(data["description"], str):
         problems.append(f"{source}: description: must be a string")
+    owner_columns = data.get("owner_columns", "pseudonymize")
+    if owner_columns not in OWNER_ACTIONS:
+        problems.append(
+            f"{source}: owner_columns: unknown action {owner_columns!r} "
+            f"(expected one of {', '.join(OWNER_ACTIONS)})"
+        )
     if problems:
         raise InvalidInput(f"invalid redaction profile {source}", problems)
     return Profile(
-        MappingProxyType(entities), MappingProxyType(labels), default_entity, default_label, source
+        MappingProxyType(entities),
+        MappingProxyType(labels),
+        default_entity,
+        default_label,
+        source,
+        str(owner_columns),
     )
 
 

@@ -6,15 +6,19 @@ version that leaves out every record whose eligibility no longer holds. It filte
 existing Parquet parts; it never goes back to the source:
 
 * the eligibility columns (id, category, owners, creation time, shard) of every part are
-  read — a projection, a small fraction of the bytes;
+  read — a projection, a small fraction of the bytes; owner columns holding pseudonyms
+  (or dropped) in a dataset for a third party are resolved to member ids first
+  (``consentgate.remediation.owners``);
 * a part with no ineligible record is hard-linked into the new version (copied where the
   file system cannot link), so it stays byte-identical and keeps its hash;
 * a part with ineligible records is read whole, filtered and rewritten under the same
   name with the gate's writer settings (a part left empty is dropped).
 
-As the gate does, it writes into a temporary sibling directory and renames it only when
-every part, the shard assignment and ``manifest.json`` are complete. The manifest has the
-gate's keys (``counts.input`` is the superseded version's record count and the
+As the gate does, it writes into a staging sibling directory (parts under ``data/``) and
+publishes it only when every part, the shard assignment and ``manifest.json`` (sealed,
+e.g. with ``members_root``) are complete and ``fsync``ed; a version with no record left
+keeps one empty part. The manifest has the gate's keys (``counts.input`` is the
+superseded version's record count and the
 exclusions are this re-check's) plus ``supersedes``, ``reason`` and ``remediation``
 (parts rewritten, kept and removed; records removed). The old parts' hashes are checked
 against the old manifest before anything is written.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +44,13 @@ import pyarrow.parquet as pq
 
 from consentgate.errors import InvalidInput, SchemaMismatch
 from consentgate.gate.batch import OK, REASONS, Columns, GateIndex, assess
-from consentgate.gate.manifest import SHARDS_NAME, build_manifest, records_root, write_manifest
-from consentgate.gate.parts import atomic_directory
-from consentgate.gate.run import SHARD_COLUMN, WRITER_OPTIONS, Counts, Owners
+from consentgate.gate.manifest import build_manifest, records_root, write_manifest
+from consentgate.gate.owners import DROPPED, KEPT
+from consentgate.gate.parts import empty_part
+from consentgate.gate.run import SHARD_COLUMN, WRITER_OPTIONS, Counts, Owners, Seal
+from consentgate.gate.sink import write_assignment
+from consentgate.gate.staging import Publisher, atomic_directory, reached
+from consentgate.remediation.owners import DatasetOwners
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.timestamps import format_timestamp
 
@@ -116,9 +125,9 @@ class _Tally:
         return np.unique(np.concatenate(self.pairs)) if self.pairs else np.zeros(0, np.int64)
 
     def add(
-        self, batch: pa.RecordBatch, columns: Columns, index: GateIndex
+        self, batch: pa.RecordBatch, columns: Columns, index: GateIndex, resolver: DatasetOwners
     ) -> npt.NDArray[np.bool_]:
-        a = assess(batch, index, columns=columns)
+        a = assess(resolver.resolve(batch), index, columns=columns)
         keep = a.eligible
         self.reasons += np.bincount(a.code[~keep], minlength=OK + 1)[:OK].astype(np.int64)
         owners = Owners.of_rows(a, keep)
@@ -142,14 +151,10 @@ class _Tally:
         return keep
 
 
-def _columns_needed(columns: Columns, sharded: bool) -> list[str]:
-    names = [
-        columns.id,
-        columns.category,
-        columns.author_id,
-        columns.recipient_ids,
-        columns.created_at,
-    ]
+def _columns_needed(columns: Columns, sharded: bool, *, owners_in_parts: bool) -> list[str]:
+    names = [columns.id, columns.category, columns.created_at]
+    if owners_in_parts:
+        names[2:2] = [columns.author_id, columns.recipient_ids]
     return [*names, SHARD_COLUMN] if sharded else names
 
 
@@ -166,7 +171,13 @@ def _check_parts(src_dir: Path, files: list[dict[str, Any]]) -> None:
 
 
 def _scan_part(
-    path: Path, needed: list[str], columns: Columns, index: GateIndex, tally: _Tally, rows: int
+    path: Path,
+    needed: list[str],
+    columns: Columns,
+    index: GateIndex,
+    tally: _Tally,
+    rows: int,
+    owners: DatasetOwners,
 ) -> npt.NDArray[np.bool_]:
     pf = pq.ParquetFile(path)
     missing = [c for c in needed if c not in pf.schema_arrow.names]
@@ -176,13 +187,14 @@ def _scan_part(
             "give the same --map)"
         )
     masks = [
-        tally.add(batch, columns, index)
+        tally.add(batch, columns, index, owners)
         for batch in pf.iter_batches(batch_size=max(rows, 1), columns=needed)
     ]
     return np.concatenate(masks) if masks else np.zeros(0, bool)
 
 
 def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(src, dst)
     except OSError:
@@ -195,6 +207,7 @@ def _rewrite(src: Path, dst: Path, keep: npt.NDArray[np.bool_]) -> int:
     table = pf.read().filter(pa.array(keep)).combine_chunks()
     if table.num_rows == 0:
         return 0
+    dst.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(dst, table.schema, **WRITER_OPTIONS) as writer:
         for start in range(0, table.num_rows, group_rows):
             group = table.slice(start, group_rows).combine_chunks()
@@ -227,23 +240,26 @@ def _member_table(tally: _Tally, index: GateIndex) -> tuple[pa.Table, I64, I64]:
 
 
 def _write_assignment(
-    directory: Path, index: GateIndex, members: I64, shard: I64, old: dict[str, Any]
+    directory: Path,
+    index: GateIndex,
+    members: I64,
+    shard: I64,
+    old: dict[str, Any],
+    owners: DatasetOwners,
 ) -> dict[str, Any]:
-    table = pa.table(
-        {
-            "member_id": index.member_ids.take(pa.array(members)).cast(pa.string()),
-            "shard": pa.array(shard, pa.int32()),
-        }
-    ).sort_by([("member_id", "ascending"), ("shard", "ascending")])
-    path = directory / SHARDS_NAME
-    pq.write_table(table, path, **WRITER_OPTIONS)
     per_shard = np.bincount(shard, minlength=int(old["n"]))
-    return {
+    info: dict[str, Any] = {
         "n": int(old["n"]),
         "by": old["by"],
         "members": {str(s): int(c) for s, c in enumerate(per_shard) if c},
-        "assignment": {"path": SHARDS_NAME, "sha256": sha256_file(path)},
     }
+    if owners.treatment == DROPPED:
+        return info
+    ids = index.member_ids.take(pa.array(members)).cast(pa.string())
+    if owners.treatment != KEPT:
+        ids = owners.member_values(ids.to_pylist())
+    info["assignment"] = write_assignment(directory, ids, shard)
+    return info
 
 
 def remediate_parts(
@@ -256,23 +272,32 @@ def remediate_parts(
     columns: Columns,
     reason: str,
     batch_rows: int = 65_536,
+    owners: DatasetOwners | None = None,
+    seal: Seal | None = None,
+    publish: Publisher | None = None,
+    keep: Callable[[Path], bool] | None = None,
 ) -> FilterResult:
     """Write the remediated version of the dataset at ``src_dir`` to ``out_dir``.
 
-    ``index`` is ``gate.batch.prepare(snapshot)``. When no record lost its eligibility,
-    nothing is written and the result has ``changed`` False.
+    ``index`` is ``gate.batch.prepare(snapshot, ...)``. ``owners`` resolves the parts'
+    owner columns (default: they hold member ids). ``seal``, ``publish`` and ``keep``
+    as for ``gate.run.build_dataset``. When no record lost its eligibility, nothing is
+    written and the result has ``changed`` False.
     """
     if out_dir.exists():
         raise InvalidInput(f"{out_dir}: already exists; a dataset is never overwritten")
+    owners = owners or DatasetOwners(old_manifest, columns, workspace_key=b"", member_ids=())
+    # (without ``owners`` a dataset holding pseudonyms is refused: every record would
+    # otherwise read as an unknown member's and be removed)
     files = [dict(f) for f in old_manifest["files"]]
     _check_parts(src_dir, files)
     shards_info = old_manifest.get("shards")
     n_shards = int(shards_info["n"]) if shards_info else None
-    needed = _columns_needed(columns, n_shards is not None)
+    needed = _columns_needed(columns, n_shards is not None, owners_in_parts=owners.in_parts)
     tally = _Tally.empty(index.n_members, n_shards)
     masks = {
         str(f["path"]): _scan_part(
-            src_dir / str(f["path"]), needed, columns, index, tally, max(batch_rows, 1)
+            src_dir / str(f["path"]), needed, columns, index, tally, max(batch_rows, 1), owners
         )
         for f in files
     }
@@ -285,7 +310,7 @@ def remediate_parts(
         return FilterResult(
             False, None, old_manifest, "", member_counts, counts, (), tuple(masks), (), ()
         )
-    with atomic_directory(out_dir) as tmp:
+    with atomic_directory(out_dir, publish=publish, keep=keep) as tmp:
         result = _write_version(
             src_dir,
             tmp,
@@ -300,6 +325,8 @@ def remediate_parts(
             snapshot=snapshot,
             index=index,
             reason=reason,
+            owners=owners,
+            seal=seal,
         )
     return FilterResult(
         True,
@@ -316,8 +343,9 @@ def remediate_parts(
 
 
 def _shard_of_part(name: str) -> int | None:
-    if name.startswith("shard-"):
-        return int(name.split("-")[1])
+    base = Path(name).name
+    if base.startswith("shard-"):
+        return int(base.split("-")[1])
     return None
 
 
@@ -336,6 +364,8 @@ def _write_version(
     snapshot: ConsentSnapshot,
     index: GateIndex,
     reason: str,
+    owners: DatasetOwners,
+    seal: Seal | None,
 ) -> FilterResult:
     new_files: list[dict[str, Any]] = []
     rewritten: list[str] = []
@@ -355,8 +385,13 @@ def _write_version(
             rewritten.append(name)
         else:
             dropped.append(name)
+    if not new_files:  # no record left: one empty part keeps the schema
+        with pq.ParquetFile(src_dir / str(files[0]["path"])) as first:
+            new_files.append(empty_part(tmp, first.schema_arrow))
     shards_info = old_manifest.get("shards")
-    new_shards = _write_assignment(tmp, index, members, shard, shards_info) if shards_info else None
+    new_shards = (
+        _write_assignment(tmp, index, members, shard, shards_info, owners) if shards_info else None
+    )
     ids = (
         pa.concat_arrays([a.cast(pa.large_string()) for a in tally.ids])
         if tally.ids
@@ -373,6 +408,13 @@ def _write_version(
         files=new_files,
         records_root=records_root(ids),
         shards=new_shards,
+        redactions=old_manifest.get("redactions"),
+        exclusions=old_manifest.get("exclusions"),
+        extra={
+            key: old_manifest[key]
+            for key in ("columns", "owner_columns", "redaction")
+            if key in old_manifest
+        },
     )
     touched = sorted(
         {s for s in (_shard_of_part(n) for n in (*rewritten, *dropped)) if s is not None}
@@ -386,7 +428,10 @@ def _write_version(
         "parts_removed": dropped,
         "shards_touched": touched,
     }
+    if seal is not None:
+        manifest.update(seal(manifest, member_counts))
     digest = write_manifest(tmp, manifest)
+    reached("manifest_written")
     return FilterResult(
         True,
         tmp,

@@ -57,6 +57,7 @@ AUDITED: dict[str, Audited] = {
     "models": Audited(t.models, lambda _s, r: str(r["model_id"])),
     "model_datasets": Audited(t.model_datasets, lambda _s, r: f"{r['model_id']}:{r['dataset_id']}"),
     "disclosures": Audited(t.disclosures, lambda _s, r: str(r["disclosure_id"])),
+    "disclosure_evidence": Audited(t.disclosure_evidence, lambda _s, r: str(r["disclosure_id"])),
     "remediation_orders": Audited(t.remediation_orders, lambda _s, r: str(r["order_id"])),
     "remediation_order_members": Audited(
         t.remediation_order_members,

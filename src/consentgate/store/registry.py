@@ -176,3 +176,46 @@ def dataset_member_ids(conn: sa.Connection, dataset_id: str) -> list[str]:
     m = t.dataset_members.c
     query = sa.select(m.member_id).where(m.dataset_id == dataset_id).order_by(m.member_id)
     return list(conn.execute(query).scalars())
+
+
+# --------------------------------------------------------------------------- publication
+
+
+def stage_dataset(conn: sa.Connection, dataset_id: str, staging_path: str, *, at: datetime) -> None:
+    """Journal that a just-registered dataset is still under its staging name."""
+    conn.execute(
+        t.dataset_staging.insert().values(
+            dataset_id=dataset_id, staging_path=staging_path, created_at=at
+        )
+    )
+
+
+def unstage_dataset(conn: sa.Connection, dataset_id: str) -> None:
+    c = t.dataset_staging.c
+    conn.execute(t.dataset_staging.delete().where(c.dataset_id == dataset_id))
+
+
+def staged_datasets(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Registered datasets whose directory still has its staging name (with their path)."""
+    s, d = t.dataset_staging.c, t.datasets.c
+    query = (
+        sa.select(s.dataset_id, s.staging_path, d.path)
+        .join(t.datasets, d.dataset_id == s.dataset_id)
+        .order_by(s.created_at, s.dataset_id)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def is_staging_path(conn: sa.Connection, path: str) -> bool:
+    c = t.dataset_staging.c
+    query = sa.select(c.dataset_id).where(c.staging_path == path)
+    return conn.execute(query).first() is not None
+
+
+def find_dataset_at(conn: sa.Connection, path: str) -> dict[str, Any] | None:
+    """The registered dataset whose directory is ``path`` (the newest, if several)."""
+    c = t.datasets.c
+    r = conn.execute(
+        sa.select(t.datasets).where(c.path == path).order_by(c.created_at.desc()).limit(1)
+    ).first()
+    return dict(r._mapping) if r else None

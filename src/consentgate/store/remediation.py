@@ -51,6 +51,7 @@ MODEL_REGISTERED = "model.registered"
 MODEL_STATUS_CHANGED = "model.status_changed"
 MODEL_DATASET_LINKED = "model.dataset_linked"
 DISCLOSURE_RECORDED = "disclosure.recorded"
+DISCLOSURE_EVIDENCE_RECORDED = "disclosure.evidence_recorded"
 NOTICE_SENT = "notice.sent"
 NOTICE_ACKNOWLEDGED = "notice.acknowledged"
 
@@ -612,6 +613,16 @@ def record_disclosure(
     conn.execute(t.disclosures.insert().values(**values))
     _append(conn, [(DISCLOSURE_RECORDED, "disclosures", values)], at)
     return values
+
+
+def record_disclosure_evidence(
+    conn: sa.Connection, disclosure_id: str, evidence: Mapping[str, Any], *, at: datetime
+) -> dict[str, Any]:
+    """Keep the evidence given for a historical disclosure (audited)."""
+    values = {"disclosure_id": disclosure_id, "evidence": dict(evidence), "created_at": at}
+    conn.execute(t.disclosure_evidence.insert().values(**values))
+    _append(conn, [(DISCLOSURE_EVIDENCE_RECORDED, "disclosure_evidence", values)], at)
+    return dict(evidence)
 
 
 def list_disclosures(

@@ -173,6 +173,14 @@ dataset_members = sa.Table(
     sa.Index("ix_dataset_members_member", "member_id"),
 )
 
+dataset_staging = sa.Table(  # not audited: a transient journal (migration 0006)
+    "dataset_staging",
+    metadata,
+    sa.Column("dataset_id", sa.String(64), sa.ForeignKey("datasets.dataset_id"), primary_key=True),
+    sa.Column("staging_path", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
 # --------------------------------------------------------------------------- remediation
 # (issue 5: models, disclosures, remediation orders, deletion notices)
 
@@ -214,6 +222,19 @@ disclosures = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),  # build | cli
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_disclosures_dataset", "dataset_id"),
+)
+
+disclosure_evidence = sa.Table(  # migration 0006
+    "disclosure_evidence",
+    metadata,
+    sa.Column(
+        "disclosure_id",
+        sa.String(32),
+        sa.ForeignKey("disclosures.disclosure_id"),
+        primary_key=True,
+    ),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
 )
 
 remediation_orders = sa.Table(

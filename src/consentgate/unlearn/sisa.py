@@ -40,6 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentgate.errors import InvalidInput, SchemaMismatch
+from consentgate.gate.manifest import MANIFEST_NAME, part_paths
+from consentgate.gate.parts import DATA_DIR
 from consentgate.unlearn.features import (
     Features,
     as_features,
@@ -247,8 +249,7 @@ def read_rows(source: Source, columns: Sequence[str]) -> pa.Table:
     import pyarrow.dataset as ds
 
     if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        files = sorted(str(p) for p in path.rglob("*.parquet")) if path.is_dir() else [str(path)]
+        files = [str(p) for p in _parquet_files(Path(source))]
     else:
         files = [str(p) for p in source]
     if not files:
@@ -257,6 +258,20 @@ def read_rows(source: Source, columns: Sequence[str]) -> pa.Table:
         return ds.dataset(files, format="parquet").to_table(columns=list(columns))
     except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
         raise SchemaMismatch(f"cannot read training columns: {exc}", files[:3]) from exc
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    """The data files of a path: a dataset directory's parts (its ``data/``, never the
+    shard map beside it; a dataset of the older flat layout: the parts its manifest
+    lists), the ``*.parquet`` files of any other directory, or the file itself."""
+    if not path.is_dir():
+        return [path]
+    data = path / DATA_DIR
+    if data.is_dir():
+        return sorted(data.rglob("*.parquet"))
+    if (path / MANIFEST_NAME).is_file():
+        return part_paths(path)
+    return sorted(path.rglob("*.parquet"))
 
 
 def _plain(value: Any) -> Label:

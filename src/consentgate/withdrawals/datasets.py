@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate import consent as core
@@ -23,12 +24,15 @@ from consentgate.errors import Conflict
 from consentgate.gate.batch import Columns, prepare
 from consentgate.gate.manifest import MANIFEST_NAME
 from consentgate.policy import Scope, settings_touching
+from consentgate.publication import Publication, keep_registered
 from consentgate.remediation.datasets import remediate_parts
+from consentgate.remediation.owners import DatasetOwners
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store
+from consentgate.store.audit import workspace_secret
 from consentgate.timestamps import format_timestamp, utcnow
-from consentgate.withdrawals.files import manifest_of, registered_dataset, removed_on_failure
+from consentgate.withdrawals.files import manifest_of, registered_dataset
 from consentgate.withdrawals.orders import members_of, unsent_notice_orders
 from consentgate.workspace import Clock
 
@@ -163,53 +167,88 @@ def remediate(
         known_at=at,
         at=at,
     )
+    now_snap = snap  # a past --as-of: eligible then and now (DESIGN.md "Record eligibility")
+    if as_of is not None and as_of < at:
+        now_snap = fresh_snapshot(
+            engine, use=ds["use"], recipient=ds["recipient"], as_of=at, known_at=at, at=at
+        )
+    columns = Columns.from_map(column_map or old_manifest.get("columns"))
+    with engine.connect() as conn:
+        key = workspace_secret(conn)
+        owners = DatasetOwners(
+            old_manifest,
+            columns,
+            workspace_key=key,
+            member_ids=registry.dataset_member_ids(conn, dataset_id),
+        )
     src = Path(str(ds["path"]))
     target = out or _next_path(src)
+    order_ids = [str(o["order_id"]) for o in orders]
+    counts_of: list[pa.Table] = []
+
+    def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
+        counts_of.append(member_counts)
+        ids = member_counts.column("member_id").to_pylist()
+        return proofs.member_commitment(key, ids, str(manifest["dataset_id"]))
+
+    def register(
+        conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str
+    ) -> None:
+        registry.register_dataset(
+            conn,
+            manifest=dict(manifest),
+            manifest_sha256=manifest_sha256,
+            path=path,
+            member_counts=counts_of[0],
+            at=at,
+            supersedes=dataset_id,
+        )
+        registry.set_dataset_status(conn, dataset_id, "superseded", at=at)
+        done = manifest["remediation"]
+        _close(
+            conn,
+            order_ids,
+            version=str(manifest["dataset_id"]),
+            removed=int(done["records_removed"]),
+            rewritten=len(done["parts_rewritten"]) + len(done["parts_removed"]),
+            kept=len(done["parts_kept"]),
+            shards=list(done["shards_touched"]),
+            as_of=snap.as_of,
+            member_counts=counts_of[0],
+            at=at,
+        )
+
+    publication = Publication(engine, register)
     result = remediate_parts(
         src,
         target,
         old_manifest=old_manifest,
         snapshot=snap,
-        index=prepare(snap),
-        columns=Columns.from_map(column_map),
+        index=prepare(snap, at_build=now_snap),
+        columns=columns,
         reason=_reason(orders),
         batch_rows=batch_rows,
+        owners=owners,
+        seal=seal,
+        publish=publication,
+        keep=keep_registered(engine),
     )
-    order_ids = [str(o["order_id"]) for o in orders]
-    with removed_on_failure(target if result.changed else None), engine.begin() as conn:
-        if result.changed:
-            manifest, manifest_sha = proofs.commit_members(
+    if publication.identical is not None:
+        raise Conflict(f"the remediated version is already registered as {target}")
+    if not result.changed:
+        with engine.begin() as conn:
+            _close(
                 conn,
-                target,
-                result.manifest,
-                result.member_counts.column("member_id").to_pylist(),
-            )
-            registry.register_dataset(
-                conn,
-                manifest=manifest,
-                manifest_sha256=manifest_sha,
-                path=str(target.resolve()),
+                order_ids,
+                version=str(result.manifest["dataset_id"]),
+                removed=0,
+                rewritten=0,
+                kept=len(result.parts_kept),
+                shards=[],
+                as_of=snap.as_of,
                 member_counts=result.member_counts,
                 at=at,
-                supersedes=dataset_id,
             )
-            registry.set_dataset_status(conn, dataset_id, "superseded", at=at)
-        ordered = members_of(conn, order_ids)
-        still = ordered & set(result.member_counts.column("member_id").to_pylist())
-        store.close_orders(
-            conn,
-            order_ids,
-            at=at,
-            evidence={
-                "dataset_version": result.manifest["dataset_id"],
-                "records_removed": result.removed,
-                "parts_rewritten": len(result.parts_rewritten) + len(result.parts_removed),
-                "parts_kept": len(result.parts_kept),
-                "shards_touched": list(result.shards_touched),
-                "as_of": format_timestamp(snap.as_of),
-                "members_still_eligible": len(still),
-            },
-        )
     purged = False
     if purge and result.changed:
         _purge(engine, ds, at=at)
@@ -234,6 +273,37 @@ def remediate(
         orders_closed=tuple(order_ids),
         purged=purged,
         seconds=time.perf_counter() - started,
+    )
+
+
+def _close(
+    conn: sa.Connection,
+    order_ids: list[str],
+    *,
+    version: str,
+    removed: int,
+    rewritten: int,
+    kept: int,
+    shards: list[int],
+    as_of: datetime,
+    member_counts: pa.Table,
+    at: datetime,
+) -> None:
+    """Close the dataset's orders with what the remediation did as evidence."""
+    still = members_of(conn, order_ids) & set(member_counts.column("member_id").to_pylist())
+    store.close_orders(
+        conn,
+        order_ids,
+        at=at,
+        evidence={
+            "dataset_version": version,
+            "records_removed": removed,
+            "parts_rewritten": rewritten,
+            "parts_kept": kept,
+            "shards_touched": shards,
+            "as_of": format_timestamp(as_of),
+            "members_still_eligible": len(still),
+        },
     )
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from consentgate import workspace
-from consentgate.errors import Conflict, InvalidInput, RecipientRefused
+from consentgate.errors import Conflict, InvalidInput, RecipientRefused, UsageError
 from consentgate.store import ledger
 from consentgate.store import remediation as store
 from consentgate.taxonomy import FIRST_PARTY
-from consentgate.timestamps import utcnow
+from consentgate.timestamps import format_timestamp, utcnow
 from consentgate.withdrawals.files import registered_dataset
 from consentgate.workspace import Clock
 
@@ -25,17 +25,33 @@ def disclose(
     *,
     recipient: str,
     at: datetime | None = None,
+    historical: bool = False,
+    evidence: str | None = None,
     now: Clock = utcnow,
 ) -> dict[str, Any]:
     """Record that a dataset built for a third party was delivered to it (``disclose``).
 
     Refused for a recipient the dataset was not built for, for ``first_party``, for a
-    superseded version, and when the policy no longer allows the recipient for the use.
+    superseded version, when the policy no longer allows the recipient for the use, and
+    for a time ``at`` before the dataset was registered — unless ``historical``, with
+    ``evidence`` (where the proof of that earlier delivery is kept), which is recorded
+    with the disclosure (source ``historical``).
     """
     stamp = now()
     when = at or stamp
+    if historical and not (evidence and evidence.strip()):
+        raise UsageError("--historical needs --evidence: where the proof of the delivery is kept")
+    if evidence is not None and not historical:
+        raise UsageError("--evidence goes with --historical")
     with engine.begin() as conn:
         ds = registered_dataset(conn, dataset_id)
+        if when < ds["created_at"] and not historical:
+            raise InvalidInput(
+                f"--at {format_timestamp(when)} is before dataset {dataset_id} was registered "
+                f"({format_timestamp(ds['created_at'])}): a delivery of the dataset cannot "
+                "precede it; to record an earlier delivery of its data, give --historical "
+                "with --evidence"
+            )
         if recipient == FIRST_PARTY:
             raise InvalidInput("first_party is not a third party: nothing to disclose")
         if ds["recipient"] != recipient:
@@ -53,9 +69,14 @@ def disclose(
             records=int(ds["records"]),
             members=int(ds["members"]),
             at=stamp,
-            source="cli",
+            source="historical" if historical else "cli",
             disclosed_at=when,
         )
+        if historical:
+            assert evidence is not None
+            values["evidence"] = store.record_disclosure_evidence(
+                conn, str(values["disclosure_id"]), {"note": evidence.strip()}, at=stamp
+            )
         store.follow_dataset_orders(conn, dataset_id, recipient=recipient, at=stamp)
     return values
 

@@ -50,7 +50,7 @@ def part_files(ds: Mapping[str, Any], shards: Iterable[int] | None = None) -> li
     return [
         Path(str(ds["path"])) / str(f["path"])
         for f in manifest["files"]
-        if wanted is None or str(f["path"])[:12] in wanted
+        if wanted is None or Path(str(f["path"])).name[:12] in wanted
     ]
 
 

@@ -30,12 +30,14 @@ from consentgate.remediation.notices import (
     ref_key,
     sign_notice,
 )
+from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
 from consentgate.store import remediation as store
 from consentgate.store import transparency as store_tlog
 from consentgate.timestamps import format_timestamp, utcnow
 from consentgate.transparency import log_origin
 from consentgate.withdrawals.files import (
+    manifest_of,
     part_files,
     registered_dataset,
     removed_on_failure,
@@ -68,32 +70,49 @@ class SentNotice:
 
 
 def _member_record_ids(
-    ds: Mapping[str, Any], shards: Mapping[str, list[int] | None], columns: Columns
+    ds: Mapping[str, Any],
+    shards: Mapping[str, list[int] | None],
+    columns: Columns | None,
+    secret: bytes,
 ) -> list[str]:
     """Ids of the dataset's records owned (as author or recipient) by these members,
-    reading only the parts of their shards."""
-    members = pa.array(sorted(shards), pa.string())
+    reading only the parts of their shards. Owner columns holding pseudonyms (or dropped)
+    in a third party's dataset are matched through ``DatasetOwners``."""
+    manifest = manifest_of(ds)
+    if columns is None:
+        columns = Columns.from_map(manifest.get("columns"))
+    owners = DatasetOwners(manifest, columns, workspace_key=secret, member_ids=())
+    names = sorted(shards)
+    members = owners.member_values(names) if owners.in_parts else pa.array(names, pa.string())
     wanted: set[int] | None = None
     if ds["shards"] is not None:
         wanted = {s for ss in shards.values() for s in ss or ()}
-    files = part_files(ds, wanted)
+    read = [columns.id]
+    if owners.in_parts:
+        read += [columns.author_id, columns.recipient_ids]
     out: list[str] = []
-    for f in files:
-        pf = pq.ParquetFile(f)
-        table = pf.read(columns=[columns.id, columns.author_id, columns.recipient_ids])
-        hit = np.asarray(
-            pc.is_in(table.column(columns.author_id), value_set=members)
-            .fill_null(False)
-            .to_numpy(zero_copy_only=False),
-            bool,
-        )
-        lists = table.column(columns.recipient_ids).combine_chunks()
-        if not pa.types.is_null(lists.type) and len(lists):
-            flat = pc.is_in(pc.list_flatten(lists), value_set=members).fill_null(False)
-            parents = pc.filter(pc.list_parent_indices(lists), flat).to_numpy(zero_copy_only=False)
-            hit[np.asarray(parents, np.int64)] = True
-        out += table.column(columns.id).filter(pa.array(hit)).to_pylist()
+    for f in part_files(ds, wanted):
+        for batch in pq.ParquetFile(f).iter_batches(columns=read):
+            if not owners.in_parts:
+                batch = owners.resolve(batch)
+            out += _owned_by(batch, members, columns)
     return out
+
+
+def _owned_by(batch: pa.RecordBatch, members: pa.Array, columns: Columns) -> list[str]:
+    hit = np.asarray(
+        pc.is_in(batch.column(columns.author_id), value_set=members)
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False),
+        bool,
+    )
+    lists = batch.column(columns.recipient_ids)
+    if not pa.types.is_null(lists.type) and len(lists):
+        flat = pc.is_in(pc.list_flatten(lists), value_set=members).fill_null(False)
+        parents = pc.filter(pc.list_parent_indices(lists), flat).to_numpy(zero_copy_only=False)
+        hit[np.asarray(parents, np.int64)] = True
+    ids: list[str] = batch.column(columns.id).filter(pa.array(hit)).to_pylist()
+    return ids
 
 
 def _signer(engine: sa.Engine, key_file: Path) -> Signer:
@@ -109,7 +128,8 @@ def _notice_datasets(
     members: Sequence[str],
     *,
     key: bytes,
-    columns: Columns,
+    columns: Columns | None,
+    secret: bytes,
 ) -> list[NoticeDataset]:
     """What one notice lists per dataset: the members' record references, or every record
     when the order names no members or the dataset was purged."""
@@ -119,7 +139,7 @@ def _notice_datasets(
         if not members or ds["status"] == "purged":
             parts.append(NoticeDataset(ds["dataset_id"], all_records=True, superseded_by=later))
             continue
-        ids = _member_record_ids(ds, shards, columns) if shards else []
+        ids = _member_record_ids(ds, shards, columns, secret) if shards else []
         refs = tuple(record_ref(key, i) for i in ids)
         parts.append(NoticeDataset(ds["dataset_id"], refs, superseded_by=later))
     return parts
@@ -136,7 +156,7 @@ def send_notices(
     """Write one signed deletion notice per recipient with open notice orders to
     ``outbox`` (``notices send``); the orders become ``sent`` until acknowledged."""
     signer = _signer(engine, key_file)
-    columns = Columns.from_map(column_map)
+    columns = Columns.from_map(column_map) if column_map else None
     at = now()
     with engine.begin() as conn:
         orders = unsent_notice_orders(conn)
@@ -156,7 +176,13 @@ def send_notices(
         recipient = str(o["target"])
         key = ref_key(secret, recipient)
         parts = _notice_datasets(
-            ds_rows, shard_maps, newer, members[o["order_id"]], key=key, columns=columns
+            ds_rows,
+            shard_maps,
+            newer,
+            members[o["order_id"]],
+            key=key,
+            columns=columns,
+            secret=secret,
         )
         notice = DeletionNotice(
             notice_id=notice_id_for(recipient, [o["order_id"]], at),

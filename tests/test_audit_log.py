@@ -576,7 +576,9 @@ def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path
     out = tmp_path / "receipt.json"
     res = cli("receipt", "m2", "--out", str(out), "--json")
     assert res.exit_code == 0, res.stderr
-    assert res.json()["leaf_index"] == 7 and "m2" not in res.stdout  # no member id printed
+    printed = res.json()  # no member id printed: only the file, the event id and the index
+    assert set(printed) == {"out", "event_id", "leaf_index"} and printed["leaf_index"] == 7
+    assert printed["out"] == str(out) and "m2" not in printed["event_id"]
     public = tmp_path / "log.pub"
     public.write_text(cli("audit", "public-key").stdout)
     res = cli("verify-receipt", str(out), "--public-key", str(public), "--json")

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from consentgate import consent as core
-from consentgate import ingest
+from consentgate import ids, ingest
 from consentgate.errors import Conflict, InvalidInput, NotFound, PolicyError, UsageError
 from consentgate.policy import (
     Change,
@@ -329,7 +329,8 @@ def record_event(
     with engine.begin() as conn:
         history = ledger.load_history(conn)
         mid = record.get("member_id")
-        known = ledger.known_member_ids(conn, [mid]) if isinstance(mid, str) else set()
+        valid = isinstance(mid, str) and ids.member_id_problem(mid) is None
+        known = ledger.known_member_ids(conn, [str(mid)]) if valid else set()
         ctx = ingest.EventContext(
             history,
             known.__contains__,

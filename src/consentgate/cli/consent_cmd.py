@@ -10,6 +10,8 @@ import click
 
 from consentgate import workspace
 from consentgate.cli.common import (
+    EVENT_ID,
+    MEMBER_ID,
     TIMESTAMP,
     AppContext,
     F,
@@ -102,7 +104,7 @@ def consent_import(
 
 
 @consent.command("record")
-@click.argument("member")
+@click.argument("member", type=MEMBER_ID)
 @click.option("--setting", help="Setting id (not for erase).")
 @click.option(
     "--type", "etype", type=click.Choice(["grant", "deny", "withdraw", "erase"]), required=True
@@ -118,7 +120,7 @@ def consent_import(
     default="cli",
     show_default=True,
 )
-@click.option("--event-id", help="Idempotency key (generated when absent).")
+@click.option("--event-id", type=EVENT_ID, help="Idempotency key (generated when absent).")
 @json_option
 @pass_app
 def consent_record(
@@ -163,7 +165,7 @@ def consent_record(
 
 
 @consent.command("status")
-@click.argument("member")
+@click.argument("member", type=MEMBER_ID)
 @click.option("--setting", required=True)
 @click.option("--at", type=TIMESTAMP, help="Point in time (default now).")
 @click.option(

@@ -359,7 +359,7 @@ def test_receipts_are_proven_against_a_covering_checkpoint(
     assert verify_receipt(older.to_json(), verifier).checkpoint.size == 9
     with log.connect() as conn:
         assert len(store_tlog.checkpoints(conn)) == 1  # the latest covered it
-    _events(log, tmp_path, [_event("m0", "erase", 95)])
+    _events(log, tmp_path, [_event("m0", "withdraw", 95)])
     newest = auditlog.issue_receipt(log, key_file, "m0")
     assert (
         newest.entry.idx == 9 and verify_receipt(newest.to_json(), verifier).checkpoint.size == 10
@@ -378,12 +378,15 @@ def test_receipt_event_is_the_stored_row(log: sa.Engine, key_file: Path) -> None
     r = auditlog.issue_receipt(log, key_file, "m3")
     with log.connect() as conn:
         row = store_tlog.event_row(conn, r.entry.key)
-        secret = store_audit.workspace_secret(conn)
+        secret = store_audit.Keyring(conn).member("m3")
+        workspace_secret = store_audit.workspace_secret(conn)
     assert row is not None and r.event["member_id"] == "m3" and r.event["seq"] == row["seq"]
     assert r.event["effective_at"] == "2024-02-23T00:00:00Z"
-    # An auditor holding the workspace secret can check the digest from the receipt alone.
+    # An auditor holding the member's key can check the digest from the receipt alone; the
+    # workspace secret cannot (an erasure destroys the member's key: docs/transparency.md).
     in_table_order = {c.name: r.event[c.name] for c in t.consent_events.columns}
     assert audit.row_digest(secret, "consent_events", in_table_order) == r.entry.digest
+    assert audit.row_digest(workspace_secret, "consent_events", in_table_order) != r.entry.digest
     assert Receipt.from_json(r.to_json()) == r
 
 

@@ -33,12 +33,14 @@ def _report(result: workspace.ImportResult, what: str, as_json: bool) -> None:
         "unchanged": result.unchanged,
         "rejected": result.rejected,
         "rejects_file": str(result.rejects_path) if result.rejects_path else None,
+        "erased": result.erased,
     }
     if as_json:
         echo_json(data)
         return
+    erased = f", {result.erased} erased (not stored again)" if result.erased else ""
     click.echo(
-        f"{what}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.rejected} rejected."
+        f"{what}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.rejected} rejected{erased}."
     )
     if result.rejects_path:
         click.echo(f"Rejected lines written to {result.rejects_path}")

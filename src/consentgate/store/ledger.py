@@ -128,11 +128,29 @@ def existing_members(conn: sa.Connection, ids: Sequence[str]) -> dict[str, dict[
     return out
 
 
+def erased_member_ids(conn: sa.Connection, member_ids: Iterable[str]) -> set[str]:
+    """Which of ``member_ids`` have an erase event recorded (at any time)."""
+    c = t.consent_events.c
+    wanted = sorted(set(member_ids))
+    found: set[str] = set()
+    for i in range(0, len(wanted), _CHUNK):
+        query = sa.select(c.member_id).where(
+            c.type == EventType.ERASE.value, _one_of(conn, c.member_id, wanted[i : i + _CHUNK])
+        )
+        found.update(conn.execute(query.distinct()).scalars())
+    return found
+
+
 def upsert_members(
     conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, at: datetime
-) -> tuple[int, int, int]:
-    """Insert new members, update changed ones, skip identical ones: (added, updated, same)."""
+) -> tuple[int, int, int, int]:
+    """Insert new members (each with a key of their own), update changed ones, skip
+    identical ones and erased ones (their details are never stored again):
+    (added, updated, same, erased)."""
     fields = ("jurisdiction", "name", "email", "phone")
+    erased = erased_member_ids(conn, (str(r["member_id"]) for r in rows))
+    if erased:
+        rows = [r for r in rows if r["member_id"] not in erased]
     have = existing_members(conn, [str(r["member_id"]) for r in rows])
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -144,21 +162,24 @@ def upsert_members(
             )
         elif any(old[f] != r.get(f) for f in fields):
             updates.append({**old, **{f: r.get(f) for f in fields}})
+    keys = store_audit.Keyring(conn)
     if inserts:
         bulk.insert_rows(conn, t.members, inserts)
+        store_audit.create_member_keys(conn, [r["member_id"] for r in inserts], at=at, keys=keys)
     for u in updates:
         conn.execute(
             t.members.update()
             .where(t.members.c.member_id == u["member_id"])
             .values(**{f: u[f] for f in fields})
         )
-    secret = store_audit.workspace_secret(conn)
+    keys.load(u["member_id"] for u in updates)
     items = [
-        store_audit.audit_item(secret, audit.MEMBER_IMPORTED, "members", r)
+        store_audit.audit_item(keys, audit.MEMBER_IMPORTED, "members", r)
         for r in (*inserts, *updates)
     ]
     store_audit.append(conn, items, at=at)
-    return len(inserts), len(updates), len(rows) - len(inserts) - len(updates)
+    same = len(rows) - len(inserts) - len(updates)
+    return len(inserts), len(updates), same, len(erased)
 
 
 def get_member(conn: sa.Connection, member_id: str) -> Member | None:
@@ -292,9 +313,11 @@ def insert_events(
         return []
     if tuple(t.consent_events.columns.keys()) != _EVENT_COLUMNS:  # the digest's column order
         raise RuntimeError("consent_events columns changed: update ledger._EVENT_COLUMNS")
-    digest = audit.row_digester(
-        store_audit.workspace_secret(conn), "consent_events", _EVENT_COLUMNS
-    )
+    keys = store_audit.Keyring(conn)  # each event's digest is under its member's key ...
+    keys.load({e.member_id for e in events})
+    digest, states = audit.row_digests("consent_events", _EVENT_COLUMNS), keys.states
+    workspace = audit.hmac_states(keys.workspace)  # ... an erase event's under the workspace's
+    erase = EventType.ERASE
     stored: list[ConsentEvent] = []
     items: list[tuple[str, str, str, str | None]] = []
 
@@ -320,7 +343,8 @@ def insert_events(
                 e.source,
                 evidence,
             )
-            add_item((action, "consent_events", e.event_id, digest(values)))
+            key = workspace if e.type is erase else states(e.member_id)
+            add_item((action, "consent_events", e.event_id, digest(key, values)))
             if e.recorded_at is not last_recorded:  # one clock reading per import, as a rule
                 last_recorded, last_micros = e.recorded_at, micros(e.recorded_at)
             add_stored(

@@ -70,6 +70,22 @@ members = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+member_keys = sa.Table(  # a member's own audit key; erasure deletes it (revision 0007)
+    "member_keys",
+    metadata,
+    sa.Column("member_id", sa.String(255), primary_key=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+rejects_files = sa.Table(  # rejects files imports wrote; erasure scrubs them (revision 0007)
+    "rejects_files",
+    metadata,
+    sa.Column("path_sha256", sa.String(64), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("written_at", TS, nullable=False),
+)
+
 consent_events = sa.Table(
     "consent_events",
     metadata,

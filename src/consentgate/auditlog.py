@@ -22,9 +22,9 @@ from consentgate.checkpoint import (
 )
 from consentgate.errors import AuditChainBroken, Conflict, NotFound, UsageError
 from consentgate.store import audit as store_audit
-from consentgate.store.erasure import MEMBER_ERASED
 from consentgate.store import registry
 from consentgate.store import transparency as store_tlog
+from consentgate.store.erasure import MEMBER_ERASED
 from consentgate.timestamps import utcnow
 from consentgate.transparency import (
     LoggedCheckpoint,

@@ -235,9 +235,9 @@ def record_rejects_file(conn: sa.Connection, path: Path, *, at: datetime) -> Non
 def without_erased(conn: sa.Connection, lines: list[str]) -> list[str]:
     """``lines`` (an import's rejected lines) less those naming an erased member: a stale
     file must not bring an erased member's details back through its rejects file."""
-    c = t.consent_events.c
-    query = sa.select(c.member_id).where(c.type == "erase").distinct()
-    pattern = _pattern(conn.execute(query).scalars())
+    from consentgate.store.ledger import erased_member_ids
+
+    pattern = _pattern(erased_member_ids(conn))
     if pattern is None:
         return lines
     return [line for line in lines if not pattern.search(line)]

@@ -128,17 +128,15 @@ def existing_members(conn: sa.Connection, ids: Sequence[str]) -> dict[str, dict[
     return out
 
 
-def erased_member_ids(conn: sa.Connection, member_ids: Iterable[str]) -> set[str]:
-    """Which of ``member_ids`` have an erase event recorded (at any time)."""
+def erased_member_ids(conn: sa.Connection, member_ids: Iterable[str] | None = None) -> set[str]:
+    """Which of ``member_ids`` (default: all members) have an erase event recorded.
+
+    Reads every erased member through the partial index ``ix_consent_events_erased``
+    (erasures are few): cheaper than probing a million-member import id by id."""
     c = t.consent_events.c
-    wanted = sorted(set(member_ids))
-    found: set[str] = set()
-    for i in range(0, len(wanted), _CHUNK):
-        query = sa.select(c.member_id).where(
-            c.type == EventType.ERASE.value, _one_of(conn, c.member_id, wanted[i : i + _CHUNK])
-        )
-        found.update(conn.execute(query.distinct()).scalars())
-    return found
+    erase = sa.literal_column("'erase'")  # a literal, as the index's condition: not a parameter
+    erased = set(conn.execute(sa.select(c.member_id).where(c.type == erase).distinct()).scalars())
+    return erased if member_ids is None or not erased else erased.intersection(member_ids)
 
 
 def upsert_members(

@@ -106,6 +106,12 @@ consent_events = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("evidence", sa.JSON),
     sa.Index("ix_consent_events_member", "member_id", "effective_at"),
+    sa.Index(  # who is erased: a handful of rows, read by every import (revision 0007)
+        "ix_consent_events_erased",
+        "member_id",
+        sqlite_where=sa.text("type = 'erase'"),
+        postgresql_where=sa.text("type = 'erase'"),
+    ),
 )
 
 snapshots = sa.Table(

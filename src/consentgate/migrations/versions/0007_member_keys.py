@@ -4,7 +4,8 @@
 are made (docs/transparency.md "Erasure"). Members imported before this revision have no
 row and keep using the workspace secret, so every existing entry still verifies.
 ``rejects_files``: every rejects file an import wrote, so that an erasure can remove the
-member's lines from them.
+member's lines from them. ``ix_consent_events_erased``: a partial index of the erase events,
+so that imports find erased members without scanning every event.
 
 Revision ID: 0007
 Revises: 0004
@@ -31,4 +32,11 @@ def upgrade() -> None:
         sa.Column("path_sha256", sa.String(64), primary_key=True),
         sa.Column("path", sa.Text, nullable=False),
         sa.Column("written_at", TS, nullable=False),
+    )
+    op.create_index(
+        "ix_consent_events_erased",
+        "consent_events",
+        ["member_id"],
+        sqlite_where=sa.text("type = 'erase'"),
+        postgresql_where=sa.text("type = 'erase'"),
     )

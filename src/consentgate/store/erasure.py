@@ -21,6 +21,7 @@ wrote; ``scrub_files`` then drops the member's lines from those files, after the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from consentgate.store import audit as store_audit
+from consentgate.store import ledger
 from consentgate.store import tables as t
 
 logger = logging.getLogger(__name__)
@@ -223,8 +225,6 @@ def scrub_files(paths: Iterable[Path], terms: Iterable[str]) -> int:
 
 def record_rejects_file(conn: sa.Connection, path: Path, *, at: datetime) -> None:
     """Remember a rejects file an import is about to write (erasure scrubs it later)."""
-    import hashlib
-
     resolved = str(path.resolve())
     key = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()
     c = t.rejects_files.c
@@ -235,9 +235,7 @@ def record_rejects_file(conn: sa.Connection, path: Path, *, at: datetime) -> Non
 def without_erased(conn: sa.Connection, lines: list[str]) -> list[str]:
     """``lines`` (an import's rejected lines) less those naming an erased member: a stale
     file must not bring an erased member's details back through its rejects file."""
-    from consentgate.store.ledger import erased_member_ids
-
-    pattern = _pattern(erased_member_ids(conn))
+    pattern = _pattern(ledger.erased_member_ids(conn))
     if pattern is None:
         return lines
     return [line for line in lines if not pattern.search(line)]

@@ -134,7 +134,8 @@ def erased_member_ids(conn: sa.Connection, member_ids: Iterable[str] | None = No
     Reads every erased member through the partial index ``ix_consent_events_erased``
     (erasures are few): cheaper than probing a million-member import id by id."""
     c = t.consent_events.c
-    erase = sa.literal_column("'erase'")  # a literal, as the index's condition: not a parameter
+    # a literal, as in the index's condition (a bound parameter would not match it)
+    erase: sa.ColumnElement[str] = sa.literal_column("'erase'")
     erased = set(conn.execute(sa.select(c.member_id).where(c.type == erase).distinct()).scalars())
     return erased if member_ids is None or not erased else erased.intersection(member_ids)
 

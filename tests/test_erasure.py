@@ -238,6 +238,11 @@ def test_erasure_removes_the_member_everywhere_and_every_proof_still_verifies(
         cli, "members", "import", str(write_jsonl(tmp_path / "again.jsonl", people)), "--json"
     ).json()
     assert (again["erased"], again["added"], again["updated"]) == (1, 0, 0)
+    # ... nor does its rejects file (the erased member's bad line is counted, not written).
+    stale_again = ok(cli, "members", "import", str(stale), "--on-error", "skip", "--json").json()
+    assert stale_again["rejected"] == 2
+    assert not any(s in rejects[0].read_text() for s in GONE)
+    assert KEPT[0] in rejects[0].read_text()
     late = cli("consent", "record", "e2", "--type", "withdraw", "--setting", "ai_training_posts")
     assert late.exit_code == 1 and "erased" in late.stderr
     assert [s for s in GONE if s in stored_text(db, db_url)] == []

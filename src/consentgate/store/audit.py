@@ -73,7 +73,7 @@ MEMBER_ROWS: dict[str, str] = {
     "consent_events": "member_id",
     "remediation_order_members": "member_id",
 }
-_CHUNK = 5000
+_CHUNK = 50_000
 
 
 def row_member(entity: str, row: Mapping[str, Any]) -> str | None:
@@ -101,19 +101,22 @@ class Keyring:
         self.conn = conn
         self.workspace = workspace_secret(conn)
         self._members: dict[str, bytes] = {}
-        self._states: dict[bytes, audit.HmacStates] = {}
 
     def load(self, member_ids: Iterable[str]) -> None:
-        """Fetch the keys of ``member_ids`` not cached yet (one query per 5,000)."""
+        """Fetch the keys of ``member_ids`` not cached yet (one query per 50,000)."""
         wanted = sorted({m for m in member_ids if m not in self._members})
         c = t.member_keys.c
+        cache, fromhex = self._members, bytes.fromhex
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
-            query = sa.select(c.member_id, c.secret).where(c.member_id.in_(chunk))
-            found = {str(m): str(secret) for m, secret in self.conn.execute(query)}
+            query = sa.select(c.member_id, c.secret).where(
+                bulk.one_of(self.conn, c.member_id, chunk)
+            )
+            for m, secret in self.conn.execute(query):
+                cache[m] = fromhex(secret)
             for m in chunk:
-                value = found.get(m)
-                self._members[m] = bytes.fromhex(value) if value else self.workspace
+                if m not in cache:
+                    cache[m] = self.workspace
 
     def add(self, member_id: str, secret: bytes) -> None:
         """Cache a key just created (``create_member_keys``)."""
@@ -128,13 +131,14 @@ class Keyring:
             self.load([member_id])
         return self._members[member_id]
 
-    def states(self, member_id: str) -> audit.HmacStates:
-        """``audit.hmac_states`` of the member's key (cached: bulk digests)."""
-        key = self.member(member_id)
-        found = self._states.get(key)
-        if found is None:
-            found = self._states[key] = audit.hmac_states(key)
-        return found
+    def states(self, member_ids: Iterable[str]) -> dict[str, audit.HmacStates]:
+        """``audit.hmac_states`` of each member's key, by member (bulk digests: the pads
+        are hashed once per member, not per row)."""
+        wanted = set(member_ids)
+        self.load(wanted)
+        shared = audit.hmac_states(self.workspace)
+        keys, workspace, states = self._members, self.workspace, audit.hmac_states
+        return {m: shared if keys[m] is workspace else states(keys[m]) for m in wanted}
 
     def secret_for(self, entity: str, row: Mapping[str, Any]) -> bytes:
         member = row_member(entity, row)
@@ -144,13 +148,15 @@ class Keyring:
 def create_member_keys(
     conn: sa.Connection, member_ids: Sequence[str], *, at: datetime, keys: Keyring
 ) -> None:
-    """Give each new member a random key of their own (``keys`` learns them)."""
+    """Give each new member a random 256-bit key of their own (``keys`` learns them)."""
+    blob = secrets.token_bytes(32 * len(member_ids))  # one system call for every key
+    stamp = bulk.micros(at)
     rows = []
-    for m in member_ids:
-        secret = secrets.token_bytes(32)
-        rows.append({"member_id": m, "secret": secret.hex(), "created_at": at})
+    for i, m in enumerate(member_ids):
+        secret = blob[32 * i : 32 * i + 32]
+        rows.append((m, secret.hex(), stamp))
         keys.add(m, secret)
-    bulk.insert_rows(conn, t.member_keys, rows)
+    bulk.insert_values(conn, t.member_keys, ("member_id", "secret", "created_at"), rows)
 
 
 def audit_item(
@@ -167,7 +173,7 @@ def audit_item(
         raise TypeError(f"rows of {entity} are keyed per member: pass a Keyring")
     else:
         secret = keys
-    return keyed_item(secret, action, entity, row)
+    return (action, entity, spec.key(secret, row), audit.row_digest(secret, entity, row))
 
 
 def keyed_item(

@@ -6,14 +6,12 @@ Every write appends its audit entries in the same transaction (the caller's conn
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from consentgate import audit
 from consentgate.consent import EVENTS_SCHEMA, ConsentEvent, EventType, Member
@@ -190,21 +188,7 @@ def get_member(conn: sa.Connection, member_id: str) -> Member | None:
 _CHUNK = 50_000
 
 
-def _one_of(
-    conn: sa.Connection, column: sa.Column[Any], values: Sequence[str]
-) -> sa.ColumnElement[bool]:
-    """``column IN values`` with the values bound as one parameter: a JSON array read by
-    ``json_each`` on SQLite, an array on PostgreSQL. An expanding ``IN`` of thousands of
-    parameters costs more to compile and plan than the lookup itself (imports check every
-    event id and member id); both forms still search the column's index."""
-    if conn.dialect.name == "sqlite":
-        listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)))).table_valued(
-            "value"
-        )
-        return column.in_(sa.select(listed.c.value))
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String)))
-    return column.in_(list(values))
+_one_of = bulk.one_of
 
 
 def known_member_ids(conn: sa.Connection, ids: Iterable[str]) -> set[str]:
@@ -313,8 +297,8 @@ def insert_events(
     if tuple(t.consent_events.columns.keys()) != _EVENT_COLUMNS:  # the digest's column order
         raise RuntimeError("consent_events columns changed: update ledger._EVENT_COLUMNS")
     keys = store_audit.Keyring(conn)  # each event's digest is under its member's key ...
-    keys.load({e.member_id for e in events})
-    digest, states = audit.row_digests("consent_events", _EVENT_COLUMNS), keys.states
+    states = keys.states({e.member_id for e in events})
+    digest = audit.row_digests("consent_events", _EVENT_COLUMNS)
     workspace = audit.hmac_states(keys.workspace)  # ... an erase event's under the workspace's
     erase = EventType.ERASE
     stored: list[ConsentEvent] = []
@@ -342,7 +326,7 @@ def insert_events(
                 e.source,
                 evidence,
             )
-            key = workspace if e.type is erase else states(e.member_id)
+            key = workspace if e.type is erase else states[e.member_id]
             add_item((action, "consent_events", e.event_id, digest(key, values)))
             if e.recorded_at is not last_recorded:  # one clock reading per import, as a rule
                 last_recorded, last_micros = e.recorded_at, micros(e.recorded_at)

@@ -3,6 +3,7 @@ verification against them, consent receipts, and every kind of tampering."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,7 +158,11 @@ def test_the_signing_key_is_created_once_outside_the_database(
     )
     with engine.connect() as conn:
         stored = " ".join(str(v) for v in conn.execute(sa.select(t.meta.c.value)).scalars())
-    assert key_file.read_text().strip().rsplit("+", 1)[1] not in stored
+    # The seed is the key file's fifth field (base64 holds "+" too: the text after the last
+    # "+" is often a short fragment, which a hex secret in the database could contain).
+    encoded = key_file.read_text().strip().split("+", 4)[4]
+    seed = base64.b64decode(encoded)[1:]
+    assert len(seed) == 32 and encoded not in stored and seed.hex() not in stored
 
 
 def test_checkpoints_need_a_verifier_key(log: sa.Engine, tmp_path: Path, key_file: Path) -> None:
@@ -359,7 +364,7 @@ def test_receipts_are_proven_against_a_covering_checkpoint(
     assert verify_receipt(older.to_json(), verifier).checkpoint.size == 9
     with log.connect() as conn:
         assert len(store_tlog.checkpoints(conn)) == 1  # the latest covered it
-    _events(log, tmp_path, [_event("m0", "erase", 95)])
+    _events(log, tmp_path, [_event("m0", "withdraw", 95)])
     newest = auditlog.issue_receipt(log, key_file, "m0")
     assert (
         newest.entry.idx == 9 and verify_receipt(newest.to_json(), verifier).checkpoint.size == 10
@@ -378,12 +383,15 @@ def test_receipt_event_is_the_stored_row(log: sa.Engine, key_file: Path) -> None
     r = auditlog.issue_receipt(log, key_file, "m3")
     with log.connect() as conn:
         row = store_tlog.event_row(conn, r.entry.key)
-        secret = store_audit.workspace_secret(conn)
+        secret = store_audit.Keyring(conn).member("m3")
+        workspace_secret = store_audit.workspace_secret(conn)
     assert row is not None and r.event["member_id"] == "m3" and r.event["seq"] == row["seq"]
     assert r.event["effective_at"] == "2024-02-23T00:00:00Z"
-    # An auditor holding the workspace secret can check the digest from the receipt alone.
+    # An auditor holding the member's key can check the digest from the receipt alone; the
+    # workspace secret cannot (an erasure destroys the member's key: docs/transparency.md).
     in_table_order = {c.name: r.event[c.name] for c in t.consent_events.columns}
     assert audit.row_digest(secret, "consent_events", in_table_order) == r.entry.digest
+    assert audit.row_digest(workspace_secret, "consent_events", in_table_order) != r.entry.digest
     assert Receipt.from_json(r.to_json()) == r
 
 
@@ -576,7 +584,9 @@ def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path
     out = tmp_path / "receipt.json"
     res = cli("receipt", "m2", "--out", str(out), "--json")
     assert res.exit_code == 0, res.stderr
-    assert res.json()["leaf_index"] == 7 and "m2" not in res.stdout  # no member id printed
+    printed = res.json()  # no member id printed: only the file, the event id and the index
+    assert set(printed) == {"out", "event_id", "leaf_index"} and printed["leaf_index"] == 7
+    assert printed["out"] == str(out) and "m2" not in printed["event_id"]
     public = tmp_path / "log.pub"
     public.write_text(cli("audit", "public-key").stdout)
     res = cli("verify-receipt", str(out), "--public-key", str(public), "--json")

@@ -9,9 +9,12 @@ Each state change appends one entry per row it writes, in the same transaction:
   entry's hash is SHA-256 of those bytes and the next entry's ``prev``. The same bytes are
   the leaf of the Merkle log (RFC 9162 leaf hash ``H(0x00 || entry_bytes)``).
 * ``key`` names the row without revealing personal data: an event id, a policy version, or a
-  pseudonymous member reference ``member_ref`` (HMAC of the member id under the workspace key).
-* ``digest`` commits to the row's content with an HMAC under the workspace key, so a leaf
-  reveals nothing guessable (an email's hash could be brute-forced; its HMAC cannot).
+  pseudonymous member reference ``member_ref`` (HMAC of the member id under the member's key).
+* ``digest`` commits to the row's content with an HMAC, so a leaf reveals nothing guessable
+  (an email's hash could be brute-forced; its HMAC cannot). A member's own rows (the member,
+  their consent events, their place in remediation orders) are keyed with the member's key,
+  every other row with the workspace key; erasure destroys the member's key, after which
+  their earlier entries can neither be linked to them nor checked against a guess.
 * A row's current content must equal the digest of the *latest* entry for its key; an entry
   whose latest action deletes the row has ``digest`` null.
 
@@ -140,24 +143,32 @@ def row_digest(secret: bytes, entity: str, row: Mapping[str, Any]) -> str:
     return hmac.new(secret, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def row_digester(
-    secret: bytes, entity: str, columns: Sequence[str]
-) -> Callable[[Sequence[Any]], str]:
-    """``row_digest`` for many rows of one table, each given as its values in ``columns``
-    order: the same hex digests (audit verification recomputes them with ``row_digest``).
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+HmacStates = tuple["hashlib._Hash", "hashlib._Hash"]
 
-    Faster for bulk writes: the column prefixes are built once, and the HMAC's key pads are
-    hashed once (RFC 2104: ``H(K^opad || H(K^ipad || m))``, each row resuming copies of the
-    two keyed SHA-256 states) instead of re-keying per row as ``hmac.new`` does.
-    """
+
+def hmac_states(secret: bytes) -> HmacStates:
+    """The two keyed SHA-256 states of HMAC-SHA256 under ``secret`` (RFC 2104:
+    ``H(K^opad || H(K^ipad || m))``), for ``row_digests``: computed once per key, each
+    message then resumes copies of them instead of re-keying as ``hmac.new`` does."""
     block = 64  # SHA-256 block size
     key = hashlib.sha256(secret).digest() if len(secret) > block else secret
     key = key.ljust(block, b"\x00")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
+def row_digests(entity: str, columns: Sequence[str]) -> Callable[[HmacStates, Sequence[Any]], str]:
+    """``row_digest`` for many rows of one table, each given as its values in ``columns``
+    order and the ``hmac_states`` of its key (rows of different members have different
+    keys): the same hex digests (audit verification recomputes them with ``row_digest``).
+
+    Faster for bulk writes: the column prefixes are built once, and the HMAC's key pads are
+    hashed once per key, not per row.
+    """
     named = tuple((f"{c}=", f"{c}\x00") for c in columns)
 
-    def digest(values: Sequence[Any]) -> str:
+    def digest(states: HmacStates, values: Sequence[Any]) -> str:
         message = "\x1f".join(
             [
                 entity,
@@ -169,13 +180,22 @@ def row_digester(
                 ],
             ]
         )
-        h = inner.copy()
+        h = states[0].copy()
         h.update(message.encode("utf-8"))
-        o = outer.copy()
+        o = states[1].copy()
         o.update(h.digest())
         return o.hexdigest()
 
     return digest
+
+
+def row_digester(
+    secret: bytes, entity: str, columns: Sequence[str]
+) -> Callable[[Sequence[Any]], str]:
+    """``row_digests`` for rows that all have the key ``secret``."""
+    states = hmac_states(secret)
+    digest = row_digests(entity, columns)
+    return lambda values: digest(states, values)
 
 
 def _digest_text(value: Any) -> str:
@@ -188,7 +208,9 @@ def _digest_text(value: Any) -> str:
 
 
 def member_ref(secret: bytes, member_id: str) -> str:
-    """A pseudonymous, stable reference to a member: HMAC-SHA256(secret, "member:" + id)."""
+    """A pseudonymous, stable reference to a member: HMAC-SHA256(secret, "member:" + id),
+    where ``secret`` is the member's own key (``store.audit.Keyring``): once an erasure
+    destroys it, nobody can tell which earlier entries were the member's."""
     return hmac.new(secret, b"member:" + member_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 

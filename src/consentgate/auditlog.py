@@ -24,6 +24,7 @@ from consentgate.errors import AuditChainBroken, Conflict, NotFound, UsageError
 from consentgate.store import audit as store_audit
 from consentgate.store import registry
 from consentgate.store import transparency as store_tlog
+from consentgate.store.erasure import MEMBER_ERASED
 from consentgate.timestamps import utcnow
 from consentgate.transparency import (
     LoggedCheckpoint,
@@ -149,7 +150,12 @@ def issue_receipt(
             raise NotFound("consent event of this member", event_id or "latest")
         assert eid is not None
         entry = store_tlog.event_entry(conn, eid)
-        secret = store_audit.workspace_secret(conn)
+        if entry is not None and entry.action == MEMBER_ERASED:
+            raise Conflict(
+                "the member is erased: no receipt is issued for their events any more "
+                "(receipts issued before stay valid)"
+            )
+        secret = store_audit.Keyring(conn).member(member_id)  # the event's digest key
         spec = store_audit.AUDITED[store_tlog.EVENT_ENTITY]
         if entry is None or entry.digest != audit.row_digest(
             secret, store_tlog.EVENT_ENTITY, spec.row(row)

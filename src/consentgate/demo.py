@@ -226,7 +226,12 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     echo(
         f"   intact: {report.entries} hash-chained entries, {report.rows} audited rows, head {report.head[:16]}…"
     )
-    _proofs_section(engine, directory, echo, [str(e["member_id"]) for e in timely])
+    member, receipt = _proofs_section(
+        engine, directory, echo, [str(e["member_id"]) for e in timely]
+    )
+    person = next(m for m in members if m["member_id"] == member)
+    namesakes = sum(m["name"] == person["name"] for m in members) - 1
+    _erasure_section(engine, db, echo, person, receipt, namesakes)
     echo("\nTry: consentgate --db sqlite:///" + str(db) + " policy diff v1 v2")
 
 
@@ -304,9 +309,12 @@ def _past_cutoff_section(
         echo(f"   refused: {exc}")
 
 
-def _proofs_section(engine: Any, directory: Path, echo: Echo, candidates: list[str]) -> None:
+def _proofs_section(
+    engine: Any, directory: Path, echo: Echo, candidates: list[str]
+) -> tuple[str, Path]:
     """A member gets a signed receipt and a proof their messages are NOT in a dataset, and
-    checks both offline with nothing but the public key and the manifest's members_root."""
+    checks both offline with nothing but the public key and the manifest's members_root.
+    Returns the member and the receipt file."""
     from consentgate.checkpoint import parse_verifier_key
     from consentgate.membership import verify_proof_json
     from consentgate.transparency import verify_receipt
@@ -348,6 +356,51 @@ def _proofs_section(engine: Any, directory: Path, echo: Echo, candidates: list[s
         f"{'valid' if result.valid else 'INVALID'} against members_root {manifest['members_root'][:16]}…"
     )
     echo(f"   check it yourself: consentgate verify-receipt {rpath.name} --public-key log.pub")
+    return member, rpath
+
+
+def _erasure_section(
+    engine: Any, db: Path, echo: Echo, person: dict[str, str], receipt: Path, namesakes: int
+) -> None:
+    """The receipt holder asks for erasure: their details leave the ledger file, the audit
+    trail stays intact and their receipt still verifies against the log."""
+    from consentgate.checkpoint import load_signer
+    from consentgate.transparency import Receipt, verify_receipt
+
+    member = person["member_id"]
+    echo(f"\n10. Erasure: {member} asks to be forgotten")
+    details = [person[f].encode() for f in ("email", "phone")]
+    found_before = sum(d in db.read_bytes() + _sibling_bytes(db) for d in details)
+    workspace.record_event(
+        engine, {"member_id": member, "type": "erase", "effective_at": "2024-12-01T00:00:00Z"}
+    )
+    on_disk = db.read_bytes() + _sibling_bytes(db)
+    found_after = sum(d in on_disk for d in details)
+    echo(
+        f"   their email and phone in the ledger's files (database and write-ahead log): "
+        f"{found_before} of 2 before, {found_after} of 2 after; their name is deleted too "
+        f"(it stays only as the name of {namesakes} other member(s))"
+    )
+    key = db.parent / "keys" / "log.key"
+    held = Receipt.from_json(receipt.read_text(encoding="utf-8"))
+    report = auditlog.verify_log(
+        engine, key_file=key, checkpoints=[(receipt.name, held.checkpoint)]
+    )
+    checked = verify_receipt(receipt.read_bytes(), load_signer(key).verifier)
+    echo(
+        f"   audit trail intact: {report.entries} entries, {report.rows} rows, and the log extends "
+        f"the checkpoint of the receipt issued before (leaf {checked.leaf_index}), which still "
+        "verifies offline"
+    )
+
+
+def _sibling_bytes(db: Path) -> bytes:
+    """The bytes SQLite keeps beside the database file (write-ahead log, journal)."""
+    return b"".join(
+        p.read_bytes()
+        for p in (db.with_name(db.name + s) for s in ("-wal", "-journal"))
+        if p.exists()
+    )
 
 
 def _records(rng: random.Random, members: list[dict[str, str]], directory: Path) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from consentgate import ids
 from consentgate.audit import canonical_json
 from consentgate.consent import SOURCES, ConsentEvent, EventType
 from consentgate.errors import InvalidInput
@@ -137,16 +138,18 @@ def _member_problem(rec: Any, seen: set[str]) -> str | None:
     if unknown:
         return f"unknown field(s) {sorted(unknown)}"
     mid = rec.get("member_id")
-    if not isinstance(mid, str) or not mid.strip():
-        return "member_id: required, a non-empty string"
+    problem = ids.member_id_problem(mid)
+    if problem is not None:
+        return f"member_id: {problem}"
     if mid in seen:
         return "member_id: duplicate in this file"
     jur = rec.get("jurisdiction")
     if not isinstance(jur, str) or not JURISDICTION.match(jur):
         return f"jurisdiction: expected a code like US, US-CA, EU, got {jur!r}"
     for f in ("name", "email", "phone"):
-        if rec.get(f) is not None and not isinstance(rec[f], str):
-            return f"{f}: expected a string"
+        problem = ids.text_problem(rec.get(f))
+        if problem is not None:
+            return f"{f}: {problem}"
     return None
 
 
@@ -226,8 +229,9 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
     if not rec.keys() <= EVENT_FIELDS:
         raise ValueError(f"unknown field(s) {sorted(set(rec) - EVENT_FIELDS)}")
     member_id = rec.get("member_id")
-    if not isinstance(member_id, str) or not member_id:
-        raise ValueError("member_id: required, a non-empty string")
+    problem = ids.member_id_problem(member_id)
+    if problem is not None or not isinstance(member_id, str):
+        raise ValueError(f"member_id: {problem}")
     if not ctx.is_member(member_id):
         raise ValueError("member_id: unknown member (import members first)")
     raw_type = rec.get("type")
@@ -256,11 +260,15 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
     if source not in SOURCES:
         raise ValueError(f"source: expected one of {', '.join(SOURCES)}, got {source!r}")
     evidence = rec.get("evidence")
-    if evidence is not None and not isinstance(evidence, dict):
-        raise ValueError("evidence: expected an object")
-    event_id = rec.get("event_id") or derive_event_id(rec, ctx.id_key)
-    if not isinstance(event_id, str) or len(event_id) > 128:
-        raise ValueError("event_id: expected a string of at most 128 characters")
+    problem = ids.evidence_problem(evidence)
+    if problem is not None:
+        raise ValueError(f"evidence: {problem}")
+    event_id = rec.get("event_id")
+    if event_id is None:
+        event_id = derive_event_id(rec, ctx.id_key)
+    problem = ids.event_id_problem(event_id)
+    if problem is not None or not isinstance(event_id, str):
+        raise ValueError(f"event_id: {problem}")
     return ConsentEvent(
         event_id,
         member_id,
@@ -315,14 +323,15 @@ def decode_event_lines(lines: Iterable[tuple[int, str]]) -> list[DecodedLine]:
 
 
 def event_member_ids(decoded: Iterable[DecodedLine]) -> set[str]:
-    """The member ids named by decoded event lines (to look up which are known)."""
-    ids: set[str] = set()
+    """The valid member ids named by decoded event lines (to look up which are known; an
+    invalid one is refused by ``build_event`` and never reaches the database)."""
+    found: set[str] = set()
     for _, _, rec in decoded:
         if type(rec) is dict:
             mid = rec.get("member_id")
-            if isinstance(mid, str):
-                ids.add(mid)
-    return ids
+            if isinstance(mid, str) and ids.member_id_problem(mid) is None:
+                found.add(mid)
+    return found
 
 
 def parse_events(decoded: Iterable[DecodedLine], ctx: EventContext, *, name: str) -> Parsed:

@@ -19,12 +19,13 @@ in index order: leaf hash ``H(0x00 || entry_bytes)`` (``consentgate.merkle``). A
   entry without re-reading the whole log.
 
 Why the receipt carries its own signature: an entry commits to its row with an HMAC under
-the workspace secret (commit, don't reveal), which a member cannot recompute, so the
-inclusion proof alone would not tie the event to the entry. The signature does: the log
-operator states, under the key that signs its checkpoints, that this event is the row
-that entry commits to. Anyone holding the workspace secret (the operator, an auditor)
-can also check the digest itself (``audit.row_digest`` over the event's columns, in the
-order of the ``consent_events`` table).
+the member's key (commit, don't reveal; an erase event: the workspace secret), which a
+member cannot recompute, so the inclusion proof alone would not tie the event to the
+entry. The signature does: the log operator states, under the key that signs its
+checkpoints, that this event is the row that entry commits to. Anyone holding that key
+(the operator, an auditor, until an erasure destroys it) can also check the digest itself
+(``audit.row_digest`` over the event's columns, in the order of the ``consent_events``
+table).
 
 A receipt file is accepted only in the exact form ``Receipt.to_json`` writes, so that
 every altered byte fails, not only the bytes that carry meaning. The receipt format is

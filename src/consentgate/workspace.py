@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from consentgate import consent as core
-from consentgate import ingest
+from consentgate import ids, ingest
 from consentgate.errors import Conflict, InvalidInput, NotFound, PolicyError, UsageError
 from consentgate.policy import (
     Change,
@@ -36,6 +36,7 @@ from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
+from consentgate.store import erasure as store_erasure
 from consentgate.store import ledger
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY, parse_taxonomy_file
@@ -169,6 +170,7 @@ class ImportResult:
     unchanged: int
     rejected: int
     rejects_path: Path | None
+    erased: int = 0  # rows of erased members, not stored again
 
 
 def _write_rejects(path: Path, lines: Iterable[str]) -> None:
@@ -181,6 +183,27 @@ def _write_rejects(path: Path, lines: Iterable[str]) -> None:
 
 def _rejects_for(path: Path, rejects: Path | None) -> Path:
     return rejects or path.with_name(path.name + ".rejects")
+
+
+def _plan_rejects(
+    conn: sa.Connection, path: Path, rejects: Path | None, lines: list[str], *, at: datetime
+) -> tuple[Path | None, list[str]]:
+    """Where an import's rejected lines go and which of them (none naming an erased
+    member): the file is recorded in the ledger, so that a later erasure scrubs it too."""
+    if not lines:
+        return None, []
+    rpath = _rejects_for(path, rejects)
+    store_erasure.record_rejects_file(conn, rpath, at=at)
+    return rpath, store_erasure.without_erased(conn, lines)
+
+
+def _finish_erasure(engine: sa.Engine, erased: store_erasure.Erased | None) -> None:
+    """After an erasure committed: drop the members' lines from the rejects files imports
+    wrote, and make SQLite release the old copies of the pages it changed."""
+    if erased is None:
+        return
+    store_erasure.scrub_files(erased.rejects_files, erased.terms)
+    store_engine.reclaim_freed_pages(engine)
 
 
 def import_members(
@@ -196,15 +219,18 @@ def import_members(
         parsed.refuse_if_bad(f"{path}: member import")
     at = now()
     with engine.begin() as conn:
-        added, updated, same = ledger.upsert_members(conn, parsed.items, at=at)
-    rpath = None
-    if parsed.rejected_lines:
-        rpath = _rejects_for(path, rejects)
-        _write_rejects(rpath, parsed.rejected_lines)
+        added, updated, same, erased = ledger.upsert_members(conn, parsed.items, at=at)
+        rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+    if rpath is not None:
+        _write_rejects(rpath, lines)
     logger.info(
-        "members imported: %d added, %d updated, %d rejected", added, updated, len(parsed.problems)
+        "members imported: %d added, %d updated, %d rejected, %d erased",
+        added,
+        updated,
+        len(parsed.problems),
+        erased,
     )
-    return ImportResult(added, updated, same, len(parsed.problems), rpath)
+    return ImportResult(added, updated, same, len(parsed.problems), rpath, erased)
 
 
 def _store_events(
@@ -215,14 +241,21 @@ def _store_events(
     problems: list[str],
     where: Callable[[int], str],
     rules: DeadlineRules | None,
-) -> tuple[int, int]:
-    """Store the events not recorded yet; ``where(i)`` locates ``events[i]`` for problems."""
+) -> tuple[int, int, store_erasure.Erased | None]:
+    """Store the events not recorded yet; ``where(i)`` locates ``events[i]`` for problems.
+    Returns (added, unchanged, what an erasure among them removed)."""
     existing = ledger.existing_events(conn, [e.event_id for e in events])
+    erased = ledger.erased_member_ids(conn, {e.member_id for e in events})
     new: list[core.ConsentEvent] = []
     same = 0
     for i, e in enumerate(events):
         old = existing.get(e.event_id)
         if old is None:
+            if e.member_id in erased:
+                problems.append(
+                    f"{where(i)}: member_id: the member is erased; nothing more is recorded "
+                    "for them"
+                )
             new.append(e)
         elif _same_event(old, e):
             same += 1
@@ -231,12 +264,14 @@ def _store_events(
                 f"{where(i)}: event_id {e.event_id!r} is already recorded with different content"
             )
     if problems:
-        return 0, same
+        return 0, same, None
     stored = ledger.insert_events(conn, new, at=at)
     # A withdrawal, a denial after a default-on or an erasure opens remediation orders for
     # everything holding the member's data, in the same transaction (issue 5).
     store_remediation.open_for_events(conn, stored, at=at, rules=rules)
-    return len(new), same
+    # Then the erasure itself (DESIGN.md "Erasure"), still in the same transaction.
+    erasing = sorted({e.member_id for e in stored if e.type is core.EventType.ERASE})
+    return len(new), same, store_erasure.erase(conn, erasing, at=at) if erasing else None
 
 
 def _same_event(a: core.ConsentEvent, b: core.ConsentEvent) -> bool:
@@ -293,7 +328,7 @@ def import_events(
             parsed.refuse_if_bad(f"{path}: consent import")
         problems: list[str] = []
         lines = parsed.item_lines
-        added, same = _store_events(
+        added, same, erased = _store_events(
             conn,
             parsed.items,
             at=at,
@@ -303,10 +338,10 @@ def import_events(
         )
         if problems:
             raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
-    rpath = None
-    if parsed.rejected_lines:
-        rpath = _rejects_for(path, rejects)
-        _write_rejects(rpath, parsed.rejected_lines)
+        rpath, rejected = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+    _finish_erasure(engine, erased)
+    if rpath is not None:
+        _write_rejects(rpath, rejected)
     logger.info(
         "consent events imported: %d added, %d unchanged, %d rejected",
         added,
@@ -329,7 +364,8 @@ def record_event(
     with engine.begin() as conn:
         history = ledger.load_history(conn)
         mid = record.get("member_id")
-        known = ledger.known_member_ids(conn, [mid]) if isinstance(mid, str) else set()
+        valid = isinstance(mid, str) and ids.member_id_problem(mid) is None
+        known = ledger.known_member_ids(conn, [str(mid)]) if valid else set()
         ctx = ingest.EventContext(
             history,
             known.__contains__,
@@ -342,11 +378,12 @@ def record_event(
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         problems: list[str] = []
-        added, _ = _store_events(
+        added, _, erased = _store_events(
             conn, [event], at=at, problems=problems, where=lambda _: "event", rules=rules
         )
         if problems:
             raise Conflict(problems[0])
+    _finish_erasure(engine, erased)
     stored = member_events_for(engine, event.member_id)
     return next(e for e in stored if e.event_id == event.event_id), bool(added)
 

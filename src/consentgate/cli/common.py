@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from consentgate import ids
 from consentgate.config import Settings
 from consentgate.errors import UsageError
 from consentgate.store.engine import check_current, make_engine
@@ -57,6 +58,25 @@ class Timestamp(click.ParamType[datetime]):
 
 
 TIMESTAMP = Timestamp()
+
+
+class Identifier(click.ParamType[str]):
+    """A member or event id on the command line, checked by the rules every importer uses
+    (``consentgate.ids``); a refusal names the rule, never the id."""
+
+    def __init__(self, kind: str, problem: Callable[[Any], str | None]) -> None:
+        self.name = kind
+        self._problem = problem
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        problem = self._problem(value)
+        if problem is not None:
+            self.fail(f"not a valid {self.name}: {problem}", param, ctx)
+        return str(value)
+
+
+MEMBER_ID = Identifier("member id", ids.member_id_problem)
+EVENT_ID = Identifier("event id", ids.event_id_problem)
 
 
 def column_map(pairs: tuple[str, ...]) -> dict[str, str] | None:

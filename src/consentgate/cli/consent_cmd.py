@@ -10,6 +10,8 @@ import click
 
 from consentgate import workspace
 from consentgate.cli.common import (
+    EVENT_ID,
+    MEMBER_ID,
     TIMESTAMP,
     AppContext,
     F,
@@ -31,12 +33,14 @@ def _report(result: workspace.ImportResult, what: str, as_json: bool) -> None:
         "unchanged": result.unchanged,
         "rejected": result.rejected,
         "rejects_file": str(result.rejects_path) if result.rejects_path else None,
+        "erased": result.erased,
     }
     if as_json:
         echo_json(data)
         return
+    erased = f", {result.erased} erased (not stored again)" if result.erased else ""
     click.echo(
-        f"{what}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.rejected} rejected."
+        f"{what}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.rejected} rejected{erased}."
     )
     if result.rejects_path:
         click.echo(f"Rejected lines written to {result.rejects_path}")
@@ -102,7 +106,7 @@ def consent_import(
 
 
 @consent.command("record")
-@click.argument("member")
+@click.argument("member", type=MEMBER_ID)
 @click.option("--setting", help="Setting id (not for erase).")
 @click.option(
     "--type", "etype", type=click.Choice(["grant", "deny", "withdraw", "erase"]), required=True
@@ -118,7 +122,7 @@ def consent_import(
     default="cli",
     show_default=True,
 )
-@click.option("--event-id", help="Idempotency key (generated when absent).")
+@click.option("--event-id", type=EVENT_ID, help="Idempotency key (generated when absent).")
 @json_option
 @pass_app
 def consent_record(
@@ -163,7 +167,7 @@ def consent_record(
 
 
 @consent.command("status")
-@click.argument("member")
+@click.argument("member", type=MEMBER_ID)
 @click.option("--setting", required=True)
 @click.option("--at", type=TIMESTAMP, help="Point in time (default now).")
 @click.option(

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from consentgate import builds
 from consentgate.cli.common import (
+    MEMBER_ID,
     TIMESTAMP,
     AppContext,
     column_map,
@@ -239,7 +240,7 @@ def datasets(app: AppContext, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("member")
+@click.argument("member", type=MEMBER_ID)
 @json_option
 @pass_app
 def impact(app: AppContext, member: str, as_json: bool) -> None:

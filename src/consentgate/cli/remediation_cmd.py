@@ -12,6 +12,7 @@ import click
 
 from consentgate import withdrawals
 from consentgate.cli.common import (
+    MEMBER_ID,
     TIMESTAMP,
     AppContext,
     column_map,
@@ -397,7 +398,7 @@ def report() -> None:
 
 
 @report.command("dsar")
-@click.argument("member")
+@click.argument("member", type=MEMBER_ID)
 @click.option("--json", "fmt", flag_value="json", help="JSON output.")
 @click.option("--html", "fmt", flag_value="html", help="A self-contained HTML page.")
 @pass_app

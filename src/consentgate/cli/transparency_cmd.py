@@ -16,7 +16,14 @@ import click
 
 from consentgate import auditlog
 from consentgate.checkpoint import parse_verifier_key
-from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
+from consentgate.cli.common import (
+    EVENT_ID,
+    MEMBER_ID,
+    AppContext,
+    echo_json,
+    json_option,
+    pass_app,
+)
 from consentgate.errors import AuditChainBroken, InvalidInput
 from consentgate.membership import verify_proof_json
 from consentgate.transparency import Receipt, verify_receipt
@@ -54,8 +61,10 @@ def _invalid(reason: str, as_json: bool) -> NoReturn:
 
 
 @click.command()
-@click.argument("member")
-@click.option("--event", "event_id", metavar="ID", help="The event (default: the latest).")
+@click.argument("member", type=MEMBER_ID)
+@click.option(
+    "--event", "event_id", type=EVENT_ID, metavar="ID", help="The event (default: the latest)."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -141,7 +150,9 @@ def _secret(ctx: click.Context, param: click.Parameter, value: str | None) -> by
     callback=_secret,
     help="The member's secret: check the proof is about this member (with --member).",
 )
-@click.option("--member", "member_id", metavar="ID", help="The member id (with --secret).")
+@click.option(
+    "--member", "member_id", type=MEMBER_ID, metavar="ID", help="The member id (with --secret)."
+)
 @json_option
 def verify_proof_cmd(
     file: Path,
@@ -176,7 +187,7 @@ def verify_proof_cmd(
 
 
 @click.command("proof")
-@click.argument("member")
+@click.argument("member", type=MEMBER_ID)
 @click.option("--dataset", "dataset_id", required=True, help="Registered dataset id.")
 @click.option(
     "--out",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,9 +67,120 @@ AUDITED: dict[str, Audited] = {
 }
 
 
+# The audited tables whose rows belong to one member: their keys and digests are made under
+# that member's key (the column names the member).
+MEMBER_ROWS: dict[str, str] = {
+    "members": "member_id",
+    "consent_events": "member_id",
+    "remediation_order_members": "member_id",
+}
+_CHUNK = 50_000
+
+
+def row_member(entity: str, row: Mapping[str, Any]) -> str | None:
+    """The member whose key an audited row is keyed with, or None (the workspace secret).
+
+    An erase event is keyed with the workspace secret: it outlives the member's key (it is
+    what keeps the member out of every build), so its receipt can still be issued after
+    the erasure.
+    """
+    owner = MEMBER_ROWS.get(entity)
+    if owner is None or (entity == "consent_events" and row.get("type") == "erase"):
+        return None
+    return str(row[owner])
+
+
+class Keyring:
+    """The keys audit entries are made under, for one transaction: the workspace secret,
+    and each member's own key (``member_keys``), loaded on demand and cached.
+
+    A member without a key — imported before revision 0007, or erased (erasure deletes the
+    key) — uses the workspace secret.
+    """
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.workspace = workspace_secret(conn)
+        self._members: dict[str, bytes] = {}
+
+    def load(self, member_ids: Iterable[str]) -> None:
+        """Fetch the keys of ``member_ids`` not cached yet (one query per 50,000)."""
+        wanted = sorted({m for m in member_ids if m not in self._members})
+        c = t.member_keys.c
+        cache, fromhex = self._members, bytes.fromhex
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            query = sa.select(c.member_id, c.secret).where(
+                bulk.one_of(self.conn, c.member_id, chunk)
+            )
+            for m, secret in self.conn.execute(query):
+                cache[m] = fromhex(secret)
+            for m in chunk:
+                if m not in cache:
+                    cache[m] = self.workspace
+
+    def add(self, member_id: str, secret: bytes) -> None:
+        """Cache a key just created (``create_member_keys``)."""
+        self._members[member_id] = secret
+
+    def forget(self, member_id: str) -> None:
+        """Drop a cached key (after erasure deleted it)."""
+        self._members.pop(member_id, None)
+
+    def member(self, member_id: str) -> bytes:
+        if member_id not in self._members:
+            self.load([member_id])
+        return self._members[member_id]
+
+    def states(self, member_ids: Iterable[str]) -> dict[str, audit.HmacStates]:
+        """``audit.hmac_states`` of each member's key, by member (bulk digests: the pads
+        are hashed once per member, not per row)."""
+        wanted = set(member_ids)
+        self.load(wanted)
+        shared = audit.hmac_states(self.workspace)
+        keys, workspace, states = self._members, self.workspace, audit.hmac_states
+        return {m: shared if keys[m] is workspace else states(keys[m]) for m in wanted}
+
+    def secret_for(self, entity: str, row: Mapping[str, Any]) -> bytes:
+        member = row_member(entity, row)
+        return self.workspace if member is None else self.member(member)
+
+
+def create_member_keys(
+    conn: sa.Connection, member_ids: Sequence[str], *, at: datetime, keys: Keyring
+) -> None:
+    """Give each new member a random 256-bit key of their own (``keys`` learns them)."""
+    blob = secrets.token_bytes(32 * len(member_ids))  # one system call for every key
+    stamp = bulk.micros(at)
+    rows = []
+    for i, m in enumerate(member_ids):
+        secret = blob[32 * i : 32 * i + 32]
+        rows.append((m, secret.hex(), stamp))
+        keys.add(m, secret)
+    bulk.insert_values(conn, t.member_keys, ("member_id", "secret", "created_at"), rows)
+
+
 def audit_item(
+    keys: bytes | Keyring, action: str, entity: str, values: Mapping[str, Any]
+) -> tuple[str, str, str, str | None]:
+    """The (action, entity, key, digest) of an entry recording ``values`` (a row of
+    ``entity``). A member's own rows need the ``Keyring``; other rows take the workspace
+    secret or the keyring."""
+    spec = AUDITED[entity]
+    row = spec.row(values)
+    if isinstance(keys, Keyring):
+        secret = keys.secret_for(entity, row)
+    elif entity in MEMBER_ROWS:
+        raise TypeError(f"rows of {entity} are keyed per member: pass a Keyring")
+    else:
+        secret = keys
+    return (action, entity, spec.key(secret, row), audit.row_digest(secret, entity, row))
+
+
+def keyed_item(
     secret: bytes, action: str, entity: str, values: Mapping[str, Any]
 ) -> tuple[str, str, str, str | None]:
+    """``audit_item`` with the key given (erasure: the member key it is destroying)."""
     spec = AUDITED[entity]
     row = spec.row(values)
     return (action, entity, spec.key(secret, row), audit.row_digest(secret, entity, row))
@@ -240,14 +351,25 @@ def verify(
     log = check_tree(tree) if check_tree is not None else None
     secret = workspace_secret(conn)
     n_rows = 0
+    k = t.member_keys.c
 
     def rows() -> Iterator[tuple[str, str, str]]:
         nonlocal n_rows
         for entity, spec in AUDITED.items():
-            for r in conn.execute(sa.select(spec.table).execution_options(yield_per=50_000)):
-                values = spec.row(dict(r._mapping))
+            owner = MEMBER_ROWS.get(entity)
+            query = sa.select(spec.table)
+            if owner is not None:  # each row with its member's key (none: the workspace's)
+                query = sa.select(spec.table, k.secret.label("_member_key")).outerjoin(
+                    t.member_keys, k.member_id == spec.table.c[owner]
+                )
+            for r in conn.execute(query.execution_options(yield_per=50_000)):
+                mapping = dict(r._mapping)
+                values = spec.row(mapping)
+                key = secret
+                if mapping.get("_member_key") is not None and row_member(entity, values):
+                    key = bytes.fromhex(mapping["_member_key"])
                 n_rows += 1
-                yield entity, spec.key(secret, values), audit.row_digest(secret, entity, values)
+                yield entity, spec.key(key, values), audit.row_digest(key, entity, values)
 
     audit.verify_rows(latest, rows())
     return VerifyReport(entries=count, head=head_hash, rows=n_rows, root=tree.root().hex(), log=log)

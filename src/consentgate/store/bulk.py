@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from consentgate.store.tables import UTCMicros
 
@@ -126,3 +127,20 @@ def _copy(
     except error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, error) from exc
     return count
+
+
+def one_of(
+    conn: sa.Connection, column: sa.Column[Any], values: Sequence[str]
+) -> sa.ColumnElement[bool]:
+    """``column IN values`` with the values bound as one parameter: a JSON array read by
+    ``json_each`` on SQLite, an array on PostgreSQL. An expanding ``IN`` of thousands of
+    parameters costs more to compile and plan than the lookup itself (imports check every
+    event id and member id); both forms still search the column's index."""
+    if conn.dialect.name == "sqlite":
+        listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)))).table_valued(
+            "value"
+        )
+        return column.in_(sa.select(listed.c.value))
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String)))
+    return column.in_(list(values))

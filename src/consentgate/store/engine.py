@@ -41,6 +41,9 @@ def make_engine(url: str) -> sa.Engine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted and overwritten content is zeroed, not left in free space: an erasure
+            # must not leave the member's details readable in the file (docs/transparency.md).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports touch many index pages
@@ -78,3 +81,20 @@ def check_current(engine: sa.Engine) -> None:
         raise ConsentgateError(
             "the database is not initialised or is out of date: run `consentgate init`"
         )
+
+
+def reclaim_freed_pages(engine: sa.Engine) -> None:
+    """Make SQLite drop the old page images it still keeps after personal data was erased.
+
+    ``secure_delete`` zeroes what a change frees inside the database file, but in WAL mode
+    the previous versions of changed pages stay in the ``-wal`` file until a checkpoint
+    overwrites them: checkpoint and truncate it. Readers in other processes can keep the
+    checkpoint from finishing; it is then retried by SQLite's next automatic checkpoint
+    (logged). PostgreSQL: nothing to do here (see docs/transparency.md, "Erasure").
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+    if busy:
+        logger.warning("the SQLite write-ahead log could not be truncated after an erasure")

@@ -6,14 +6,12 @@ Every write appends its audit entries in the same transaction (the caller's conn
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from consentgate import audit
 from consentgate.consent import EVENTS_SCHEMA, ConsentEvent, EventType, Member
@@ -128,11 +126,28 @@ def existing_members(conn: sa.Connection, ids: Sequence[str]) -> dict[str, dict[
     return out
 
 
+def erased_member_ids(conn: sa.Connection, member_ids: Iterable[str] | None = None) -> set[str]:
+    """Which of ``member_ids`` (default: all members) have an erase event recorded.
+
+    Reads every erased member through the partial index ``ix_consent_events_erased``
+    (erasures are few): cheaper than probing a million-member import id by id."""
+    c = t.consent_events.c
+    # a literal, as in the index's condition (a bound parameter would not match it)
+    erase: sa.ColumnElement[str] = sa.literal_column("'erase'")
+    erased = set(conn.execute(sa.select(c.member_id).where(c.type == erase).distinct()).scalars())
+    return erased if member_ids is None or not erased else erased.intersection(member_ids)
+
+
 def upsert_members(
     conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, at: datetime
-) -> tuple[int, int, int]:
-    """Insert new members, update changed ones, skip identical ones: (added, updated, same)."""
+) -> tuple[int, int, int, int]:
+    """Insert new members (each with a key of their own), update changed ones, skip
+    identical ones and erased ones (their details are never stored again):
+    (added, updated, same, erased)."""
     fields = ("jurisdiction", "name", "email", "phone")
+    erased = erased_member_ids(conn, (str(r["member_id"]) for r in rows))
+    if erased:
+        rows = [r for r in rows if r["member_id"] not in erased]
     have = existing_members(conn, [str(r["member_id"]) for r in rows])
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -144,21 +159,24 @@ def upsert_members(
             )
         elif any(old[f] != r.get(f) for f in fields):
             updates.append({**old, **{f: r.get(f) for f in fields}})
+    keys = store_audit.Keyring(conn)
     if inserts:
         bulk.insert_rows(conn, t.members, inserts)
+        store_audit.create_member_keys(conn, [r["member_id"] for r in inserts], at=at, keys=keys)
     for u in updates:
         conn.execute(
             t.members.update()
             .where(t.members.c.member_id == u["member_id"])
             .values(**{f: u[f] for f in fields})
         )
-    secret = store_audit.workspace_secret(conn)
+    keys.load(u["member_id"] for u in updates)
     items = [
-        store_audit.audit_item(secret, audit.MEMBER_IMPORTED, "members", r)
+        store_audit.audit_item(keys, audit.MEMBER_IMPORTED, "members", r)
         for r in (*inserts, *updates)
     ]
     store_audit.append(conn, items, at=at)
-    return len(inserts), len(updates), len(rows) - len(inserts) - len(updates)
+    same = len(rows) - len(inserts) - len(updates)
+    return len(inserts), len(updates), same, len(erased)
 
 
 def get_member(conn: sa.Connection, member_id: str) -> Member | None:
@@ -170,21 +188,7 @@ def get_member(conn: sa.Connection, member_id: str) -> Member | None:
 _CHUNK = 50_000
 
 
-def _one_of(
-    conn: sa.Connection, column: sa.Column[Any], values: Sequence[str]
-) -> sa.ColumnElement[bool]:
-    """``column IN values`` with the values bound as one parameter: a JSON array read by
-    ``json_each`` on SQLite, an array on PostgreSQL. An expanding ``IN`` of thousands of
-    parameters costs more to compile and plan than the lookup itself (imports check every
-    event id and member id); both forms still search the column's index."""
-    if conn.dialect.name == "sqlite":
-        listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)))).table_valued(
-            "value"
-        )
-        return column.in_(sa.select(listed.c.value))
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String)))
-    return column.in_(list(values))
+_one_of = bulk.one_of
 
 
 def known_member_ids(conn: sa.Connection, ids: Iterable[str]) -> set[str]:
@@ -292,9 +296,11 @@ def insert_events(
         return []
     if tuple(t.consent_events.columns.keys()) != _EVENT_COLUMNS:  # the digest's column order
         raise RuntimeError("consent_events columns changed: update ledger._EVENT_COLUMNS")
-    digest = audit.row_digester(
-        store_audit.workspace_secret(conn), "consent_events", _EVENT_COLUMNS
-    )
+    keys = store_audit.Keyring(conn)  # each event's digest is under its member's key ...
+    states = keys.states({e.member_id for e in events})
+    digest = audit.row_digests("consent_events", _EVENT_COLUMNS)
+    workspace = audit.hmac_states(keys.workspace)  # ... an erase event's under the workspace's
+    erase = EventType.ERASE
     stored: list[ConsentEvent] = []
     items: list[tuple[str, str, str, str | None]] = []
 
@@ -320,7 +326,8 @@ def insert_events(
                 e.source,
                 evidence,
             )
-            add_item((action, "consent_events", e.event_id, digest(values)))
+            key = workspace if e.type is erase else states[e.member_id]
+            add_item((action, "consent_events", e.event_id, digest(key, values)))
             if e.recorded_at is not last_recorded:  # one clock reading per import, as a rule
                 last_recorded, last_micros = e.recorded_at, micros(e.recorded_at)
             add_stored(

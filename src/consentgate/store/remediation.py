@@ -64,13 +64,10 @@ def _append(
 ) -> None:
     if not items:
         return
-    secret = store_audit.workspace_secret(conn)
+    keys = store_audit.Keyring(conn)  # an order's member rows are keyed per member
     store_audit.append(
         conn,
-        [
-            store_audit.audit_item(secret, action, entity, values)
-            for action, entity, values in items
-        ],
+        [store_audit.audit_item(keys, action, entity, values) for action, entity, values in items],
         at=at,
     )
 

@@ -70,6 +70,22 @@ members = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+member_keys = sa.Table(  # a member's own audit key; erasure deletes it (revision 0007)
+    "member_keys",
+    metadata,
+    sa.Column("member_id", sa.String(255), primary_key=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+rejects_files = sa.Table(  # rejects files imports wrote; erasure scrubs them (revision 0007)
+    "rejects_files",
+    metadata,
+    sa.Column("path_sha256", sa.String(64), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("written_at", TS, nullable=False),
+)
+
 consent_events = sa.Table(
     "consent_events",
     metadata,
@@ -90,6 +106,12 @@ consent_events = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("evidence", sa.JSON),
     sa.Index("ix_consent_events_member", "member_id", "effective_at"),
+    sa.Index(  # who is erased: a handful of rows, read by every import (revision 0007)
+        "ix_consent_events_erased",
+        "member_id",
+        sqlite_where=sa.text("type = 'erase'"),
+        postgresql_where=sa.text("type = 'erase'"),
+    ),
 )
 
 snapshots = sa.Table(

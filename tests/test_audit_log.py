@@ -153,7 +153,9 @@ def test_the_signing_key_is_created_once_outside_the_database(
     public = auditlog.ensure_signing_key(engine, key_file)
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert (
-        auditlog.ensure_signing_key(engine, key_file) == public == auditlog.log_public_key(key_file)
+        auditlog.ensure_signing_key(engine, key_file)
+        == public
+        == auditlog.log_public_key(engine, key_file)
     )
     with engine.connect() as conn:
         stored = " ".join(str(v) for v in conn.execute(sa.select(t.meta.c.value)).scalars())
@@ -164,7 +166,7 @@ def test_checkpoints_need_a_verifier_key(log: sa.Engine, tmp_path: Path, key_fil
     auditlog.create_checkpoint(log, key_file)
     with pytest.raises(UsageError, match="no verifier key"):
         _verify(log, tmp_path / "absent.key")
-    public = auditlog.log_public_key(key_file)
+    public = auditlog.log_public_key(log, key_file)
     assert _verify(log, tmp_path / "absent.key", public_key=public).log is not None
     with pytest.raises(NotFound):
         auditlog.create_checkpoint(log, tmp_path / "absent.key")
@@ -318,8 +320,8 @@ def test_a_checkpoint_signed_with_another_key_fails(
         auditlog.create_checkpoint(log, key_file)
     _replace_note(log, 1, note=cp.note)
     assert _verify(log, key_file).log is not None
-    # Verifying with another public key fails too.
-    with pytest.raises(AuditChainBroken, match="not signed by key"):
+    # Verifying with another public key fails too: it is not one of the ledger's keys.
+    with pytest.raises(AuditChainBroken, match="is not one of this ledger's log keys"):
         _verify(log, key_file, public_key=load_signer(other_key).verifier_key)
 
 

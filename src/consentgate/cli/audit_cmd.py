@@ -135,7 +135,7 @@ def checkpoint(app: AppContext, as_json: bool) -> None:
 @pass_app
 def public_key(app: AppContext) -> None:
     """Print the log's verifier key: give it to members and auditors (verify-receipt)."""
-    click.echo(auditlog.log_public_key(app.settings.signing_key_path))
+    click.echo(auditlog.log_public_key(app.engine(), app.settings.signing_key_path))
 
 
 COMMANDS = [audit]

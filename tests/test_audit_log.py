@@ -3,6 +3,7 @@ verification against them, consent receipts, and every kind of tampering."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -575,7 +576,7 @@ def test_cli_verify_fails_naming_the_index(
 
 
 def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path: Path) -> None:
-    out = tmp_path / "receipt.json"
+    out = tmp_path / "receipt.tlog-proof"
     res = cli("receipt", "m2", "--out", str(out), "--json")
     assert res.exit_code == 0, res.stderr
     assert res.json()["leaf_index"] == 7 and "m2" not in res.stdout  # no member id printed
@@ -587,7 +588,12 @@ def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path
     assert res.exit_code == 0 and res.stdout.startswith("VALID")
     assert cli("audit", "verify", "--checkpoint", str(out)).exit_code == 0
     text = out.read_text()
-    out.write_text(text.replace('"grant"', '"deny"'))
+    assert text.startswith("c2sp.org/tlog-proof@v1\nextra ")
+    extra_line = text.split("\n")[1]
+    statement = base64.b64decode(extra_line[len("extra ") :])
+    assert b'"type":"grant"' in statement
+    forged = base64.b64encode(statement.replace(b'"grant"', b'"deny"')).decode()
+    out.write_text(text.replace(extra_line, "extra " + forged))
     res = cli("verify-receipt", str(out), "--public-key", str(public), "--json")
     assert res.exit_code == 1 and res.json() == {"valid": False, "reason": res.json()["reason"]}
     assert "signature" in res.json()["reason"]
@@ -595,6 +601,6 @@ def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path
         cli("verify-receipt", str(tmp_path / "missing.json"), "--public-key", str(public)).exit_code
         == 2
     )
-    assert cli("verify-receipt", str(out)).exit_code == 2  # --public-key is required
+    assert cli("verify-receipt", str(out)).exit_code == 2  # --public-key or --policy is required
     assert cli("receipt", "nobody", "--out", str(tmp_path / "x.json")).exit_code == 1
     assert not (tmp_path / "x.json").exists()

@@ -371,12 +371,12 @@ def _receipt_event(
         raise NotFound("consent event of this member", event_id or "latest")
     assert eid is not None
     entry = store_tlog.event_entry(conn, eid)
-    _check_entry(conn, store_tlog.EVENT_ENTITY, row, entry, "the consent event")
+    check_entry(conn, store_tlog.EVENT_ENTITY, row, entry, "the consent event")
     assert entry is not None
     return row, entry
 
 
-def _check_entry(
+def check_entry(
     conn: sa.Connection,
     entity: str,
     row: dict[str, Any],
@@ -415,7 +415,7 @@ def covering_checkpoint(
     return witness_stored(conn, cp, policy, timeout=timeout)
 
 
-def _require_quorum(
+def require_quorum(
     policy: TlogPolicy | None, cp: LoggedCheckpoint, result: Witnessing | None
 ) -> None:
     if policy is None or witnessed(policy, cp.note):
@@ -482,7 +482,7 @@ def issue_receipt_proof(
                 checkpoint=cp.note,
                 log_keys=chain,
             )
-    _require_quorum(policy, cp, result)
+    require_quorum(policy, cp, result)
     assert text is not None
     return IssuedReceipt(
         text, entry.key, entry.idx, cp, cosigners(policy, cp.note) if policy else ()

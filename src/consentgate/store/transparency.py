@@ -255,10 +255,21 @@ def latest_event_id(conn: sa.Connection, member_id: str) -> str | None:
 
 def event_entry(conn: sa.Connection, event_id: str) -> audit.AuditEntry | None:
     """The latest audit entry that records the consent event ``event_id``, or None."""
+    return latest_entry(conn, EVENT_ENTITY, event_id)
+
+
+def dataset_row(conn: sa.Connection, dataset_id: str) -> dict[str, Any]:
+    """A registered dataset's row as stored (every column, in table order)."""
+    r = conn.execute(sa.select(t.datasets).where(t.datasets.c.dataset_id == dataset_id)).one()
+    return dict(r._mapping)
+
+
+def latest_entry(conn: sa.Connection, entity: str, key: str) -> audit.AuditEntry | None:
+    """The latest audit entry that records the row ``key`` of ``entity``, or None."""
     c = t.audit_log.c
     r = conn.execute(
         sa.select(t.audit_log)
-        .where(c.entity == EVENT_ENTITY, c.entity_key == event_id)
+        .where(c.entity == entity, c.entity_key == key)
         .order_by(c.idx.desc())
         .limit(1)
     ).first()

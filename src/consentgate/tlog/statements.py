@@ -34,7 +34,7 @@ witnesses' quorum on the checkpoint.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +43,11 @@ from consentgate.audit import CONSENT_RECORDED, AuditEntry, canonical_json
 from consentgate.checkpoint import Checkpoint, Signer, Verifier, sign_note
 from consentgate.errors import AuditChainBroken, InvalidInput
 from consentgate.membership import MembershipProof, verify_proof
-from consentgate.merkle import leaf_hash, verify_inclusion
+from consentgate.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
 from consentgate.tlog.note import open_note, verify_checkpoint
 from consentgate.tlog.policy import TlogPolicy
 from consentgate.tlog.proof import TlogProof, parse_tlog_proof
+from consentgate.tlog.tiles import TileReader
 from consentgate.transparency import event_document
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "VerifiedReceipt",
     "build_membership_proof",
     "build_receipt_proof",
+    "verify_in_published",
     "verify_membership_proof",
     "verify_receipt_proof",
 ]
@@ -360,3 +362,57 @@ def verify_membership_proof(
         checked.checkpoint,
         checked.witnesses,
     )
+
+
+# -- against a published log ---------------------------------------------------------------
+
+
+def verify_in_published(
+    index: int,
+    entry: bytes,
+    checkpoint: Checkpoint,
+    *,
+    note: str,
+    fetch: Callable[[str], bytes],
+    log_keys: Sequence[Verifier] = (),
+    policy: TlogPolicy | None = None,
+) -> tuple[Checkpoint, tuple[str, ...]]:
+    """Check a verified proof against a published log (c2sp.org/tlog-tiles): its
+    checkpoint ``note`` (signed by a log key; under ``policy``, cosigned by the quorum),
+    the proof's ``checkpoint`` a prefix of it (a consistency proof computed from the
+    tiles) and the entry still in it (an inclusion proof from the tiles). Returns the
+    published checkpoint and its witnesses; ``AuditChainBroken`` says what fails."""
+    witnesses: tuple[str, ...] = ()
+    if policy is not None:
+        witnessed = policy.verify(note, origin=checkpoint.origin)
+        published, witnesses = witnessed.checkpoint, witnessed.witnesses
+        if log_keys:
+            verify_checkpoint(note, log_keys)
+    else:
+        published, _ = verify_checkpoint(note, log_keys, origin=checkpoint.origin)
+    if published.size < checkpoint.size:
+        raise AuditChainBroken(
+            f"the published log (size {published.size}) is behind the proof's checkpoint "
+            f"(size {checkpoint.size}): publish it, or check again later"
+        )
+    reader = TileReader(published.size, fetch)
+    if checkpoint.size == 0:
+        consistent = checkpoint.root == EMPTY_ROOT
+    else:
+        consistent = verify_consistency(
+            checkpoint.size,
+            published.size,
+            checkpoint.root,
+            published.root,
+            reader.consistency_proof(checkpoint.size),
+        )
+    if not consistent:
+        raise AuditChainBroken(
+            f"the published log (size {published.size}) does not extend the proof's "
+            f"checkpoint (size {checkpoint.size}): the log was forked"
+        )
+    if not verify_inclusion(
+        leaf_hash(entry), index, published.size, reader.inclusion_proof(index), published.root
+    ):
+        raise AuditChainBroken(f"entry {index} is not in the published log")
+    return published, witnesses

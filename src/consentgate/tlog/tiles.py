@@ -132,7 +132,7 @@ def parse_path(path: str) -> Resource | None:
         return None
     index = int(m["index"].replace("x", "").replace("/", ""))
     width = int(m["width"]) if m["width"] else TILE_WIDTH
-    if width >= TILE_WIDTH or encode_index(index) != m["index"]:
+    if (m["width"] and width >= TILE_WIDTH) or encode_index(index) != m["index"]:
         return None
     if m["level"] == "entries":
         return Resource("entries", None, index, width)

@@ -111,7 +111,7 @@ def _grow(sizes: list[int], entries: list[bytes]) -> dict[str, bytes]:
     old = 0
     for new in sizes:
         out = build_tiles(
-            old, new, entries[old - old % 256 : new], lambda l, i, w: store[tile_path(l, i, w)]
+            old, new, entries[old - old % 256 : new], lambda lv, i, w: store[tile_path(lv, i, w)]
         )
         for path, data in out.items():
             if ".p/" not in path and path in store:

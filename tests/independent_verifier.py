@@ -31,7 +31,7 @@ class Key:
 
 def parse_vkey(text: str) -> Key:
     """``<name>+<hex key id>+<base64(type || key)>`` (c2sp.org/signed-note)."""
-    name, hex_id, b64 = text.strip().split("+")
+    name, hex_id, b64 = text.strip().split("+", 2)
     raw = base64.b64decode(b64, validate=True)
     key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
     if key_id.hex() != hex_id:

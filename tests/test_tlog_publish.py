@@ -136,7 +136,7 @@ def test_the_published_directory_is_served_read_only(cli: Cli, world: Path, tmp_
         for bad in ("/log/tile/0/0000", "/log/../checkpoint", "/log/tile/0/001", "/log/x", "/log/"):
             assert client.get(bad).status_code == 404, bad
         assert client.post("/log/checkpoint").status_code == 405
-    status, headers, body = respond(out, f"tile/entries/000.p/{size}", accept_encoding="gzip")
+    status, _headers, body = respond(out, f"tile/entries/000.p/{size}", accept_encoding="gzip")
     assert (
         status == 200
         and gzip.decompress(body) == (out / "tile/entries/000.p" / str(size)).read_bytes()

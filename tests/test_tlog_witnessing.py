@@ -341,8 +341,9 @@ def test_witness_state_survives_a_restart(cli: Cli, world: Path, tmp_path: Path)
         state = ws[0].state
     size = int(note.split("\n")[1])
     # a new process on the same state file remembers the size it cosigned
-    from consentgate.witness_server import create_witness_app
     from starlette.testclient import TestClient
+
+    from consentgate.witness_server import create_witness_app
 
     app = create_witness_app(
         ws[0].cosigner,

@@ -102,6 +102,8 @@ def test_publication_needs_the_quorum_and_receipts_carry_it(
         assert [_state_size(w, origin) for w in ws] == [res.json()["tree_size"]] * 3
         res = cli("verify-receipt", str(receipt), "--policy", str(policy), "--json")
         assert res.exit_code == 0 and res.json()["witnesses"] == ["w0", "w1", "w2"]
+        both = ("--public-key", str(public), "--policy", str(policy))
+        assert cli("verify-receipt", str(receipt), *both).exit_code == 0
         # the same receipt under a stricter policy the witnesses do not satisfy
         strict = tmp_path / "strict.txt"
         strict.write_text(policy_text([log_key], [*ws, dead]))

@@ -204,6 +204,8 @@ def _trusted_keys(
         anchors = [parse_verifier_key(public_key)]
     elif policy is not None:
         anchors = policy.log_keys(origin)
+        if not anchors:
+            raise AuditChainBroken(f"the policy has no log with origin {origin!r}")
     elif key_file.exists():
         signer = load_signer(key_file)
         if chain and chain[-1].key != signer.verifier_key:

@@ -97,8 +97,7 @@ def _member_record_ids(
 
 
 def _signer(engine: sa.Engine, key_file: Path) -> Signer:
-    if not key_file.exists():
-        auditlog.ensure_signing_key(engine, key_file)
+    auditlog.ensure_signing_key(engine, key_file)  # creates it, or refuses another ledger's
     return load_signer(key_file)
 
 

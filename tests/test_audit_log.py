@@ -154,7 +154,9 @@ def test_the_signing_key_is_created_once_outside_the_database(
     public = auditlog.ensure_signing_key(engine, key_file)
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert (
-        auditlog.ensure_signing_key(engine, key_file) == public == auditlog.log_public_key(key_file)
+        auditlog.ensure_signing_key(engine, key_file)
+        == public
+        == auditlog.log_public_key(engine, key_file)
     )
     with engine.connect() as conn:
         stored = " ".join(str(v) for v in conn.execute(sa.select(t.meta.c.value)).scalars())
@@ -169,7 +171,7 @@ def test_checkpoints_need_a_verifier_key(log: sa.Engine, tmp_path: Path, key_fil
     auditlog.create_checkpoint(log, key_file)
     with pytest.raises(UsageError, match="no verifier key"):
         _verify(log, tmp_path / "absent.key")
-    public = auditlog.log_public_key(key_file)
+    public = auditlog.log_public_key(log, key_file)
     assert _verify(log, tmp_path / "absent.key", public_key=public).log is not None
     with pytest.raises(NotFound):
         auditlog.create_checkpoint(log, tmp_path / "absent.key")
@@ -323,8 +325,8 @@ def test_a_checkpoint_signed_with_another_key_fails(
         auditlog.create_checkpoint(log, key_file)
     _replace_note(log, 1, note=cp.note)
     assert _verify(log, key_file).log is not None
-    # Verifying with another public key fails too.
-    with pytest.raises(AuditChainBroken, match="not signed by key"):
+    # Verifying with another public key fails too: it is not one of the ledger's keys.
+    with pytest.raises(AuditChainBroken, match="is not one of this ledger's log keys"):
         _verify(log, key_file, public_key=load_signer(other_key).verifier_key)
 
 
@@ -581,11 +583,14 @@ def test_cli_verify_fails_naming_the_index(
 
 
 def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path: Path) -> None:
-    out = tmp_path / "receipt.json"
+    out = tmp_path / "receipt.tlog-proof"
     res = cli("receipt", "m2", "--out", str(out), "--json")
     assert res.exit_code == 0, res.stderr
     printed = res.json()  # no member id printed: only the file, the event id and the index
-    assert set(printed) == {"out", "event_id", "leaf_index"} and printed["leaf_index"] == 7
+    assert (
+        set(printed) == {"out", "event_id", "leaf_index", "tree_size", "witnesses"}
+        and printed["leaf_index"] == 7
+    )
     assert printed["out"] == str(out) and "m2" not in printed["event_id"]
     public = tmp_path / "log.pub"
     public.write_text(cli("audit", "public-key").stdout)
@@ -595,7 +600,12 @@ def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path
     assert res.exit_code == 0 and res.stdout.startswith("VALID")
     assert cli("audit", "verify", "--checkpoint", str(out)).exit_code == 0
     text = out.read_text()
-    out.write_text(text.replace('"grant"', '"deny"'))
+    assert text.startswith("c2sp.org/tlog-proof@v1\nextra ")
+    extra_line = text.split("\n")[1]
+    statement = base64.b64decode(extra_line[len("extra ") :])
+    assert b'"type":"grant"' in statement
+    forged = base64.b64encode(statement.replace(b'"grant"', b'"deny"')).decode()
+    out.write_text(text.replace(extra_line, "extra " + forged))
     res = cli("verify-receipt", str(out), "--public-key", str(public), "--json")
     assert res.exit_code == 1 and res.json() == {"valid": False, "reason": res.json()["reason"]}
     assert "signature" in res.json()["reason"]
@@ -603,6 +613,6 @@ def test_cli_receipt_round_trip(cli: Callable[..., Any], cli_log: Path, tmp_path
         cli("verify-receipt", str(tmp_path / "missing.json"), "--public-key", str(public)).exit_code
         == 2
     )
-    assert cli("verify-receipt", str(out)).exit_code == 2  # --public-key is required
+    assert cli("verify-receipt", str(out)).exit_code == 2  # --public-key or --policy is required
     assert cli("receipt", "nobody", "--out", str(tmp_path / "x.json")).exit_code == 1
     assert not (tmp_path / "x.json").exists()

@@ -225,6 +225,8 @@ def test_erasure_removes_the_member_everywhere_and_every_proof_still_verifies(
         proof["member_secret"],
         "--member",
         "e2",
+        "--public-key",
+        str(public),
         "--json",
     ).json()
     assert res["valid"] and res["present"]

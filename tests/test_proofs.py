@@ -25,13 +25,18 @@ def test_manifest_commits_to_members_and_proofs_verify_offline(
     assert manifest["members_count"] == 2  # u1 and e1 authored included posts
     root = str(manifest["members_root"])
     assert cli("datasets", "--json").json()[0]["manifest_sha256"]
+    public = tmp_path / "log.pub"
+    public.write_text(cli("audit", "public-key").stdout)
     for member, present in (("u1", True), ("u2", False), ("e2", False)):
         out = tmp_path / f"{member}.json"
         issued = cli("proof", member, "--dataset", dataset_id, "--out", str(out), "--json").json()
         assert issued["present"] is present and issued["members_root"] == root
+        assert out.read_text().startswith("c2sp.org/tlog-proof@v1\n")
         ok = cli(
             "verify-proof",
             str(out),
+            "--public-key",
+            str(public),
             "--root",
             root,
             "--secret",
@@ -47,6 +52,8 @@ def test_manifest_commits_to_members_and_proofs_verify_offline(
         other = cli(
             "verify-proof",
             str(out),
+            "--public-key",
+            str(public),
             "--root",
             root,
             "--secret",
@@ -62,8 +69,11 @@ def test_manifest_commits_to_members_and_proofs_verify_offline(
         else text[:-3] + "x" + text[-2:]
     )
     (tmp_path / "bad.json").write_text(flipped)
-    assert cli("verify-proof", str(tmp_path / "bad.json"), "--root", root).exit_code == 1
-    assert cli("verify-proof", str(tmp_path / "u1.json"), "--root", "00" * 32).exit_code == 1
+    key = ("--public-key", str(public))
+    assert cli("verify-proof", str(tmp_path / "bad.json"), *key, "--root", root).exit_code == 1
+    assert cli("verify-proof", str(tmp_path / "u1.json"), *key, "--root", "00" * 32).exit_code == 1
+    assert cli("verify-proof", str(tmp_path / "u1.json"), *key).exit_code == 0
+    assert cli("verify-proof", str(tmp_path / "u1.json"), "--root", root).exit_code == 2
 
 
 def test_manifest_bytes_match_registry(cli: Cli, world: Path, tmp_path: Path) -> None:

@@ -50,11 +50,15 @@ __all__ = [
     "generate_signing_key",
     "load_signer",
     "open_note",
+    "parse_checkpoint",
     "parse_signer_key",
     "parse_verifier_key",
+    "read_key_file",
     "sign_checkpoint",
     "sign_note",
+    "split_note",
     "verify_checkpoint",
+    "write_key_file",
 ]
 
 ALG_ED25519 = 0x01
@@ -156,6 +160,13 @@ def generate_signing_key(path: Path, *, name: str) -> None:
     )
     key_id = _key_id(name, _encoded_public(private.public_key()))
     line = f"PRIVATE+KEY+{name}+{key_id.hex()}+{_b64(bytes([ALG_ED25519]) + seed)}\n"
+    write_key_file(path, line)
+
+
+def write_key_file(path: Path, line: str) -> None:
+    """Create the private key file ``path`` holding ``line``: mode 0600 (missing parent
+    directories 0700), written and synced. An existing file is never overwritten
+    (``Conflict``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
@@ -181,6 +192,17 @@ def load_signer(path: Path) -> Signer:
     whose content is not a valid signing key; ``NotFound`` if there is no file.
     """
     path = Path(path)
+    text = read_key_file(path)
+    try:
+        return parse_signer_key(text)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc}") from exc
+
+
+def read_key_file(path: Path) -> str:
+    """The text of a private key file; ``InvalidInput`` when others may read or write it
+    (on POSIX) or it cannot be read, ``NotFound`` when it does not exist."""
+    path = Path(path)
     try:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")
@@ -195,10 +217,7 @@ def load_signer(path: Path) -> Signer:
             f"{path}: signing key is accessible to other users (mode {mode & 0o777:o}); "
             f"run: chmod 600 {path}"
         )
-    try:
-        return parse_signer_key(text)
-    except InvalidInput as exc:
-        raise InvalidInput(f"{path}: {exc}") from exc
+    return text
 
 
 def parse_signer_key(text: str) -> Signer:
@@ -306,6 +325,19 @@ def verify_checkpoint(
             f"checkpoint is for origin {checkpoint.origin!r}, expected {origin!r}"
         )
     return checkpoint
+
+
+def split_note(note_text: str | bytes) -> tuple[str, list[tuple[str, bytes]]]:
+    """Split a signed note into its text (with the final newline) and its signatures, as
+    (key name, key id || signature) pairs, in order. Raises ``AuditChainBroken`` when the
+    note is malformed (the checks of ``open_note``); verifies nothing."""
+    return _split_note(note_text)
+
+
+def parse_checkpoint(body: str) -> Checkpoint:
+    """Parse a checkpoint body (note text, newline-terminated). Raises ``AuditChainBroken``
+    when it is not one; verifies nothing."""
+    return _parse_checkpoint(body)
 
 
 # -- internals -------------------------------------------------------------------------

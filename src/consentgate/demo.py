@@ -312,19 +312,25 @@ def _past_cutoff_section(
 def _proofs_section(
     engine: Any, directory: Path, echo: Echo, candidates: list[str]
 ) -> tuple[str, Path]:
-    """A member gets a signed receipt and a proof their messages are NOT in a dataset, and
-    checks both offline with nothing but the public key and the manifest's members_root.
-    Returns the member and the receipt file."""
+    """The log is published as C2SP tiles; a member gets a receipt and a proof their
+    messages are NOT in a dataset (c2sp.org/tlog-proof files), and checks both offline with
+    nothing but the public key — and the receipt against the published log. Returns the
+    member and the receipt file."""
     from consentgate.checkpoint import parse_verifier_key
-    from consentgate.membership import verify_proof_json
-    from consentgate.transparency import verify_receipt
+    from consentgate.log_publication import publish_log
+    from consentgate.published import open_log
+    from consentgate.tlog.statements import (
+        verify_in_published,
+        verify_membership_proof,
+        verify_receipt_proof,
+    )
+    from consentgate.tlog.tiles import CHECKPOINT
 
     echo("\n9. Proofs a member can check offline")
     key = directory / "keys" / "log.key"
     public_key = auditlog.ensure_signing_key(engine, key)
     (directory / "log.pub").write_text(public_key + "\n", encoding="utf-8")
-    head = auditlog.create_checkpoint(engine, key)
-    echo(f"   signed checkpoint: tree size {head.checkpoint.size}, verifier key in log.pub")
+    verifier = parse_verifier_key(public_key)
     acme = next(
         d
         for d in builds.list_datasets(engine)
@@ -333,29 +339,46 @@ def _proofs_section(
     manifest = json.loads((Path(acme["path"]) / "manifest.json").read_text(encoding="utf-8"))
     inside = set(builds.dataset_member_ids(engine, acme["dataset_id"]))
     member = next(m for m in candidates if m not in inside)
-    receipt = auditlog.issue_receipt(engine, key, member)
-    rpath = directory / f"receipt-{member}.json"
-    rpath.write_text(receipt.to_json(), encoding="utf-8")
-    checked = verify_receipt(rpath.read_bytes(), parse_verifier_key(public_key))
+    receipt = auditlog.issue_receipt_proof(engine, key, member)
+    rpath = directory / f"receipt-{member}.tlog-proof"
+    rpath.write_text(receipt.text, encoding="utf-8")
+    checked = verify_receipt_proof(rpath.read_bytes(), log_keys=[verifier])
     echo(
         f"   receipt for {member}'s latest consent event: leaf {checked.leaf_index}, verified offline"
     )
-    issued = proofs.prove_member(engine, member, acme["dataset_id"])
-    ppath = directory / f"proof-{member}-not-in-acme.json"
-    ppath.write_text(issued.proof.to_json(), encoding="utf-8")
-    result = verify_proof_json(
-        ppath.read_text(encoding="utf-8"),
-        manifest["members_root"],
+    issued = proofs.prove_member_tlog(engine, key, member, acme["dataset_id"])
+    ppath = directory / f"proof-{member}-not-in-acme.tlog-proof"
+    ppath.write_text(issued.text, encoding="utf-8")
+    result = verify_membership_proof(
+        ppath.read_bytes(),
+        log_keys=[verifier],
+        root_hex=manifest["members_root"],
         secret=bytes.fromhex(issued.member_secret_hex),
         member_id=member,
-        dataset_id=acme["dataset_id"],
     )
     status = "IN" if result.present else "NOT in"
     echo(
-        f"   proof that {member}'s data is {status} the Acme dataset: "
-        f"{'valid' if result.valid else 'INVALID'} against members_root {manifest['members_root'][:16]}…"
+        f"   proof that {member}'s data is {status} the Acme dataset: valid against "
+        f"members_root {manifest['members_root'][:16]}… stated in the log"
     )
-    echo(f"   check it yourself: consentgate verify-receipt {rpath.name} --public-key log.pub")
+    published = publish_log(engine, key, directory / "log")
+    fetch = open_log(str(directory / "log"))
+    verify_in_published(
+        checked.leaf_index,
+        checked.entry,
+        checked.checkpoint,
+        note=fetch(CHECKPOINT).decode("utf-8"),
+        fetch=fetch,
+        log_keys=[verifier],
+    )
+    echo(
+        f"   log published as C2SP tiles in log/ ({published.checkpoint.size} entries); the "
+        "receipt checks against it too"
+    )
+    echo(
+        f"   check it yourself: consentgate verify-receipt {rpath.name} --public-key log.pub "
+        "--log log"
+    )
     return member, rpath
 
 
@@ -365,7 +388,8 @@ def _erasure_section(
     """The receipt holder asks for erasure: their details leave the ledger file, the audit
     trail stays intact and their receipt still verifies against the log."""
     from consentgate.checkpoint import load_signer
-    from consentgate.transparency import Receipt, verify_receipt
+    from consentgate.tlog.proof import parse_tlog_proof
+    from consentgate.tlog.statements import verify_receipt_proof
 
     member = person["member_id"]
     echo(f"\n10. Erasure: {member} asks to be forgotten")
@@ -382,11 +406,11 @@ def _erasure_section(
         f"(it stays only as the name of {namesakes} other member(s))"
     )
     key = db.parent / "keys" / "log.key"
-    held = Receipt.from_json(receipt.read_text(encoding="utf-8"))
+    held = parse_tlog_proof(receipt.read_bytes())
     report = auditlog.verify_log(
         engine, key_file=key, checkpoints=[(receipt.name, held.checkpoint)]
     )
-    checked = verify_receipt(receipt.read_bytes(), load_signer(key).verifier)
+    checked = verify_receipt_proof(receipt.read_bytes(), log_keys=[load_signer(key).verifier])
     echo(
         f"   audit trail intact: {report.entries} entries, {report.rows} rows, and the log extends "
         f"the checkpoint of the receipt issued before (leaf {checked.leaf_index}), which still "

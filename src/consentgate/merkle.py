@@ -3,8 +3,9 @@
 This is the tree of the transparency log (issue 6): SHA-256, a leaf is hashed as
 ``H(0x00 || data)``, an interior node as ``H(0x01 || left || right)``, and the tree over
 ``n`` leaves splits at the largest power of two smaller than ``n`` (RFC 9162 §2.1.1).
-Inclusion proofs follow §2.1.3, consistency proofs §2.1.4; both verifiers are the
-algorithms of §2.1.3.2 and §2.1.4.2, step by step.
+Inclusion proofs follow §2.1.3, consistency proofs §2.1.4 (the recursions live in
+``consentgate.tlog.subtree``, shared with the ledger's block cache and published tiles);
+both verifiers are the algorithms of §2.1.3.2 and §2.1.4.2, step by step.
 
 Why it is hand-written: no well-kept Python library does this. ``pymerkle`` is GPL and
 its consistency proofs are not in the RFC format; sigstore-python's copy is private to
@@ -34,6 +35,7 @@ import hmac
 from collections.abc import Iterable, Sequence
 
 from consentgate.errors import InvalidInput
+from consentgate.tlog import subtree
 
 __all__ = [
     "EMPTY_ROOT",
@@ -71,11 +73,6 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def _check_hash(value: bytes, what: str) -> None:
     if len(value) != HASH_SIZE:
         raise InvalidInput(f"{what} must be {HASH_SIZE} bytes, got {len(value)}")
-
-
-def _split(n: int) -> int:
-    """The largest power of two strictly smaller than ``n`` (``n >= 2``)."""
-    return 1 << ((n - 1).bit_length() - 1)
 
 
 def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
@@ -252,16 +249,7 @@ class MerkleTree:
         if not 0 < n <= len(self):
             raise InvalidInput(f"size {n} is outside the tree (1..{len(self)})")
         self._check_index(index, n)
-        start, m, top_down = 0, index, []
-        while n > 1:
-            k = _split(n)
-            if m < k:
-                top_down.append(self._range_hash(start + k, n - k))
-                n = k
-            else:
-                top_down.append(self._perfect(start, k))
-                start, m, n = start + k, m - k, n - k
-        return top_down[::-1]
+        return subtree.inclusion_proof(self._perfect, index, n)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """The RFC 9162 §2.1.4.1 proof that the tree of ``old_size`` is a prefix of
@@ -275,18 +263,14 @@ class MerkleTree:
                 f"old size must be in 1..{n}, got {old_size} "
                 "(a consistency proof from the empty tree is meaningless)"
             )
-        start, m, complete, top_down = 0, old_size, True, []
-        while m != n:
-            k = _split(n)
-            if m <= k:
-                top_down.append(self._range_hash(start + k, n - k))
-                n = k
-            else:
-                top_down.append(self._perfect(start, k))
-                start, m, n, complete = start + k, m - k, n - k, False
-        if not complete:
-            top_down.append(self._range_hash(start, n))
-        return top_down[::-1]
+        return subtree.consistency_proof(self._perfect, old_size, n)
+
+    def subtree_hash(self, start: int, width: int) -> bytes:
+        """The hash of the complete subtree of ``width`` (a power of two) leaves at
+        ``start`` (a multiple of ``width``), inside the tree."""
+        if width < 1 or width & (width - 1) or start % width or not 0 <= start <= len(self) - width:
+            raise InvalidInput(f"no complete subtree of {width} leaves at {start}")
+        return self._perfect(start, width)
 
     # -- internals -------------------------------------------------------------
 
@@ -307,18 +291,7 @@ class MerkleTree:
     def _range_hash(self, start: int, size: int) -> bytes:
         """MTH of ``size`` leaves from ``start``, where ``start`` is a multiple of a
         power of two >= ``size`` (true of every subtree the RFC recursion visits)."""
-        if size == 0:
-            return EMPTY_ROOT
-        parts = []
-        while size:
-            width = 1 << (size.bit_length() - 1)
-            parts.append(self._perfect(start, width))
-            start += width
-            size -= width
-        h = parts[-1]
-        for left in reversed(parts[:-1]):
-            h = node_hash(left, h)
-        return h
+        return subtree.range_hash(self._perfect, start, size)
 
 
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:

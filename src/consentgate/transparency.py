@@ -63,6 +63,7 @@ from consentgate.merkle import (
     verify_inclusion,
 )
 from consentgate.timestamps import parse_timestamp
+from consentgate.tlog.note import verify_checkpoint as verify_checkpoint_by
 
 __all__ = [
     "RECEIPT_TYPE",
@@ -140,12 +141,13 @@ def check_log(
     tree: MerkleTree,
     checkpoints: Sequence[LoggedCheckpoint],
     *,
-    verifier: Verifier | None,
+    verifier: Verifier | Sequence[Verifier] | None,
     origin: str,
 ) -> LogCheck:
     """Check the log's ``tree`` against every stored checkpoint.
 
-    With a ``verifier``, every note must carry a valid signature by that key, be for
+    With a ``verifier`` (or several: the log's keys before and after a rotation), every
+    note must carry a valid signature by one of them, be for
     ``origin``, and state the size and root it is stored with; without one, only the
     stored sizes and roots are compared (``signatures_checked`` is then False). Raises
     ``AuditChainBroken`` naming the checkpoint and, as ``index``, the first entry that
@@ -167,9 +169,12 @@ def check_log(
     return LogCheck(len(tree), tree.root(), len(checkpoints), verifier is not None, latest)
 
 
-def _check_signature(cp: LoggedCheckpoint, verifier: Verifier, origin: str) -> None:
+def _check_signature(
+    cp: LoggedCheckpoint, verifier: Verifier | Sequence[Verifier], origin: str
+) -> None:
+    keys = [verifier] if isinstance(verifier, Verifier) else list(verifier)
     try:
-        signed = verify_checkpoint(cp.note, verifier, origin=origin)
+        signed, _ = verify_checkpoint_by(cp.note, keys, origin=origin)
     except AuditChainBroken as exc:
         raise AuditChainBroken(f"{cp.label}: {exc}") from exc
     if signed.size != cp.size or not hmac.compare_digest(signed.root, cp.root):

@@ -44,6 +44,7 @@ def _register() -> None:
         consent_cmd,
         dataset_cmd,
         demo_cmd,
+        log_cmd,
         policy_cmd,
         redact_cmd,
         remediation_cmd,
@@ -58,6 +59,7 @@ def _register() -> None:
         remediation_cmd,
         audit_cmd,
         transparency_cmd,
+        log_cmd,
         demo_cmd,
     ):
         for command in module.COMMANDS:

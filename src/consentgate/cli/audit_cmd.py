@@ -10,7 +10,9 @@ import click
 
 from consentgate import auditlog
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
+from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
 from consentgate.errors import InvalidInput
+from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
 from consentgate.transparency import SignedHead
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -29,8 +31,14 @@ def _read(path: Path) -> str:
 
 
 def _checkpoint_note(path: Path) -> str:
-    """A signed checkpoint from a note file, or from a receipt's ``checkpoint`` field."""
+    """A signed checkpoint from a note file, a tlog-proof file (a receipt or proof), or a
+    JSON receipt's ``checkpoint`` field."""
     text = _read(path)
+    if is_tlog_proof(text):
+        try:
+            return parse_tlog_proof(text).checkpoint
+        except InvalidInput as exc:
+            raise InvalidInput(f"{path}: {exc}") from exc
     try:
         doc = json.loads(text)
     except ValueError:
@@ -53,15 +61,28 @@ def _checkpoint_note(path: Path) -> str:
     "checkpoint_files",
     type=FILE,
     multiple=True,
-    help="A signed checkpoint kept outside the database (a note file, or a receipt); "
-    "repeatable. The log must extend each one.",
+    help="A signed checkpoint kept outside the database (a note file, a receipt or a "
+    "proof); repeatable. The log must extend each one.",
 )
+@policy_option(
+    "C2SP tlog-policy file: its log keys are trusted, and the latest checkpoint (and every "
+    "given one) must carry its witnesses' quorum."
+)
+@click.option(
+    "--published",
+    metavar="DIR|URL",
+    help="The published log (tiles): the log must extend it; names the first entry that differs.",
+)
+@timeout_option
 @json_option
 @pass_app
 def verify(
     app: AppContext,
     public_key_file: Path | None,
     checkpoint_files: tuple[Path, ...],
+    policy_file: Path | None,
+    published: str | None,
+    timeout: float,
     as_json: bool,
 ) -> None:
     """Check the hash chain, the Merkle tree against every signed checkpoint, and every
@@ -71,6 +92,9 @@ def verify(
         key_file=app.settings.signing_key_path,
         public_key=_read(public_key_file) if public_key_file else None,
         checkpoints=[(str(p), _checkpoint_note(p)) for p in checkpoint_files],
+        policy=read_policy(policy_file),
+        published=published,
+        timeout=timeout,
     )
     log = report.log
     latest = log.latest if log else None
@@ -88,6 +112,8 @@ def verify(
                     {"number": latest.number, "size": latest.size} if latest else None
                 ),
                 "uncovered": log.uncovered if log else report.entries,
+                "witnesses": list(report.witnesses),
+                "published_size": report.published.size if report.published else None,
             }
         )
         return
@@ -102,6 +128,12 @@ def verify(
         click.echo(
             f"{log.checkpoints} signed checkpoint(s) verified; the log extends every one "
             f"(latest {latest.label}, size {latest.size}; {log.uncovered} entries since)"
+        )
+    if report.witnesses:
+        click.echo(f"Latest checkpoint cosigned by {', '.join(report.witnesses)} (quorum met)")
+    if report.published is not None:
+        click.echo(
+            f"The log extends the published log in {published} ({report.published.size} entries)"
         )
 
 
@@ -135,7 +167,7 @@ def checkpoint(app: AppContext, as_json: bool) -> None:
 @pass_app
 def public_key(app: AppContext) -> None:
     """Print the log's verifier key: give it to members and auditors (verify-receipt)."""
-    click.echo(auditlog.log_public_key(app.settings.signing_key_path))
+    click.echo(auditlog.log_public_key(app.engine(), app.settings.signing_key_path))
 
 
 COMMANDS = [audit]

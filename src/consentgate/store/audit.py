@@ -64,6 +64,8 @@ AUDITED: dict[str, Audited] = {
         lambda s, r: f"{r['order_id']}:{audit.member_ref(s, str(r['member_id']))}",
     ),
     "notices": Audited(t.notices, lambda _s, r: str(r["notice_id"])),
+    # the log key's rotations (issue 14)
+    "log_key_rotations": Audited(t.log_key_rotations, lambda _s, r: str(r["seq"])),
 }
 
 
@@ -259,7 +261,7 @@ Latest = dict[tuple[str, str], tuple[int, str | None]]
 def _checked(
     conn: sa.Connection, start: int, stop: int | None, prev: str, latest: Latest | None
 ) -> Iterator[tuple[bytes, str]]:
-    """(leaf hash, stored hash) of entries ``start`` .. ``stop - 1`` (or to the end),
+    """(entry bytes, stored hash) of entries ``start`` .. ``stop - 1`` (or to the end),
     checking on the way that each is intact and links to ``prev`` / the one before it.
 
     The checks and messages are those of ``audit.verify_chain``, done here so that each
@@ -280,7 +282,7 @@ def _checked(
             raise AuditChainBroken(f"audit entry {entry.idx} was altered", entry.idx)
         if latest is not None:
             latest[(entry.entity, entry.key)] = (entry.idx, entry.digest)
-        yield leaf_hash(data), stored
+        yield data, stored
         prev, expected = stored, expected + 1
     if stop is not None and expected != stop:
         raise AuditChainBroken(f"audit entry {expected} is missing", expected)
@@ -289,6 +291,12 @@ def _checked(
 def range_leaves(conn: sa.Connection, start: int, stop: int) -> list[bytes]:
     """Merkle leaf hashes of entries ``start`` .. ``stop - 1``, checking that each is
     intact and links to the one before it (the first to the stored hash of ``start - 1``)."""
+    return [leaf_hash(data) for data in range_entries(conn, start, stop)]
+
+
+def range_entries(conn: sa.Connection, start: int, stop: int) -> list[bytes]:
+    """The bytes of entries ``start`` .. ``stop - 1`` (the leaves' data), chain-checked as
+    ``range_leaves`` does."""
     if start >= stop:
         return []
     prev = audit.GENESIS
@@ -299,7 +307,7 @@ def range_leaves(conn: sa.Connection, start: int, stop: int) -> list[bytes]:
         if found is None:
             raise AuditChainBroken(f"audit entry {start - 1} is missing", start - 1)
         prev = str(found)
-    return [leaf for leaf, _ in _checked(conn, start, stop, prev, None)]
+    return [data for data, _ in _checked(conn, start, stop, prev, None)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +332,8 @@ def _walk(conn: sa.Connection, latest: Latest | None = None) -> tuple[int, str, 
     tree = MerkleTree()
     pending: list[bytes] = []
     head = audit.GENESIS
-    for leaf, stored in _checked(conn, 0, None, audit.GENESIS, latest):
-        pending.append(leaf)
+    for data, stored in _checked(conn, 0, None, audit.GENESIS, latest):
+        pending.append(leaf_hash(data))
         head = stored
         if len(pending) >= _TREE_BATCH:
             tree.extend(pending)

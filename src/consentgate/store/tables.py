@@ -161,6 +161,21 @@ log_checkpoints = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+log_key_rotations = sa.Table(
+    "log_key_rotations",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("old_key", sa.Text, nullable=False),
+    sa.Column("new_key", sa.Text, nullable=False),
+    sa.Column("statement", sa.Text, nullable=False),  # signed by the old and the new key
+    sa.Column("rotated_at", TS, nullable=False),
+)
+
 # --------------------------------------------------------------------------- dataset registry
 
 datasets = sa.Table(

@@ -14,17 +14,20 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from consentgate import audit
-from consentgate.checkpoint import Signer, Verifier, sign_checkpoint, verify_checkpoint
+from consentgate.checkpoint import Signer, Verifier, sign_checkpoint
 from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.merkle import root_from_leaf_hashes
+from consentgate.merkle import MerkleTree, root_from_leaf_hashes
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
+from consentgate.tlog import subtree
+from consentgate.tlog.note import verify_checkpoint, with_signatures
 from consentgate.transparency import (
     LoggedCheckpoint,
     SignedHead,
@@ -35,7 +38,10 @@ from consentgate.transparency import (
 
 logger = logging.getLogger(__name__)
 WORKSPACE_ID_KEY = "workspace_id"
+LOG_KEY = "log_key"
 EVENT_ENTITY = "consent_events"
+ROTATION_ENTITY = "log_key_rotations"
+KEY_ROTATED = "log.key_rotated"
 
 
 def workspace_id(conn: sa.Connection) -> str | None:
@@ -145,21 +151,32 @@ def inclusion_proof(conn: sa.Connection, index: int, size: int) -> list[bytes]:
     return blocked_inclusion_proof(units, leaves, index, block=BLOCK_LEAVES)
 
 
-def sign_head(conn: sa.Connection, signer: Signer, *, origin: str, at: datetime) -> SignedHead:
+def sign_head(
+    conn: sa.Connection,
+    signer: Signer,
+    *,
+    origin: str,
+    at: datetime,
+    verifiers: Sequence[Verifier] = (),
+    cosigners: Sequence[Signer] = (),
+) -> SignedHead:
     """Sign and store the head of the log (the caller holds ``store.audit.lock``).
 
-    First checks the latest checkpoint: its signature by this key, and that the log
+    First checks the latest checkpoint: its signature by this key (or one of ``verifiers``,
+    the keys the log had before a rotation), and that the log
     still has its root at its size (from the cached block roots, which must reproduce
     it), so a log rewritten or rolled back behind it is never signed (``AuditChainBroken``).
     Then reads only the entries after the last block the latest checkpoint covers
     (checked against the hash chain). When the log has not grown since, returns that
-    checkpoint unchanged.
+    checkpoint unchanged. ``cosigners`` add their signatures to a new checkpoint (the old key,
+    right after a rotation).
     """
     latest = latest_checkpoint(conn)
     size = store_audit.head(conn)[0]
     signed = 0
     if latest is not None:
-        check_log_prefix(conn, latest, signer.verifier, origin=origin, size=size)
+        keys = [signer.verifier, *verifiers]
+        check_log_prefix(conn, latest, keys, origin=origin, size=size)
         if latest.size == size:
             return SignedHead(latest, False)
         signed = latest.size
@@ -167,18 +184,33 @@ def sign_head(conn: sa.Connection, signer: Signer, *, origin: str, at: datetime)
     conn.execute(t.log_blocks.delete().where(t.log_blocks.c.block >= signed // BLOCK_LEAVES))
     root = units_root(log_units(conn, size))
     note = sign_checkpoint(signer, origin=origin, size=size, root=root)
+    if cosigners:
+        body = note[: note.index("\n\n") + 1]
+        note = with_signatures(
+            note,
+            [
+                sign_checkpoint(c, origin=origin, size=size, root=root)[len(body) + 1 : -1]
+                for c in cosigners
+            ],
+        )
     return SignedHead(insert_checkpoint(conn, size=size, root=root, note=note, at=at), True, latest)
 
 
 def check_log_prefix(
-    conn: sa.Connection, cp: LoggedCheckpoint, verifier: Verifier, *, origin: str, size: int
+    conn: sa.Connection,
+    cp: LoggedCheckpoint,
+    verifier: Verifier | Sequence[Verifier],
+    *,
+    origin: str,
+    size: int,
 ) -> None:
     """Check one stored checkpoint against the log of ``size`` entries without reading
-    it all: signed by ``verifier`` for ``origin``, and the log's root at its size is its
+    it all: signed by ``verifier`` (or one of several) for ``origin``, and the log's root at its size is its
     root. Raises ``AuditChainBroken``. A wrong block cache is rebuilt from the entries
     (a full read, only then), so only a changed log fails."""
+    keys = [verifier] if isinstance(verifier, Verifier) else list(verifier)
     try:
-        signed = verify_checkpoint(cp.note, verifier, origin=origin)
+        signed, _ = verify_checkpoint(cp.note, keys, origin=origin)
     except AuditChainBroken as exc:
         raise AuditChainBroken(f"{cp.label}: {exc}") from exc
     if (signed.size, signed.root) != (cp.size, cp.root):
@@ -223,10 +255,21 @@ def latest_event_id(conn: sa.Connection, member_id: str) -> str | None:
 
 def event_entry(conn: sa.Connection, event_id: str) -> audit.AuditEntry | None:
     """The latest audit entry that records the consent event ``event_id``, or None."""
+    return latest_entry(conn, EVENT_ENTITY, event_id)
+
+
+def dataset_row(conn: sa.Connection, dataset_id: str) -> dict[str, Any]:
+    """A registered dataset's row as stored (every column, in table order)."""
+    r = conn.execute(sa.select(t.datasets).where(t.datasets.c.dataset_id == dataset_id)).one()
+    return dict(r._mapping)
+
+
+def latest_entry(conn: sa.Connection, entity: str, key: str) -> audit.AuditEntry | None:
+    """The latest audit entry that records the row ``key`` of ``entity``, or None."""
     c = t.audit_log.c
     r = conn.execute(
         sa.select(t.audit_log)
-        .where(c.entity == EVENT_ENTITY, c.entity_key == event_id)
+        .where(c.entity == entity, c.entity_key == key)
         .order_by(c.idx.desc())
         .limit(1)
     ).first()
@@ -235,3 +278,87 @@ def event_entry(conn: sa.Connection, event_id: str) -> audit.AuditEntry | None:
     return audit.AuditEntry(
         int(r.idx), r.action, r.entity, r.entity_key, r.digest, r.recorded_at, r.prev_hash
     )
+
+
+# -- the log key (issue 14) -------------------------------------------------------------------
+
+
+def registered_key(conn: sa.Connection) -> str | None:
+    """The verifier key the ledger recorded first (``meta`` ``log_key``), if any."""
+    value = conn.execute(
+        sa.select(t.meta.c.value).where(t.meta.c.key == LOG_KEY)
+    ).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+def register_key(conn: sa.Connection, verifier_key: str) -> None:
+    """Record the ledger's first log key."""
+    conn.execute(t.meta.insert().values(key=LOG_KEY, value=verifier_key))
+
+
+def key_rotations(conn: sa.Connection) -> list[str]:
+    """The rotation statements, oldest first."""
+    c = t.log_key_rotations.c
+    return [str(s) for s in conn.execute(sa.select(c.statement).order_by(c.seq)).scalars()]
+
+
+def insert_rotation(
+    conn: sa.Connection, *, old_key: str, new_key: str, statement: str, at: datetime
+) -> int:
+    """Record a rotation, with its audit entry; return its number (1, 2, ...). The caller
+    holds the log lock."""
+    c = t.log_key_rotations.c
+    seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(c.seq), 0))).scalar_one()) + 1
+    values = {
+        "seq": seq,
+        "old_key": old_key,
+        "new_key": new_key,
+        "statement": statement,
+        "rotated_at": at,
+    }
+    conn.execute(t.log_key_rotations.insert().values(**values))
+    secret = store_audit.workspace_secret(conn)
+    store_audit.append(
+        conn, [store_audit.audit_item(secret, KEY_ROTATED, ROTATION_ENTITY, values)], at=at
+    )
+    return seq
+
+
+# -- witnessing and publishing (issue 14) ---------------------------------------------------
+
+
+def update_checkpoint_note(conn: sa.Connection, number: int, note: str) -> None:
+    """Replace a stored checkpoint's note by the same checkpoint with more signatures
+    (witness cosignatures); the caller has checked that it states the same size and root."""
+    c = t.log_checkpoints.c
+    conn.execute(t.log_checkpoints.update().where(c.number == number).values(note=note))
+
+
+def subtree_source(conn: sa.Connection, size: int) -> subtree.Perfect:
+    """``perfect(start, width)`` for the tree of the first ``size`` entries: complete
+    subtrees of a block or more from the cached block roots, smaller ones from the
+    entries of their block (read once, chain-checked). Roots and proofs built from it
+    are as trustworthy as the block cache: check them against a signed root."""
+    b = BLOCK_LEAVES
+    blocks = MerkleTree(_ensure_blocks(conn, size))
+    inner: dict[int, MerkleTree] = {}
+
+    def perfect(start: int, width: int) -> bytes:
+        if width >= b:
+            return blocks.subtree_hash(start // b, width // b)
+        j = start // b
+        if j not in inner:
+            inner[j] = MerkleTree(store_audit.range_leaves(conn, j * b, min(j * b + b, size)))
+        return inner[j].subtree_hash(start - j * b, width)
+
+    return perfect
+
+
+def consistency_proof(conn: sa.Connection, old_size: int, new_size: int) -> list[bytes]:
+    """The RFC 9162 consistency proof from ``old_size`` to ``new_size`` (empty for equal
+    sizes or ``old_size`` 0), reading block roots and at most a few blocks of entries."""
+    if not 0 <= old_size <= new_size:
+        raise InvalidInput(f"no consistency proof from size {old_size} to {new_size}")
+    if old_size in (0, new_size):
+        return []
+    return subtree.consistency_proof(subtree_source(conn, new_size), old_size, new_size)

@@ -116,8 +116,7 @@ def _owned_by(batch: pa.RecordBatch, members: pa.Array, columns: Columns) -> lis
 
 
 def _signer(engine: sa.Engine, key_file: Path) -> Signer:
-    if not key_file.exists():
-        auditlog.ensure_signing_key(engine, key_file)
+    auditlog.ensure_signing_key(engine, key_file)  # creates it, or refuses another ledger's
     return load_signer(key_file)
 
 

@@ -314,10 +314,11 @@ def jurisdictions_at(
     return out
 
 
-def get_member(conn: sa.Connection, member_id: str) -> core.Member | None:
-    """One member with its jurisdiction history (one query: this serves every status)."""
+@functools.cache
+def _member_query() -> sa.Select[Any]:
+    """A member's first jurisdiction and its later rows, built once (statuses run it often)."""
     m, c = t.members.c, t.member_jurisdictions.c
-    query = (
+    return (
         sa.select(
             m.jurisdiction,
             m.created_at,
@@ -329,11 +330,16 @@ def get_member(conn: sa.Connection, member_id: str) -> core.Member | None:
             c.source,
         )
         .select_from(t.members.outerjoin(t.member_jurisdictions, c.member_id == m.member_id))
-        .where(m.member_id == member_id)
+        .where(m.member_id == sa.bindparam("member_id"))
         .order_by(c.seq)
     )
+
+
+def get_member(conn: sa.Connection, member_id: str) -> core.Member | None:
+    """One member with its jurisdiction history (one query: this serves every status)."""
     history: list[core.JurisdictionChange] = []
-    for first, created, jur, since, recorded, seq, kind, source in conn.execute(query):
+    rows = conn.execute(_member_query(), {"member_id": member_id})
+    for first, created, jur, since, recorded, seq, kind, source in rows:
         if not history:
             history.append(core.JurisdictionChange(first, None, created, 0))
         if jur is None:

@@ -33,6 +33,7 @@ brute-force reference model in the tests.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -555,38 +556,96 @@ def _apply_moved_defaults(
     state: np.ndarray,
     start: np.ndarray,
 ) -> None:
-    """Defaults of members with a visible move, one member at a time (``default_on_from``)."""
-    moved: dict[int, list[JurisdictionChange]] = {}
+    """Defaults of members with a visible move: ``default_on_from`` for every category at
+    once, one member at a time, in integer microseconds with categories as bit masks and
+    each (version, jurisdiction)'s defaults computed once (tens of microseconds a member).
+    ``moves`` holds only visible rows."""
+    per_member: dict[int, list[tuple[int, int, int, str]]] = {}
     effective = _micros(moves["effective_at"], _MIN)
     recorded = _micros(moves["recorded_at"], _MIN)
     seqs = moves["seq"].to_numpy(zero_copy_only=False)
     jurs = moves["jurisdiction"].to_pylist()
     for row in np.flatnonzero(m_idx >= 0):
-        moved.setdefault(int(m_idx[row]), []).append(
-            JurisdictionChange(
-                jurs[row], _from_us(effective[row]), _from_us(recorded[row]), int(seqs[row])
-            )
+        per_member.setdefault(int(m_idx[row]), []).append(
+            (int(effective[row]), int(recorded[row]), int(seqs[row]), jurs[row])
         )
-    rows = pa.array(sorted(moved), pa.int64())
-    firsts = members.take(rows)
+    moved = sorted(per_member)
+    firsts = members.take(pa.array(moved, pa.int64()))
     first_jur = firsts["jurisdiction"].to_pylist()
     first_from = (
-        [None if v == _MIN else _from_us(v) for v in _micros(firsts["effective_at"], _MIN)]
+        _micros(firsts["effective_at"], _MIN).tolist()
         if "effective_at" in firsts.column_names
-        else [None] * len(firsts)
+        else [_MIN] * len(moved)
     )
-    declared = [policy.declares(scope) for scope in scopes]
-    for i, m in enumerate(sorted(moved)):
-        first = JurisdictionChange(first_jur[i], first_from[i], BEGINNING, seq=_MIN)
-        member_stays = stays([first, *moved[m]], as_of, known_at)
-        for c_idx, scope in enumerate(scopes):
-            begins = (
-                default_on_from(history, member_stays, as_of, _defaults_on(scope))
-                if declared[c_idx]
-                else None
+    t = _us(as_of)
+    versions = [v for v in history.versions if v.effective_from <= as_of]
+    v_from = [_us(v.effective_from) for v in versions]
+    last = len(versions) - 1
+    k = len(scopes)
+    on_cache: dict[tuple[int, str], int] = {}
+
+    def on(v_idx: int, jurisdiction: str) -> int:
+        """Categories (bits) that version ``v_idx`` defaults on for ``jurisdiction``."""
+        key = (v_idx, jurisdiction)
+        mask = on_cache.get(key)
+        if mask is None:
+            mask = sum(
+                1 << c
+                for c, scope in enumerate(scopes)
+                if versions[v_idx].default_on(scope, jurisdiction)
             )
-            state[m, c_idx] = _NO if begins is None else _YES
-            start[m, c_idx] = 0 if begins is None else _us(begins)
+            on_cache[key] = mask
+        return mask
+
+    out_m: list[int] = []
+    out_c: list[int] = []
+    out_start: list[int] = []
+    for i, m in enumerate(moved):
+        state[m, :] = _NO
+        start[m, :] = 0
+        rows = [(first_from[i], _MIN, _MIN, first_jur[i]), *per_member[m]]
+        member_stays: list[tuple[int, str]] = []  # as ``stays``, in microseconds
+        for since, _, _, jur in sorted(r for r in rows if r[0] <= t):
+            if member_stays and member_stays[-1][0] == since:
+                member_stays.pop()
+            if not member_stays or member_stays[-1][1] != jur:
+                member_stays.append((since, jur))
+        if not member_stays or last < 0:
+            continue
+        current = member_stays[-1][1]
+        full = on(last, current)
+        if not full:
+            continue
+        run = [v_from[last]] * k
+        alive = full
+        for v_idx in range(last - 1, -1, -1):
+            alive &= on(v_idx, current)
+            if not alive:
+                break
+            for c in range(k):
+                if alive >> c & 1:
+                    run[c] = v_from[v_idx]
+        points = sorted({*v_from, *(p for p, _ in member_stays if p != _MIN)}, reverse=True)
+        stay_starts = [p for p, _ in member_stays]
+        stretch = list(run)
+        alive = full
+        for point in points:
+            v_idx = bisect.bisect_right(v_from, point) - 1
+            j_idx = bisect.bisect_right(stay_starts, point) - 1
+            alive &= on(v_idx, member_stays[j_idx][1]) if v_idx >= 0 and j_idx >= 0 else 0
+            if not alive:
+                break
+            for c in range(k):
+                if alive >> c & 1:
+                    stretch[c] = point
+        for c in range(k):
+            if full >> c & 1:
+                out_m.append(m)
+                out_c.append(c)
+                out_start.append(max(run[c], stretch[c]))
+    if out_m:
+        state[out_m, out_c] = _YES
+        start[out_m, out_c] = out_start
 
 
 def _apply_events(

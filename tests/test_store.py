@@ -365,8 +365,8 @@ TAMPER = [
     ("delete move", "DELETE FROM member_jurisdictions WHERE member_id = 'm2'"),
     (
         "insert move",
-        "INSERT INTO member_jurisdictions (member_id, jurisdiction, effective_at, recorded_at, "
-        "kind, source) VALUES ('m3', 'US', 0, 0, 'move', 'cli')",
+        "INSERT INTO member_jurisdictions (seq, member_id, jurisdiction, effective_at, "
+        "recorded_at, kind, source) VALUES (1000, 'm3', 'US', 0, 0, 'move', 'cli')",
     ),
     ("reorder moves", "UPDATE member_jurisdictions SET seq = seq + 100"),
     ("delete member", "DELETE FROM members WHERE member_id = 'm3'"),

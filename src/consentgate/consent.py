@@ -374,10 +374,6 @@ def _us(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(microseconds=1)
 
 
-def _from_us(value: int) -> datetime:
-    return BEGINNING if value == _MIN else _EPOCH + timedelta(microseconds=int(value))
-
-
 def _micros(column: pa.ChunkedArray | pa.Array, null: int) -> np.ndarray:
     """A timestamp column as int64 microseconds, nulls as ``null``."""
     values = column.cast(pa.int64())

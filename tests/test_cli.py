@@ -56,6 +56,7 @@ def test_status_json_shape(cli: Cli, examples: Path, tmp_path: Path) -> None:
     assert r.json() == {
         "member_id": "u1",
         "setting": "ai_training_posts",
+        "jurisdiction": "US",
         "state": "default_on",
         "covers_from": "2024-09-18T00:00:00Z",
         "event_id": None,
@@ -180,3 +181,75 @@ def test_snapshot_and_audit_verify(cli: Cli, examples: Path, tmp_path: Path) -> 
     assert refused.exit_code == 1 and not (tmp_path / "n.parquet").exists()
     v = cli("audit", "verify", "--json")
     assert v.exit_code == 0 and v.json()["ok"] is True
+
+
+def test_members_move_is_recorded_not_overwritten(cli: Cli, examples: Path, tmp_path: Path) -> None:
+    _setup(cli, examples, tmp_path)
+    status = ["consent", "status", "e1", "--setting", "ai_training_posts", "--json"]
+    before = cli(*status, "--at", "2024-12-01").json()
+    assert (before["jurisdiction"], before["state"]) == ("EU", "default_off")
+    r = cli(
+        "members", "move", "e1", "--jurisdiction", "US", "--effective-at", "2024-11-01", "--json"
+    )
+    assert r.exit_code == 0, r.stderr
+    moved = r.json()
+    assert moved["moved"] and moved["effective_at"] == "2024-11-01T00:00:00Z" and moved["seq"]
+    after = cli(*status, "--at", "2024-12-01").json()
+    assert (after["jurisdiction"], after["state"], after["covers_from"]) == (
+        "US",
+        "default_on",
+        "2024-11-01T00:00:00Z",  # the US default covers data only from the move on
+    )
+    assert cli(*status, "--at", "2024-10-01").json()["jurisdiction"] == "EU"
+    # As known before the move was recorded: the old state.
+    old = cli(*status, "--at", "2024-12-01", "--known-at", before_move(moved)).json()
+    assert (old["jurisdiction"], old["state"]) == ("EU", "default_off")
+    again = cli("members", "move", "e1", "--jurisdiction", "US", "--effective-at", "2024-11-15")
+    assert again.exit_code == 0 and "Unchanged" in again.stdout
+    assert cli("audit", "verify").exit_code == 0
+    bad = cli("members", "move", "e1", "--jurisdiction", "U$", "--effective-at", "2024-11-01")
+    assert bad.exit_code == 1 and "--jurisdiction" in bad.stderr
+    ghost = cli("members", "move", "ghost", "--jurisdiction", "US", "--effective-at", "2024-11-01")
+    assert ghost.exit_code == 1
+    usage = cli("members", "move", "e1", "--jurisdiction", "US")
+    assert usage.exit_code == 2
+
+
+def before_move(moved: dict[str, str]) -> str:
+    """A --known-at an instant before the move was recorded."""
+    from datetime import timedelta
+
+    from consentgate.timestamps import format_timestamp, parse_timestamp
+
+    recorded = parse_timestamp(moved["recorded_at"], field="recorded_at")
+    return format_timestamp(recorded - timedelta(microseconds=1))
+
+
+def test_members_reimport_with_changed_jurisdiction_records_a_move(
+    cli: Cli, examples: Path, tmp_path: Path
+) -> None:
+    _setup(cli, examples, tmp_path)
+    (tmp_path / "m2.csv").write_text(
+        "member_id,jurisdiction,jurisdiction_effective_at\nu1,US,\ne1,US,2024-10-15T00:00:00Z\n"
+    )
+    r = cli("members", "import", str(tmp_path / "m2.csv"), "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json() | {"rejects_file": None} == {
+        "added": 0,
+        "updated": 0,
+        "moved": 1,
+        "unchanged": 1,
+        "rejected": 0,
+        "rejects_file": None,
+        "erased": 0,
+    }
+    st = cli(
+        "consent", "status", "e1", "--setting", "ai_training_posts", "--at", "2024-12-01", "--json"
+    ).json()
+    assert (st["jurisdiction"], st["state"], st["covers_from"]) == (
+        "US",
+        "default_on",
+        "2024-10-15T00:00:00Z",
+    )
+    again = cli("members", "import", str(tmp_path / "m2.csv"), "--json").json()
+    assert (again["moved"], again["unchanged"]) == (0, 2)

@@ -333,3 +333,40 @@ def test_members_from_before_member_keys_still_verify_and_erase(
         assert entries[0].key == entries[2].key == audit.member_ref(secret, "old-1")
     finally:
         engine.dispose()
+
+
+def test_erasure_rekeys_a_moved_members_jurisdiction_rows(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A member's jurisdiction moves are their rows too: keyed with their key, and re-keyed
+    by the erasure, so the entries that named them cannot be linked any more and the trail
+    still verifies."""
+    from consentgate import workspace
+
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps({"member_id": "mover", "jurisdiction": "EU", "name": NAME}) + "\n")
+    workspace.import_members(engine, path)
+    moved_at = datetime(2024, 3, 1, tzinfo=UTC)
+    assert workspace.move_member(engine, "mover", jurisdiction="US", effective_at=moved_at)["moved"]
+    with engine.connect() as conn:
+        member_key = store_audit.Keyring(conn).member("mover")
+        workspace_key = store_audit.workspace_secret(conn)
+    assert member_key != workspace_key
+
+    def move_keys() -> list[str]:
+        with engine.connect() as conn:
+            return [
+                e.key
+                for e, _ in store_audit.iter_entries(conn)
+                if e.entity == "member_jurisdictions" and e.digest is not None
+            ]
+
+    before = move_keys()
+    assert before == [f"{audit.member_ref(member_key, 'mover')}:1"]
+    workspace.record_event(
+        engine, {"member_id": "mover", "type": "erase", "effective_at": "2024-04-01T00:00:00Z"}
+    )
+    assert move_keys()[-1] == f"{audit.member_ref(workspace_key, 'mover')}:1"
+    assert workspace.verify_audit(engine).rows >= 3
+    with pytest.raises(Exception, match="erased"):
+        workspace.move_member(engine, "mover", jurisdiction="EU", effective_at=moved_at)

@@ -186,3 +186,63 @@ def test_history_in_force_and_runs() -> None:
     assert h.default_run_start(scope, "US", v1.effective_from) == v1.effective_from
     assert h.default_run_start(scope, "US", v2.effective_from) is None
     assert h.default_run_start(scope, "US", v3.effective_from) == v3.effective_from
+
+
+# Notice: a third party's terms widened is a material change (a new allowed use, a later or
+# removed contract_until); narrowing them is not.
+ACME = {
+    "id": "acme",
+    "name": "Acme",
+    "uses": ["train_ai_system"],
+    "contract_until": "2025-01-01T00:00:00+00:00",
+}
+
+
+def _acme(**changes: object) -> dict[str, object]:
+    return {k: v for k, v in {**ACME, **changes}.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("new_terms", "kind"),
+    [
+        ({"uses": ["train_ai_system", "third_party_sharing"]}, "recipient_use_added"),
+        ({"contract_until": "2026-01-01T00:00:00+00:00"}, "contract_extended"),
+        ({"contract_until": None}, "contract_end_removed"),
+    ],
+    ids=["use added", "contract extended", "contract end removed"],
+)
+def test_widened_contract_is_material_and_needs_notice(
+    new_terms: dict[str, object], kind: str
+) -> None:
+    v1 = make_policy("v1", recipients=[_acme()])
+    v2 = make_policy("v2", published=100, effective=105, recipients=[_acme(**new_terms)])
+    with pytest.raises(PolicyError) as err:  # 5 days' notice is not enough
+        check_publication(v2, v1, notice_days=30)
+    assert err.value.rule == "notice" and err.value.setting == "acme"
+    changes = diff(v1, v2)
+    assert [(c.kind, c.subject, c.material) for c in changes] == [(kind, "acme", True)]
+    on_time = make_policy("v2", published=100, effective=130, recipients=[_acme(**new_terms)])
+    assert check_publication(on_time, v1, notice_days=30) == changes
+
+
+@pytest.mark.parametrize(
+    ("old_terms", "new_terms", "kinds"),
+    [
+        (
+            {"uses": ["train_ai_system", "third_party_sharing"]},
+            {},
+            ["recipient_use_removed"],
+        ),
+        ({}, {"contract_until": "2024-06-01T00:00:00+00:00"}, ["contract_shortened"]),
+        ({"contract_until": None}, {}, ["contract_end_added"]),
+        ({}, {"name": "Acme Inc."}, ["recipient_renamed"]),
+    ],
+    ids=["use removed", "contract shortened", "contract end added", "renamed"],
+)
+def test_narrowed_contract_is_not_material(
+    old_terms: dict[str, object], new_terms: dict[str, object], kinds: list[str]
+) -> None:
+    v1 = make_policy("v1", recipients=[_acme(**old_terms)])
+    v2 = make_policy("v2", published=100, effective=101, recipients=[_acme(**new_terms)])
+    changes = check_publication(v2, v1, notice_days=30)
+    assert [c.kind for c in changes] == kinds and not any(c.material for c in changes)

@@ -38,11 +38,11 @@ def _publish(
 
 
 def _members(
-    engine: sa.Engine, tmp_path: Path, rows: list[dict[str, str]]
+    engine: sa.Engine, tmp_path: Path, rows: list[dict[str, str]], *, at: float = 0
 ) -> workspace.ImportResult:
     path = tmp_path / "members.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return workspace.import_members(engine, path)
+    return workspace.import_members(engine, path, now=lambda: day(at))
 
 
 def _events(
@@ -167,6 +167,36 @@ def test_event_import_refused_whole_then_skip(ledger: sa.Engine, tmp_path: Path)
     assert _events(ledger, tmp_path, [good]).unchanged == 1  # idempotent by derived event_id
 
 
+def test_grant_before_its_policy_was_published_is_refused(
+    ledger: sa.Engine, tmp_path: Path
+) -> None:
+    # v1 is published at day 0: a grant citing it cannot take effect before the member
+    # could have seen it.
+    good = {
+        "member_id": "m2",
+        "type": "grant",
+        "setting": "ai_posts",
+        "policy_version": "v1",
+        "effective_at": day(0).isoformat(),
+    }
+    early = {**good, "effective_at": day(-1).isoformat()}
+    deny = {
+        "member_id": "m2",
+        "type": "deny",
+        "setting": "ai_posts",
+        "effective_at": day(-1).isoformat(),
+    }
+    with pytest.raises(InvalidInput) as err:
+        _events(ledger, tmp_path, [good, deny, early])
+    problems = str(err.value)
+    assert "events.jsonl:3: effective_at:" in problems and "published" in problems
+    assert "events.jsonl:1" not in problems and "events.jsonl:2" not in problems
+    assert workspace.member_events_for(ledger, "m2") == []
+    with pytest.raises(InvalidInput, match=r"effective_at: .*v1.*published"):
+        workspace.record_event(ledger, early)
+    assert workspace.member_events_for(ledger, "m2") == []
+
+
 def test_event_id_conflict_is_refused(ledger: sa.Engine, tmp_path: Path) -> None:
     e = {
         "event_id": "x1",
@@ -243,10 +273,102 @@ def test_snapshot_refuses_unnamed_or_expired_recipient(ledger: sa.Engine) -> Non
         workspace.build_snapshot(ledger, use="marketing", recipient="acme", as_of=day(60))
 
 
+# --------------------------------------------------------------------------- jurisdictions
+
+
+def test_reimport_with_another_jurisdiction_records_a_move(
+    ledger: sa.Engine, tmp_path: Path
+) -> None:
+    # m2 is EU (imported at day 0); v1 defaults ai_posts on in the US from day 40.
+    status = workspace.consent_status(ledger, "m2", "ai_posts", at=day(60))
+    assert (status["jurisdiction"], status["state"]) == ("EU", "default_off")
+    result = _members(ledger, tmp_path, [{"member_id": "m2", "jurisdiction": "US"}], at=100)
+    assert (result.added, result.updated, result.moved, result.unchanged) == (0, 0, 1, 0)
+    # The move takes effect at the import's time: EU-era data stays out of the default.
+    now = workspace.consent_status(ledger, "m2", "ai_posts", at=day(150))
+    assert (now["jurisdiction"], now["state"], now["covers_from"]) == (
+        "US",
+        "default_on",
+        "2024-04-10T00:00:00Z",  # day 100
+    )
+    assert workspace.consent_status(ledger, "m2", "ai_posts", at=day(60))["state"] == (
+        "default_off"
+    )
+    # As known before the re-import, m2 was still EU: the old state, not the overwritten one.
+    old = workspace.consent_status(ledger, "m2", "ai_posts", at=day(150), known_at=day(99))
+    assert (old["jurisdiction"], old["state"]) == ("EU", "default_off")
+    snap = workspace.build_snapshot(
+        ledger, use="train_ai_system", recipient="first_party", as_of=day(150)
+    )
+    grants = {r["member_id"]: r["covers_from"] for r in snap.grants.to_pylist()}
+    assert grants["m2"] == day(100) and grants["m0"] == day(40)
+    past = workspace.build_snapshot(
+        ledger, use="train_ai_system", recipient="first_party", as_of=day(150), known_at=day(99)
+    )
+    assert "m2" not in {r["member_id"] for r in past.grants.to_pylist()}
+    # The first jurisdiction is kept, never overwritten; the move is its own audited row.
+    with ledger.connect() as conn:
+        first = conn.execute(
+            sa.select(t.members.c.jurisdiction).where(t.members.c.member_id == "m2")
+        ).scalar_one()
+        moves = conn.execute(sa.select(t.member_jurisdictions)).all()
+    assert first == "EU" and [(m.jurisdiction, m.kind) for m in moves] == [("US", "move")]
+    assert workspace.verify_audit(ledger).rows == workspace.verify_audit(ledger).entries
+
+
+def test_reimport_move_takes_the_file_effective_time(ledger: sa.Engine, tmp_path: Path) -> None:
+    rows = [
+        {"member_id": "m2", "jurisdiction": "US", "jurisdiction_effective_at": day(70).isoformat()}
+    ]
+    assert _members(ledger, tmp_path, rows, at=100).moved == 1
+    status = workspace.consent_status(ledger, "m2", "ai_posts", at=day(150))
+    assert status["covers_from"] == "2024-03-11T00:00:00Z"  # day 70
+    assert _members(ledger, tmp_path, rows, at=110).unchanged == 1  # already there then
+
+
+def test_a_new_member_with_a_dated_jurisdiction_has_none_before(
+    ledger: sa.Engine, tmp_path: Path
+) -> None:
+    rows = [
+        {"member_id": "n1", "jurisdiction": "US", "jurisdiction_effective_at": day(70).isoformat()}
+    ]
+    assert _members(ledger, tmp_path, rows, at=100).added == 1
+    assert workspace.consent_status(ledger, "n1", "ai_posts", at=day(60))["state"] == (
+        "default_off"
+    )
+    assert workspace.consent_status(ledger, "n1", "ai_posts", at=day(150))["covers_from"] == (
+        "2024-03-11T00:00:00Z"
+    )
+    snap = workspace.build_snapshot(
+        ledger, use="train_ai_system", recipient="first_party", as_of=day(150)
+    )
+    assert {r["member_id"]: r["covers_from"] for r in snap.grants.to_pylist()}["n1"] == day(70)
+    assert workspace.verify_audit(ledger).rows == workspace.verify_audit(ledger).entries
+
+
+def test_bad_jurisdiction_effective_at_is_refused_naming_line_and_field(
+    ledger: sa.Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("member_id,jurisdiction,jurisdiction_effective_at\nm2,US,2024-05-01\n")
+    with pytest.raises(InvalidInput, match=rf"{path}:2: jurisdiction_effective_at"):
+        workspace.import_members(ledger, path)
+    assert workspace.consent_status(ledger, "m2", "ai_posts")["jurisdiction"] == "EU"
+
+
 # --------------------------------------------------------------------------- tamper evidence
 
 TAMPER = [
     ("edit member", "UPDATE members SET jurisdiction = 'EU' WHERE member_id = 'm1'"),
+    ("edit move", "UPDATE member_jurisdictions SET jurisdiction = 'US' WHERE member_id = 'm2'"),
+    ("back-date move", "UPDATE member_jurisdictions SET effective_at = effective_at - 1"),
+    ("delete move", "DELETE FROM member_jurisdictions WHERE member_id = 'm2'"),
+    (
+        "insert move",
+        "INSERT INTO member_jurisdictions (seq, member_id, jurisdiction, effective_at, "
+        "recorded_at, kind, source) VALUES (1000, 'm3', 'US', 0, 0, 'move', 'cli')",
+    ),
+    ("reorder moves", "UPDATE member_jurisdictions SET seq = seq + 100"),
     ("delete member", "DELETE FROM members WHERE member_id = 'm3'"),
     (
         "insert member",
@@ -291,9 +413,12 @@ def test_audit_detects_tampering(ledger: sa.Engine, tmp_path: Path, what: str, s
             },
         ],
     )
+    workspace.move_member(
+        ledger, "m2", jurisdiction="UK", effective_at=day(45), now=lambda: day(46)
+    )
     workspace.build_snapshot(ledger, use="train_ai_system", recipient="first_party", as_of=day(60))
     report = workspace.verify_audit(ledger)
-    assert report.entries == 1 + 4 + 2 + 1 and report.rows == report.entries
+    assert report.entries == 1 + 4 + 2 + 1 + 1 and report.rows == report.entries
     with ledger.begin() as conn:
         if "reorder audit" in what:
             conn.execute(sa.text("UPDATE audit_log SET idx = -1 WHERE idx = 1"))
@@ -311,3 +436,30 @@ def test_entry_bytes_are_canonical_json() -> None:
 
     e = AuditEntry(3, "consent.recorded", "consent_events", 'ev-"ü"\n', None, day(1.5), "ab" * 32)
     assert e.entry_bytes() == canonical_json(e.as_dict())
+
+
+def test_upgrade_from_0004_keeps_members_and_the_audit_trail(db_url: str, tmp_path: Path) -> None:
+    from alembic import command
+
+    from consentgate.store import audit as store_audit
+    from consentgate.store import engine as store_engine
+
+    eng = store_engine.make_engine(db_url)
+    with eng.begin() as conn:
+        command.upgrade(store_engine._alembic_config(conn), "0004")
+        store_audit.ensure_secret(conn)
+        # a member written as revision 0004 wrote it: the row and its workspace-keyed entry
+        row = {"member_id": "old1", "jurisdiction": "US", "created_at": day(0)}
+        conn.execute(t.members.insert().values(**row))
+        secret = store_audit.workspace_secret(conn)
+        item = store_audit.keyed_item(secret, "member.imported", "members", row)
+        store_audit.append(conn, [item], at=day(0))
+    assert workspace.init_workspace(eng)["revision"] == "0008"  # the newest revision
+    assert workspace.verify_audit(eng).rows == 1
+    _publish(eng, tmp_path, settings=[setting(defaults={"US": "on", "*": "off"})])
+    status = workspace.consent_status(eng, "old1", "ai_posts", at=day(60))
+    assert (status["jurisdiction"], status["state"]) == ("US", "default_on")
+    workspace.move_member(eng, "old1", jurisdiction="EU", effective_at=day(50), now=lambda: day(51))
+    assert workspace.consent_status(eng, "old1", "ai_posts", at=day(60))["state"] == "default_off"
+    assert workspace.verify_audit(eng).rows == 3
+    eng.dispose()

@@ -42,6 +42,8 @@ GENESIS = "0" * 64
 POLICY_PUBLISHED = "policy.published"
 TAXONOMY_EXTENDED = "taxonomy.extended"
 MEMBER_IMPORTED = "member.imported"
+MEMBER_JURISDICTION_RECORDED = "member.jurisdiction_recorded"  # a member's first jurisdiction
+MEMBER_MOVED = "member.moved"  # a later jurisdiction change
 CONSENT_RECORDED = "consent.recorded"
 SNAPSHOT_CREATED = "snapshot.created"
 

@@ -6,11 +6,14 @@ each ``FILE:LINE: reason``) unless the caller asks to skip bad lines.
 
 Formats (docs/formats.md):
 * members: CSV (header row), JSONL or Parquet with ``member_id``, ``jurisdiction`` and
-  optional ``name``, ``email``, ``phone``.
+  optional ``jurisdiction_effective_at`` (when the member's jurisdiction became the one
+  given; for a member already known with another jurisdiction, the default is the import's
+  own time), ``name``, ``email``, ``phone``.
 * events: JSONL, one object per line: ``event_id`` (optional: derived from the content when
   absent, so re-importing a file is idempotent), ``member_id``, ``type``, ``setting``,
   ``policy_version``, ``effective_at`` (RFC 3339 with timezone), optional ``covers_from``,
-  ``source``, ``evidence``.
+  ``source``, ``evidence``. A grant cannot take effect before the policy version it cites
+  was published (the member cannot have seen it).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from consentgate.policy import PolicyHistory
 from consentgate.timestamps import parse_timestamp
 
 JURISDICTION = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
-MEMBER_FIELDS = ("member_id", "jurisdiction", "name", "email", "phone")
+MEMBER_FIELDS = ("member_id", "jurisdiction", "jurisdiction_effective_at", "name", "email", "phone")
 EVENT_FIELDS = frozenset(
     {
         "event_id",
@@ -126,8 +129,20 @@ def parse_members(path: Path) -> Parsed:
             out.problems.append(f"{where}: {problem}")
             out.rejected_lines.append(raw)
             continue
+        item = {f: rec.get(f) for f in MEMBER_FIELDS}
+        if item["jurisdiction_effective_at"] is not None:
+            try:
+                item["jurisdiction_effective_at"] = parse_timestamp(
+                    item["jurisdiction_effective_at"],
+                    field="jurisdiction_effective_at",
+                    allow_date=False,
+                )
+            except ValueError as exc:
+                out.problems.append(f"{where}: {exc}")
+                out.rejected_lines.append(raw)
+                continue
         seen.add(rec["member_id"])
-        out.items.append({f: rec.get(f) for f in MEMBER_FIELDS})
+        out.items.append(item)
     return out
 
 
@@ -178,6 +193,18 @@ class EventContext:
     checked: dict[tuple[EventType, str | None, str | None], str | None] = field(
         default_factory=dict, compare=False
     )
+    _published: dict[str, datetime] = field(default_factory=dict, compare=False)
+
+    def published_at(self, version: str) -> datetime:
+        """When a published ``version`` was published (cached: imports ask on every line)."""
+        try:
+            return self._published[version]
+        except KeyError:
+            policy = self.history.get(version)
+            if policy is None:
+                raise ValueError(f"policy_version: {version!r} is not published") from None
+            self._published[version] = policy.published_at
+            return policy.published_at
 
 
 _EVENT_TYPES = {t.value: t for t in EventType}
@@ -251,6 +278,13 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
     if problem is not None:
         raise ValueError(problem)
     effective_at = _timestamp(rec.get("effective_at"), "effective_at")
+    if etype is EventType.GRANT:
+        published = ctx.published_at(str(version))
+        if effective_at < published:
+            raise ValueError(
+                f"effective_at: a grant cannot take effect before policy {version!r}, which it "
+                f"cites, was published ({published.isoformat()})"
+            )
     covers_from = None
     if rec.get("covers_from") is not None:
         if etype is not EventType.GRANT:

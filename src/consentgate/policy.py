@@ -19,7 +19,10 @@ Publication rules (DESIGN.md), checked by :func:`check_publication`, each refusa
 rule, the setting and the YAML line:
 
 ``privacy-by-default``  no setting may default on for private content or a special category;
-``notice``              a material change needs ``published_at + notice`` ≤ ``effective_from``;
+``notice``              a material change (a new use, category or recipient in a setting, a
+                        default turned on, or a third party's terms widened: a new allowed
+                        use, a later or removed ``contract_until``) needs
+                        ``published_at + notice`` ≤ ``effective_from``;
 ``ordering``            versions take effect in publication order, never retroactively;
 ``immutability``        a published version never changes (enforced by the store).
 
@@ -310,7 +313,11 @@ def validate_policy(policy: PolicyVersion, taxonomy: Taxonomy, *, name: str = "<
 class Change:
     """One difference between two policy versions."""
 
-    kind: str  # setting_added | setting_removed | scope_added | scope_removed | default_on | default_off | label_changed | recipient_added | recipient_removed | recipient_changed
+    # setting_added | setting_removed | scope_added | scope_removed | default_on | default_off
+    # | label_changed | recipient_added | recipient_removed | recipient_use_added
+    # | recipient_use_removed | contract_extended | contract_shortened | contract_end_removed
+    # | contract_end_added | recipient_renamed  (docs/semantics.md lists which are material)
+    kind: str
     subject: str
     detail: str
     material: bool
@@ -357,12 +364,52 @@ def diff(old: PolicyVersion | None, new: PolicyVersion) -> list[Change]:
     for r in new.recipients:
         if r.id not in old_r:
             changes.append(Change("recipient_added", r.id, f"new recipient {r.name!r}", True))
-        elif r != old_r[r.id]:
-            widened = any(not any(covers(o, u) for o in old_r[r.id].uses) for u in r.uses)
-            changes.append(Change("recipient_changed", r.id, "contract terms changed", widened))
+        else:
+            changes.extend(_contract_changes(old_r[r.id], r))
     for rid in sorted(set(old_r) - {r.id for r in new.recipients}):
         changes.append(Change("recipient_removed", rid, "recipient removed", False))
     return changes
+
+
+def _contract_changes(old: Recipient, new: Recipient) -> list[Change]:
+    """How a third party's terms changed. Widening them (a new allowed use, a later or
+    removed ``contract_until``) is material; narrowing them or renaming is not."""
+    out: list[Change] = []
+    for u in new.uses:
+        if not any(covers(o, u) for o in old.uses):
+            out.append(Change("recipient_use_added", new.id, f"contract now allows {u!r}", True))
+    for u in old.uses:
+        if not any(covers(n, u) for n in new.uses):
+            out.append(
+                Change("recipient_use_removed", new.id, f"contract no longer allows {u!r}", False)
+            )
+    before, after = old.contract_until, new.contract_until
+    if before is not None and after is None:
+        out.append(
+            Change(
+                "contract_end_removed",
+                new.id,
+                f"contract end {before.isoformat()} removed (no end date)",
+                True,
+            )
+        )
+    elif before is None and after is not None:
+        out.append(
+            Change("contract_end_added", new.id, f"contract now ends {after.isoformat()}", False)
+        )
+    elif before is not None and after is not None and after != before:
+        later = after > before
+        out.append(
+            Change(
+                "contract_extended" if later else "contract_shortened",
+                new.id,
+                f"contract end moved from {before.isoformat()} to {after.isoformat()}",
+                later,
+            )
+        )
+    if new.name != old.name:
+        out.append(Change("recipient_renamed", new.id, f"{old.name!r} -> {new.name!r}", False))
+    return out
 
 
 def check_publication(

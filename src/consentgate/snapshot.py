@@ -9,9 +9,11 @@ Tables (all member ids are strings, all timestamps ``timestamp[us, tz=UTC]``):
 ``grants``     member_id, category, covers_from — effective consent holds for
                (use, category, recipient) at ``as_of``; data created before ``covers_from``
                is out of scope. This is the file ``consentgate snapshot`` writes.
-``members``    member_id, erased — every known member (``erased`` = erased at or before as_of).
-``withdrawn``  member_id, category — no consent because the member's latest event covering
-               the scope is a withdrawal (distinguishes ``withdrawn`` from ``no_consent``).
+``members``    member_id, erased — every member known at ``known_at`` (``erased`` = erased at
+               or before as_of).
+``withdrawn``  member_id, category — no consent because the member's latest refusal covering
+               the scope is a withdrawal, whether or not a policy is in force
+               (distinguishes ``withdrawn`` from ``no_consent``).
 
 ``categories`` lists the data categories the snapshot was computed for: every category of
 every setting (in any policy version) whose use covers ``use`` and whose recipients include

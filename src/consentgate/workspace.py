@@ -171,6 +171,7 @@ class ImportResult:
     rejected: int
     rejects_path: Path | None
     erased: int = 0  # rows of erased members, not stored again
+    moved: int = 0  # members: jurisdiction changes recorded as moves
 
 
 def _write_rejects(path: Path, lines: Iterable[str]) -> None:
@@ -219,18 +220,58 @@ def import_members(
         parsed.refuse_if_bad(f"{path}: member import")
     at = now()
     with engine.begin() as conn:
-        added, updated, same, erased = ledger.upsert_members(conn, parsed.items, at=at)
+        counts = ledger.upsert_members(conn, parsed.items, at=at)
         rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
     if rpath is not None:
         _write_rejects(rpath, lines)
     logger.info(
-        "members imported: %d added, %d updated, %d rejected, %d erased",
-        added,
-        updated,
+        "members imported: %d added, %d updated, %d moved, %d rejected, %d erased",
+        counts.added,
+        counts.updated,
+        counts.moved,
         len(parsed.problems),
-        erased,
+        counts.erased,
     )
-    return ImportResult(added, updated, same, len(parsed.problems), rpath, erased)
+    return ImportResult(
+        counts.added,
+        counts.updated,
+        counts.unchanged,
+        len(parsed.problems),
+        rpath,
+        erased=counts.erased,
+        moved=counts.moved,
+    )
+
+
+def move_member(
+    engine: sa.Engine,
+    member_id: str,
+    *,
+    jurisdiction: str,
+    effective_at: datetime,
+    now: Clock = utcnow,
+) -> dict[str, Any]:
+    """``members move``: record that the member is in ``jurisdiction`` from ``effective_at``
+    on (append-only; audited). Nothing is recorded when, as known now, the member already is
+    in ``jurisdiction`` at ``effective_at``."""
+    if not ingest.JURISDICTION.match(jurisdiction):
+        raise InvalidInput("--jurisdiction: expected a code like US, US-CA, EU")
+    at = now()
+    with engine.begin() as conn:
+        if ledger.get_member(conn, member_id) is None:
+            raise NotFound("member", member_id)
+        if ledger.erased_member_ids(conn, [member_id]):
+            raise Conflict("the member is erased: nothing more is recorded for them")
+        change = ledger.move_member(conn, member_id, jurisdiction, effective_at=effective_at, at=at)
+    logger.info("member move %s", "recorded" if change else "not needed")
+    return {
+        "member_id": member_id,
+        "jurisdiction": jurisdiction,
+        "effective_at": format_timestamp(effective_at),
+        "moved": change is not None,
+        "recorded_at": format_timestamp(change.recorded_at) if change else None,
+        "seq": change.seq if change else None,
+    }
 
 
 def _store_events(
@@ -422,6 +463,7 @@ def consent_status(
     return {
         "member_id": member_id,
         "setting": setting,
+        "jurisdiction": member.jurisdiction_at(at, known_at),
         "state": d.state,
         "covers_from": format_timestamp(d.covers_from) if d.covers_from else None,
         "event_id": d.event_id,
@@ -496,11 +538,10 @@ def build_snapshot(
         from consentgate.policy import settings_touching
 
         settings = settings_touching(history, [Scope(use, c, recipient) for c in categories])
-        members = ledger.members_table(conn)
-        events = ledger.events_table(conn, as_of=as_of, known_at=known_at, settings=settings)
         snap = core.compute_snapshot(
-            members=members,
-            events=events,
+            members=ledger.members_table(conn, known_at=known_at),
+            moves=ledger.moves_table(conn, as_of=as_of, known_at=known_at),
+            events=ledger.events_table(conn, as_of=as_of, known_at=known_at, settings=settings),
             history=history,
             use=use,
             recipient=recipient,

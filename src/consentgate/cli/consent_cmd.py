@@ -26,8 +26,10 @@ from consentgate.withdrawals import rules_from
 ON_ERROR = click.Choice(["refuse", "skip"])
 
 
-def _report(result: workspace.ImportResult, what: str, as_json: bool) -> None:
-    data = {
+def _report(
+    result: workspace.ImportResult, what: str, as_json: bool, *, moves: bool = False
+) -> None:
+    data: dict[str, Any] = {
         "added": result.added,
         "updated": result.updated,
         "unchanged": result.unchanged,
@@ -35,12 +37,15 @@ def _report(result: workspace.ImportResult, what: str, as_json: bool) -> None:
         "rejects_file": str(result.rejects_path) if result.rejects_path else None,
         "erased": result.erased,
     }
+    if moves:
+        data["moved"] = result.moved
     if as_json:
         echo_json(data)
         return
     erased = f", {result.erased} erased (not stored again)" if result.erased else ""
+    moved = f", {result.moved} moved" if moves else ""
     click.echo(
-        f"{what}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.rejected} rejected{erased}."
+        f"{what}: {result.added} added, {result.updated} updated{moved}, {result.unchanged} unchanged, {result.rejected} rejected{erased}."
     )
     if result.rejects_path:
         click.echo(f"Rejected lines written to {result.rejects_path}")
@@ -69,7 +74,7 @@ def import_options(f: F) -> F:
 
 @click.group()
 def members() -> None:
-    """Import members (data subjects)."""
+    """Import members (data subjects) and record their jurisdiction moves."""
 
 
 @members.command("import")
@@ -77,12 +82,36 @@ def members() -> None:
 def members_import(
     app: AppContext, file: Path, on_error: str, rejects: Path | None, as_json: bool
 ) -> None:
-    """Import members from CSV, JSONL or Parquet (member_id, jurisdiction, name, email, phone)."""
+    """Import members from CSV, JSONL or Parquet (member_id, jurisdiction,
+    jurisdiction_effective_at, name, email, phone). A known member with another
+    jurisdiction is recorded as a move, never overwritten."""
     _report(
         workspace.import_members(app.engine(), file, on_error=on_error, rejects=rejects),
         "Members",
         as_json,
+        moves=True,
     )
+
+
+@members.command("move")
+@click.argument("member", type=MEMBER_ID)
+@click.option("--jurisdiction", required=True, help="The new jurisdiction, e.g. US, US-CA, EU.")
+@click.option("--effective-at", type=TIMESTAMP, required=True, help="When the member moved there.")
+@json_option
+@pass_app
+def members_move(
+    app: AppContext, member: str, jurisdiction: str, effective_at: datetime, as_json: bool
+) -> None:
+    """Record that MEMBER is in a jurisdiction from --effective-at on (append-only)."""
+    data = workspace.move_member(
+        app.engine(), member, jurisdiction=jurisdiction, effective_at=effective_at
+    )
+    if as_json:
+        echo_json(data)
+    elif data["moved"]:
+        click.echo(f"Recorded: {member} in {jurisdiction} from {data['effective_at']}")
+    else:
+        click.echo(f"Unchanged: {member} is already in {jurisdiction} at {data['effective_at']}")
 
 
 @click.group()
@@ -190,13 +219,22 @@ def consent_status(
         return
     print_table(
         None,
-        ["member_id", "setting", "state", "covers_from", "event_id", "policy_version"],
+        [
+            "member_id",
+            "setting",
+            "jurisdiction",
+            "state",
+            "covers_from",
+            "event_id",
+            "policy_version",
+        ],
         [
             [
                 data[k]
                 for k in (
                     "member_id",
                     "setting",
+                    "jurisdiction",
                     "state",
                     "covers_from",
                     "event_id",

@@ -50,6 +50,10 @@ AUDITED: dict[str, Audited] = {
     "taxonomy_keys": Audited(t.taxonomy_keys, lambda _s, r: f"{r['kind']}:{r['key']}"),
     "policy_versions": Audited(t.policy_versions, lambda _s, r: str(r["version"])),
     "members": Audited(t.members, lambda s, r: audit.member_ref(s, str(r["member_id"]))),
+    "member_jurisdictions": Audited(
+        t.member_jurisdictions,
+        lambda s, r: f"{audit.member_ref(s, str(r['member_id']))}:{r['seq']}",
+    ),
     "consent_events": Audited(t.consent_events, lambda _s, r: str(r["event_id"])),
     "snapshots": Audited(t.snapshots, lambda _s, r: str(r["sha256"])),
     "datasets": Audited(t.datasets, lambda _s, r: str(r["dataset_id"])),
@@ -73,6 +77,7 @@ AUDITED: dict[str, Audited] = {
 # that member's key (the column names the member).
 MEMBER_ROWS: dict[str, str] = {
     "members": "member_id",
+    "member_jurisdictions": "member_id",
     "consent_events": "member_id",
     "remediation_order_members": "member_id",
 }

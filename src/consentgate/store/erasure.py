@@ -86,6 +86,7 @@ def erase(conn: sa.Connection, member_ids: Sequence[str], *, at: datetime) -> Er
     old_keys = {m: keys.member(m) for m in member_ids}
     members = _rows(conn, t.members, member_ids)
     events = _rows(conn, t.consent_events, member_ids)
+    moves = _rows(conn, t.member_jurisdictions, member_ids)
     placed = _rows(conn, t.remediation_order_members, member_ids)
     terms = {str(m["member_id"]) for m in members}
     personal = {str(m[f]) for m in members for f in ("name", "email", "phone") if m[f]}
@@ -109,6 +110,8 @@ def erase(conn: sa.Connection, member_ids: Sequence[str], *, at: datetime) -> Er
         items += _rekeyed(keys, "members", m, scrubbed, old_keys)
     for e in events:
         items += _rekeyed(keys, "consent_events", e, {**e, "evidence": None}, old_keys)
+    for j in moves:  # kept (a jurisdiction is not contact data), re-keyed: unlinkable
+        items += _rekeyed(keys, "member_jurisdictions", j, j, old_keys)
     for p in placed:
         items += _rekeyed(keys, "remediation_order_members", p, p, old_keys)
     items += _scrub_free_text(conn, keys, personal)

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from consentgate import audit
-from consentgate.consent import EVENTS_SCHEMA, ConsentEvent, EventType, Member
+from consentgate import consent as core
+from consentgate.consent import EVENTS_SCHEMA, MOVES_SCHEMA, ConsentEvent, EventType
 from consentgate.errors import Conflict
 from consentgate.policy import PolicyHistory, PolicyVersion, parse_policy
 from consentgate.snapshot import ConsentSnapshot
@@ -138,28 +142,62 @@ def erased_member_ids(conn: sa.Connection, member_ids: Iterable[str] | None = No
     return erased if member_ids is None or not erased else erased.intersection(member_ids)
 
 
+@dataclass(frozen=True, slots=True)
+class MemberCounts:
+    """What a member import did: members added, rows with changed contact details updated,
+    jurisdiction moves recorded, rows that changed nothing, rows of erased members skipped
+    (their details are never stored again)."""
+
+    added: int
+    updated: int
+    moved: int
+    unchanged: int
+    erased: int = 0
+
+
 def upsert_members(
     conn: sa.Connection, rows: Sequence[Mapping[str, Any]], *, at: datetime
-) -> tuple[int, int, int, int]:
-    """Insert new members (each with a key of their own), update changed ones, skip
-    identical ones and erased ones (their details are never stored again):
-    (added, updated, same, erased)."""
-    fields = ("jurisdiction", "name", "email", "phone")
+) -> MemberCounts:
+    """Insert new members; for known members, update changed contact details and record a
+    changed jurisdiction as a move (effective at the row's ``jurisdiction_effective_at``,
+    else at ``at``), never overwriting it.
+
+    A new member's jurisdiction is ``members.jurisdiction``, from the beginning; with a
+    ``jurisdiction_effective_at`` it is dated by a "first" row of ``member_jurisdictions``
+    (the member then has no jurisdiction before it). Each new member gets an audit key of
+    their own; erased members are skipped."""
+    fields = ("name", "email", "phone")
     erased = erased_member_ids(conn, (str(r["member_id"]) for r in rows))
     if erased:
         rows = [r for r in rows if r["member_id"] not in erased]
     have = existing_members(conn, [str(r["member_id"]) for r in rows])
+    histories = jurisdiction_histories(conn, list(have))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    places: list[tuple[str, str, datetime, str]] = []
+    moved = unchanged = 0
+    keys = store_audit.Keyring(conn)
     for r in rows:
-        old = have.get(r["member_id"])
+        mid, jur, since = r["member_id"], r["jurisdiction"], r.get("jurisdiction_effective_at")
+        old = have.get(mid)
         if old is None:
             inserts.append(
-                {"member_id": r["member_id"], **{f: r.get(f) for f in fields}, "created_at": at}
+                {"member_id": mid, "jurisdiction": jur, **{f: r.get(f) for f in fields}}
+                | {"created_at": at}
             )
-        elif any(old[f] != r.get(f) for f in fields):
+            if since is not None:
+                places.append((mid, jur, since, "first"))
+            continue
+        changed = any(old[f] != r.get(f) for f in fields)
+        if changed:
             updates.append({**old, **{f: r.get(f) for f in fields}})
-    keys = store_audit.Keyring(conn)
+        when = since or at
+        current = core.stays(histories.get(mid, ()), when, at)
+        if current and current[-1][1] == jur:  # already there then: nothing to record
+            unchanged += not changed
+            continue
+        places.append((mid, jur, when, "move"))
+        moved += 1
     if inserts:
         bulk.insert_rows(conn, t.members, inserts)
         store_audit.create_member_keys(conn, [r["member_id"] for r in inserts], at=at, keys=keys)
@@ -175,14 +213,164 @@ def upsert_members(
         for r in (*inserts, *updates)
     ]
     store_audit.append(conn, items, at=at)
-    same = len(rows) - len(inserts) - len(updates)
-    return len(inserts), len(updates), same, len(erased)
+    insert_jurisdictions(conn, places, at=at, source="import", keys=keys)
+    return MemberCounts(len(inserts), len(updates), moved, unchanged, len(erased))
 
 
-def get_member(conn: sa.Connection, member_id: str) -> Member | None:
-    c = t.members.c
-    r = conn.execute(sa.select(c.member_id, c.jurisdiction).where(c.member_id == member_id)).first()
-    return Member(r.member_id, r.jurisdiction) if r else None
+_JURISDICTION_COLUMNS = (
+    "seq",
+    "member_id",
+    "jurisdiction",
+    "effective_at",
+    "recorded_at",
+    "kind",
+    "source",
+)
+
+
+def insert_jurisdictions(
+    conn: sa.Connection,
+    rows: Sequence[tuple[str, str, datetime, str]],
+    *,
+    at: datetime,
+    source: str,
+    keys: store_audit.Keyring | None = None,
+) -> list[core.JurisdictionChange]:
+    """Append (member_id, jurisdiction, effective_at, kind) rows recorded at ``at``, each
+    with its audit entry (``member.moved`` for a move, ``member.jurisdiction_recorded`` for
+    a new member's dated first jurisdiction); returns them with their ``seq``."""
+    if not rows:
+        return []
+    store_audit.lock(conn)
+    if tuple(t.member_jurisdictions.columns.keys()) != _JURISDICTION_COLUMNS:
+        raise RuntimeError("member_jurisdictions columns changed: update _JURISDICTION_COLUMNS")
+    c = t.member_jurisdictions.c
+    next_seq = (
+        int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(c.seq), 0))).scalar_one()) + 1
+    )
+    keys = keys or store_audit.Keyring(conn)
+    keys.load(mid for mid, *_ in rows)
+    stamp = bulk.micros(at)
+    items: list[tuple[str, str, str, str | None]] = []
+    values: list[tuple[Any, ...]] = []
+    stored: list[core.JurisdictionChange] = []
+    for seq, (mid, jur, since, kind) in enumerate(rows, next_seq):
+        action = audit.MEMBER_MOVED if kind == "move" else audit.MEMBER_JURISDICTION_RECORDED
+        row = dict(
+            zip(_JURISDICTION_COLUMNS, (seq, mid, jur, since, at, kind, source), strict=True)
+        )
+        # keyed with the member's own key: erasure makes these entries unlinkable too
+        items.append(store_audit.audit_item(keys, action, "member_jurisdictions", row))
+        values.append((seq, mid, jur, bulk.micros(since), stamp, kind, source))
+        stored.append(core.JurisdictionChange(jur, since, at, seq, source))
+    bulk.insert_values(conn, t.member_jurisdictions, _JURISDICTION_COLUMNS, values)
+    store_audit.append(conn, items, at=at)
+    return stored
+
+
+def jurisdiction_histories(
+    conn: sa.Connection, member_ids: Sequence[str]
+) -> dict[str, list[core.JurisdictionChange]]:
+    """Every recorded jurisdiction of each of ``member_ids`` (unknown members: absent): the
+    first (``members.jurisdiction``, from the beginning, recorded when the member was; or
+    its dated "first" row), then each move, in the order recorded."""
+    m, c = t.members.c, t.member_jurisdictions.c
+    out: dict[str, list[core.JurisdictionChange]] = {}
+
+    def among(column: sa.Column[Any], chunk: Sequence[str]) -> sa.ColumnElement[bool]:
+        # One member (consent status, a move): a plain equality plans and runs fastest.
+        return column == chunk[0] if len(chunk) == 1 else _one_of(conn, column, chunk)
+
+    for i in range(0, len(member_ids), _CHUNK):
+        chunk = member_ids[i : i + _CHUNK]
+        firsts = sa.select(m.member_id, m.jurisdiction, m.created_at).where(
+            among(m.member_id, chunk)
+        )
+        for f in conn.execute(firsts):
+            out[f.member_id] = [core.JurisdictionChange(f.jurisdiction, None, f.created_at, 0)]
+        later = sa.select(
+            c.member_id, c.jurisdiction, c.effective_at, c.recorded_at, c.seq, c.kind, c.source
+        ).where(among(c.member_id, chunk))
+        for r in conn.execute(later.order_by(c.seq)):
+            change = core.JurisdictionChange(
+                r.jurisdiction, r.effective_at, r.recorded_at, int(r.seq), r.source
+            )
+            if r.kind == "first":  # dated: replaces the from-the-beginning reading
+                out[r.member_id] = [change]
+            else:
+                out.setdefault(r.member_id, []).append(change)
+    return out
+
+
+def move_member(
+    conn: sa.Connection,
+    member_id: str,
+    jurisdiction: str,
+    *,
+    effective_at: datetime,
+    at: datetime,
+    source: str = "cli",
+) -> core.JurisdictionChange | None:
+    """Record that ``member_id`` is in ``jurisdiction`` from ``effective_at`` on; None (and
+    nothing recorded) when, as known at ``at``, the member already is there then."""
+    history = jurisdiction_histories(conn, [member_id]).get(member_id, [])
+    current = core.stays(history, effective_at, at)
+    if current and current[-1][1] == jurisdiction:
+        return None
+    return insert_jurisdictions(
+        conn, [(member_id, jurisdiction, effective_at, "move")], at=at, source=source
+    )[0]
+
+
+def jurisdictions_at(
+    conn: sa.Connection, member_ids: Iterable[str], *, at: datetime, known_at: datetime
+) -> dict[str, str]:
+    """Each member's jurisdiction at ``at`` as known at ``known_at`` (absent: none yet)."""
+    histories = jurisdiction_histories(conn, sorted(set(member_ids)))
+    out: dict[str, str] = {}
+    for mid, history in histories.items():
+        found = core.stays(history, at, known_at)
+        if found:
+            out[mid] = found[-1][1]
+    return out
+
+
+@functools.cache
+def _member_query() -> sa.Select[Any]:
+    """A member's first jurisdiction and its later rows, built once (statuses run it often)."""
+    m, c = t.members.c, t.member_jurisdictions.c
+    return (
+        sa.select(
+            m.jurisdiction,
+            m.created_at,
+            c.jurisdiction,
+            c.effective_at,
+            c.recorded_at,
+            c.seq,
+            c.kind,
+            c.source,
+        )
+        .select_from(t.members.outerjoin(t.member_jurisdictions, c.member_id == m.member_id))
+        .where(m.member_id == sa.bindparam("member_id"))
+        .order_by(c.seq)
+    )
+
+
+def get_member(conn: sa.Connection, member_id: str) -> core.Member | None:
+    """One member with its jurisdiction history (one query: this serves every status)."""
+    history: list[core.JurisdictionChange] = []
+    rows = conn.execute(_member_query(), {"member_id": member_id})
+    for first, created, jur, since, recorded, seq, kind, source in rows:
+        if not history:
+            history.append(core.JurisdictionChange(first, None, created, 0))
+        if jur is None:
+            continue
+        change = core.JurisdictionChange(jur, since, recorded, int(seq), source)
+        if kind == "first":  # dated: replaces the from-the-beginning reading
+            history[:] = [change]
+        else:
+            history.append(change)
+    return core.Member(member_id, tuple(history)) if history else None
 
 
 _CHUNK = 50_000
@@ -203,18 +391,75 @@ def known_member_ids(conn: sa.Connection, ids: Iterable[str]) -> set[str]:
     return found
 
 
-def members_table(conn: sa.Connection) -> pa.Table:
+def members_table(conn: sa.Connection, *, known_at: datetime | None = None) -> pa.Table:
+    """Every member created by ``known_at`` (default: all) with its first jurisdiction:
+    member_id, jurisdiction and, when some first jurisdiction is dated, effective_at (null:
+    from the beginning), as ``consent.compute_snapshot`` takes them; ``moves_table`` has
+    the moves. One pass over members, as before jurisdictions had a history; dated first
+    jurisdictions (rare) cost one more lookup."""
     c = t.members.c
+    query = sa.select(c.member_id, c.jurisdiction)
+    if known_at is not None:
+        query = query.where(c.created_at <= sa.bindparam("known_at", known_at, type_=t.TS))
     ids: list[str] = []
     jurs: list[str] = []
-    for r in conn.execute(
-        sa.select(c.member_id, c.jurisdiction).execution_options(yield_per=100_000)
-    ):
+    for r in conn.execute(query.execution_options(yield_per=100_000)):
         ids.append(r[0])
         jurs.append(r[1])
-    return pa.table(
+    table = pa.table(
         {"member_id": pa.array(ids, pa.string()), "jurisdiction": pa.array(jurs, pa.string())}
     )
+    j = t.member_jurisdictions.c
+    dated = sa.select(j.member_id, j.jurisdiction, sa.type_coerce(j.effective_at, sa.BigInteger))
+    dated = dated.where(j.kind == "first")
+    if known_at is not None:
+        dated = dated.where(j.recorded_at <= sa.bindparam("known_at", known_at, type_=t.TS))
+    firsts: list[tuple[str, str, int]] = [(r[0], r[1], r[2]) for r in conn.execute(dated)]
+    if not firsts:
+        return table
+    where = pc.index_in(pa.array([r[0] for r in firsts], pa.string()), value_set=table["member_id"])
+    since = np.full(len(table), None, dtype=object)
+    jur = np.asarray(jurs, dtype=object)
+    for pos, (_, first_jur, first_since) in zip(where.to_pylist(), firsts, strict=True):
+        if pos is not None:
+            since[pos], jur[pos] = first_since, first_jur
+    ts_type = MOVES_SCHEMA.field("effective_at").type
+    return pa.table(
+        {
+            "member_id": table["member_id"],
+            "jurisdiction": pa.array(jur.tolist(), pa.string()),
+            "effective_at": pa.array(since.tolist(), pa.int64()).cast(ts_type),
+        }
+    )
+
+
+def moves_table(
+    conn: sa.Connection, *, as_of: datetime | None = None, known_at: datetime | None = None
+) -> pa.Table:
+    """Jurisdiction moves (MOVES_SCHEMA) effective by ``as_of`` and recorded by ``known_at``
+    (each default: all); read through a partial index, so cheap when moves are few."""
+    c = t.member_jurisdictions.c
+    raw = sa.BigInteger
+    query = sa.select(
+        c.member_id,
+        c.jurisdiction,
+        sa.type_coerce(c.effective_at, raw),
+        sa.type_coerce(c.recorded_at, raw),
+        c.seq,
+    ).where(c.kind == "move")
+    if as_of is not None:
+        query = query.where(c.effective_at <= sa.bindparam("as_of", as_of, type_=t.TS))
+    if known_at is not None:
+        query = query.where(c.recorded_at <= sa.bindparam("known_at", known_at, type_=t.TS))
+    cols: list[list[Any]] = [[] for _ in range(5)]
+    for r in conn.execute(query):
+        for i, v in enumerate(r):
+            cols[i].append(v)
+    arrays = [
+        pa.array(cols[i], pa.string() if i < 2 else pa.int64()).cast(MOVES_SCHEMA.field(i).type)
+        for i in range(5)
+    ]
+    return pa.Table.from_arrays(arrays, schema=MOVES_SCHEMA)
 
 
 def directory_table(conn: sa.Connection) -> pa.Table:

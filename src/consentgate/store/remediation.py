@@ -138,31 +138,23 @@ def disclosure_recipients(conn: sa.Connection, dataset_ids: Iterable[str]) -> di
     return out
 
 
-def _jurisdictions(conn: sa.Connection, member_ids: Iterable[str]) -> dict[str, str]:
-    c = t.members.c
-    out: dict[str, str] = {}
-    for chunk in _chunks(member_ids):
-        out.update(
-            (r[0], r[1])
-            for r in conn.execute(
-                sa.select(c.member_id, c.jurisdiction).where(c.member_id.in_(chunk))
-            )
-        )
-    return out
+def _jurisdictions(conn: sa.Connection, member_ids: Iterable[str], at: datetime) -> dict[str, str]:
+    """Each member's jurisdiction now, as known now (its deadlines follow it)."""
+    return ledger.jurisdictions_at(conn, member_ids, at=at, known_at=at)
 
 
 # --------------------------------------------------------------------------- opening orders
 
 
-def _was_allowed(
-    conn: sa.Connection, event: core.ConsentEvent, jurisdiction: str, history: Any, at: datetime
-) -> bool:
-    """Whether the member had consent (a grant or a default-on) for some scope of a denial
-    just before it took effect."""
+def _was_allowed(conn: sa.Connection, event: core.ConsentEvent, history: Any, at: datetime) -> bool:
+    """Whether the member had consent (a grant or a default-on, in the jurisdiction they
+    then had) for some scope of a denial just before it took effect."""
     others = [
         e for e in ledger.member_events(conn, event.member_id) if e.event_id != event.event_id
     ]
-    member = core.Member(event.member_id, jurisdiction)
+    member = ledger.get_member(conn, event.member_id)
+    if member is None:
+        return False
     return any(
         core.effective_consent(
             member, scope, events=others, history=history, at=event.effective_at, known_at=at
@@ -190,11 +182,11 @@ def open_for_events(
     if not relevant:
         return []
     history = ledger.load_history(conn)
-    jurisdictions = _jurisdictions(conn, (e.member_id for e in relevant))
+    jurisdictions = _jurisdictions(conn, (e.member_id for e in relevant), at)
     triggers = []
     for e in relevant:
         jur = jurisdictions.get(e.member_id, "*")
-        if e.type is core.EventType.DENY and not _was_allowed(conn, e, jur, history, at):
+        if e.type is core.EventType.DENY and not _was_allowed(conn, e, history, at):
             continue
         triggers.append(
             Trigger(

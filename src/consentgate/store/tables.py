@@ -86,6 +86,29 @@ rejects_files = sa.Table(  # rejects files imports wrote; erasure scrubs them (r
     sa.Column("written_at", TS, nullable=False),
 )
 
+# A member's jurisdiction changes, append-only (never overwritten): each move (kind "move")
+# with when it takes effect and when it was recorded. A member's first jurisdiction is
+# members.jurisdiction, from the beginning, recorded at members.created_at (it is never
+# updated); a member imported with jurisdiction_effective_at gets a "first" row instead,
+# which dates it (no jurisdiction before). Decisions read both, never one alone.
+member_jurisdictions = sa.Table(
+    "member_jurisdictions",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("member_id", sa.String(255), sa.ForeignKey("members.member_id"), nullable=False),
+    sa.Column("jurisdiction", sa.String(32), nullable=False),
+    sa.Column("effective_at", TS, nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # move | first
+    sa.Column("source", sa.String(16), nullable=False),  # import | cli
+    sa.Index("ix_member_jurisdictions_member", "member_id", "seq"),
+)
+
 consent_events = sa.Table(
     "consent_events",
     metadata,

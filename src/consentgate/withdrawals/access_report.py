@@ -65,7 +65,15 @@ def dsar(engine: sa.Engine, member_id: str, *, now: Clock = utcnow) -> dict[str,
         )
     return {
         "member_id": member_id,
-        "jurisdiction": member.jurisdiction,
+        "jurisdiction": member.jurisdiction_at(at, at),
+        "jurisdictions": [
+            {
+                "jurisdiction": c.jurisdiction,
+                "effective_at": _ts(c.effective_at),
+                "recorded_at": _ts(c.recorded_at),
+            }
+            for c in member.jurisdictions
+        ],
         "generated_at": format_timestamp(at),
         "consents": consents,
         "events": [

@@ -94,7 +94,8 @@ def fresh_snapshot(
         categories = history.scope_categories(use, recipient)
         settings = settings_touching(history, [Scope(use, c, recipient) for c in categories])
         snap = core.compute_snapshot(
-            members=ledger.members_table(conn),
+            members=ledger.members_table(conn, known_at=known_at),
+            moves=ledger.moves_table(conn, as_of=as_of, known_at=known_at),
             events=ledger.events_table(conn, as_of=as_of, known_at=known_at, settings=settings),
             history=history,
             use=use,

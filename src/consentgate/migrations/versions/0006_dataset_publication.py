@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 
 TS = sa.BigInteger  # microseconds since the epoch, UTC (consentgate.store.tables.UTCMicros)
 

@@ -202,9 +202,10 @@ def _phone_valid(candidate: str) -> bool:
         national = digits
         if national.startswith(_TRUNK[region]):
             national = national[len(_TRUNK[region]) :]
-        elif national.startswith(str(cc)) and n > 10:
-            if _valid(cc, national[len(str(cc)) :], region):
-                return True  # a country code without "+": grouped as the writer knows it
+        elif (
+            national.startswith(str(cc)) and n > 10 and _valid(cc, national[len(str(cc)) :], region)
+        ):
+            return True  # a country code without "+": grouped as the writer knows it
         if _valid(cc, national, region) and (not loose or _grouped(candidate, cc, national)):
             return True
     return False

@@ -320,7 +320,7 @@ SENTENCE_STARTERS: Final = frozenset(
     great good well oh ah yeah yep nope also btw fyi regards best kind sincerely warmly
     morning afternoon evening congrats congratulations welcome happy hope guess note update
     quick just fine agreed absolutely exactly indeed right cool nice awesome lol haha
-    le la les l un une des du de d au aux ce cet cette ces je j tu il elle on nous vous ils
+    le la les l un une des du de d c n s m t au aux ce cet cette ces je j tu il elle on nous vous ils
     elles mais et ou où donc or ni car si quand comme comment pourquoi qui que qu quoi
     quel quelle quels quelles dans sur sous pour par avec sans chez entre vers depuis
     pendant avant après alors ainsi aussi encore déjà puis enfin ensuite cependant pourtant

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from consentgate.redact import patterns, sensitive
 
-__all__ = ["DIGIT", "groups", "union"]
+__all__ = ["DIGIT", "groups", "matches", "union"]
 
 _LARGE = 4 << 20
 _SMALL = 256 << 10  # below, a union costs more to compile than the scans it saves
@@ -111,6 +111,11 @@ def _selective(texts: pa.Array) -> bool:
 def union(table: Iterable[str]) -> str:
     """One RE2 alternation of prefilter patterns, each keeping its own flags."""
     return "|".join(f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for p in table)
+
+
+def matches(texts: pa.Array, pattern: str) -> npt.NDArray[np.bool_]:
+    """Per row, whether the RE2 ``pattern`` matches (null rows: False)."""
+    return _matches(texts, pattern)
 
 
 def _matches(texts: pa.Array, pattern: str) -> npt.NDArray[np.bool_]:

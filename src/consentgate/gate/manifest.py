@@ -5,7 +5,10 @@
 ``snapshot_sha256``, ``sources`` ([{path, bytes, sha256}]), ``counts`` ({input, included,
 excluded: {reason: n}}), ``files`` ([{path, rows, sha256}]), ``records_root``; with
 shards also ``shards`` ({n, by, members: {shard: members}, assignment: {path, sha256}});
-when a redactor ran also ``redactions`` ({entity: n}) and ``exclusions`` ({label: n}).
+when a redactor ran also ``redactions`` ({entity: n}) and ``exclusions`` ({label: n}),
+and, when the redactor describes itself, ``redaction`` (how names were found:
+``{"names_found_by": ["directory", "cues", "ner"], "ner": {backend, models, language}}``;
+without the ``ner`` extra ``["directory", "cues"]``).
 
 ``dataset_id`` is the SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of
 ``{"parameters": {use, recipient, as_of, policy_versions, sources: [sha256...],
@@ -94,6 +97,7 @@ def build_manifest(
     shards: Mapping[str, Any] | None = None,
     redactions: Mapping[str, int] | None = None,
     exclusions: Mapping[str, int] | None = None,
+    redaction: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the manifest and its ``dataset_id``; checks the counts add up."""
     excluded = counts["excluded"]
@@ -122,6 +126,8 @@ def build_manifest(
         manifest["redactions"] = dict(sorted(redactions.items()))
     if exclusions is not None:
         manifest["exclusions"] = dict(sorted(exclusions.items()))
+    if redaction is not None:
+        manifest["redaction"] = dict(redaction)
     manifest["dataset_id"] = dataset_id_of(manifest)
     return manifest
 

@@ -230,7 +230,9 @@ def _build_into(
             redactor=redactor,
             batch_rows=batch_rows,
             progress=progress,
-            workers=parallel_workers(workers, redactor=redactor),
+            workers=parallel_workers(
+                workers, redactor=redactor, batches=-(-source.rows // batch_rows)
+            ),
         )
     included = 0
     try:
@@ -264,6 +266,7 @@ def _build_into(
         shards=shard_info,
         redactions=redactions if redactor is not None else None,
         exclusions=exclusions if redactor is not None else None,
+        redaction=getattr(redactor, "description", None) if redactor is not None else None,
     )
     digest = write_manifest(tmp, manifest)
     return BuildResult(

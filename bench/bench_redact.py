@@ -212,6 +212,9 @@ def main() -> None:
         "--no-install", action="store_true", help="fail rather than install Presidio"
     )
     parser.add_argument(
+        "--workers", type=int, default=2, help="--external: processes for the NER apply run"
+    )
+    parser.add_argument(
         "--external",
         type=Path,
         metavar="DIR",
@@ -225,7 +228,7 @@ def main() -> None:
             if args.no_presidio
             else ensure_presidio(install=not args.no_install, with_ner=True)
         )
-        redact_external.main(args.external, presidio_python=python, out=OUT)
+        redact_external.main(args.external, presidio_python=python, out=OUT, workers=args.workers)
         return
     n = args.messages or (200_000 if args.full else 20_000)
     m = min(n, args.presidio_messages or (20_000 if args.full else 3_000))

@@ -296,3 +296,21 @@ def test_spacy_description_names_the_pipelines(ner: SpacyNer) -> None:
     assert described["backend"].startswith("spacy ")
     assert set(described["models"]) == set(ner.models)
     assert all(" " in v for v in described["models"].values())  # package and version
+
+
+def test_blas_products_predict_what_the_pipeline_predicts_by_itself(ner: SpacyNer) -> None:
+    spacy = pytest.importorskip("spacy")
+    package = ner.models["en"]
+    texts = [
+        "Yesterday I met Rohan Mehta in Lagos, he flew in from Nairobi with Anna.",
+        "The Bank of London hired Priya Sharma from Deloitte in Manchester.",
+    ]
+    plain = spacy.load(package)  # thinc's own ops, every component
+    ours = pipelines._pipeline(package)
+    assert any(
+        isinstance(node.ops, type(pipelines._blas_ops()))
+        for node in ours.get_pipe("ner").model.walk()
+    )
+    expected = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in plain.pipe(texts)]
+    got = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in ours.pipe(texts)]
+    assert got == expected

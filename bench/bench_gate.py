@@ -4,6 +4,7 @@
     python bench/bench_gate.py --full       # 5M records, 1M members (~15 min on 2 cores)
     python bench/bench_gate.py --records N --members M --repeat K --no-spark
     python bench/bench_gate.py --no-redact --workers W
+    python bench/bench_gate.py --no-spark --ner   # redaction with statistical NER (issue 15)
 
 Synthetic data (tests/gate_data.py, fixed seed): private messages of ~600 bytes with 1-3
 recipients and public posts, cached under bench/out/. Measured with the same writer settings
@@ -73,7 +74,7 @@ from consentgate.gate.run import (  # noqa: E402
     build_dataset,
     parallel_workers,
 )
-from consentgate.redact import Directory, Redactor  # noqa: E402
+from consentgate.redact import Directory, Redactor, default_ner  # noqa: E402
 from consentgate.snapshot import GRANTS_SCHEMA, MEMBERS_SCHEMA, ConsentSnapshot  # noqa: E402
 
 
@@ -229,6 +230,9 @@ def main() -> None:
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark measurement")
     parser.add_argument("--no-redact", action="store_true", help="skip the redaction runs")
     parser.add_argument(
+        "--ner", action="store_true", help="redaction runs with the spaCy NER (ner extra)"
+    )
+    parser.add_argument(
         "--workers", type=int, default=None, help="build-red worker processes (default: 2)"
     )
     args = parser.parse_args()
@@ -281,7 +285,10 @@ def main() -> None:
     redacted: dict[str, list[BuildResult]] = {"build-red1": [], "build-red": []}
     if not args.no_redact:
         start = time.perf_counter()
-        redactor = Redactor(directory=directory(args.members))
+        ner = default_ner() if args.ner else None
+        if args.ner and ner is None:
+            raise SystemExit("--ner: the ner extra is not installed")
+        redactor = Redactor(directory=directory(args.members), ner=ner)
         workers = parallel_workers(args.workers or 2, redactor=redactor)
         print(
             f"directory of {args.members:,} members built in {time.perf_counter() - start:.1f} s;"

@@ -2,6 +2,11 @@
 
     python bench/bench_redact.py            # 20,000 messages (Presidio: the first 3,000)
     python bench/bench_redact.py --full     # 200,000 messages (Presidio: the first 20,000)
+    python bench/bench_redact.py --external DIR   # labeled corpora written by others
+
+``--external`` (bench/redact_external.py) scores the redactor with and without NER, and
+Presidio with the same spaCy pipelines, on every corpus under DIR; the rest of this
+docstring is about the synthetic corpus.
 
 The corpus is tests/corpus_redact.py's synthetic workplace messages with ground-truth
 spans and labels (fixed seed). Presidio (presidio-analyzer, pinned below) is installed by
@@ -25,6 +30,7 @@ import json
 import subprocess
 import sys
 import time
+import tomllib
 import venv
 from pathlib import Path
 from typing import Any
@@ -33,8 +39,10 @@ import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import corpus_redact  # noqa: E402
+import redact_external  # noqa: E402
 
 from consentgate.redact import Directory, Redactor, default_profile  # noqa: E402
 
@@ -85,19 +93,37 @@ print(json.dumps({"wall": wall, "cpu": cpu, "messages": len(texts), "entities": 
 """
 
 
-def ensure_presidio(*, install: bool) -> Path:
+def ensure_presidio(*, install: bool, with_ner: bool = False) -> Path:
+    """The bench virtualenv's Python, with Presidio (and, ``with_ner``, the pinned spaCy
+    pipelines of the project's ``ner`` extra) installed."""
     python = VENV / "bin" / "python"
     if not python.exists():
         if not install:
             raise SystemExit(f"no Presidio virtualenv at {VENV}; run without --no-install")
         print(f"creating {VENV} and installing {PRESIDIO} ...", flush=True)
         venv.create(VENV, with_pip=True)
-    probe = subprocess.run([str(python), "-c", "import presidio_analyzer"], capture_output=True)
+    wanted = [PRESIDIO] + (ner_extra() if with_ner else [])
+    names = [w.split("==")[0].replace("-", "_") for w in wanted]
+    probe = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib, sys; [importlib.import_module(n) for n in sys.argv[1:]]",
+            *names,
+        ],
+        capture_output=True,
+    )
     if probe.returncode != 0:
         if not install:
-            raise SystemExit(f"{PRESIDIO} is not installed in {VENV}")
-        subprocess.run([str(python), "-m", "pip", "install", "-q", PRESIDIO], check=True)
+            raise SystemExit(f"{', '.join(wanted)} not all installed in {VENV}")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=True)
     return python
+
+
+def ner_extra() -> list[str]:
+    """The pinned requirements of the project's ``ner`` extra (pyproject.toml)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return list(project["optional-dependencies"].get("ner", []))
 
 
 def run_presidio(
@@ -185,7 +211,25 @@ def main() -> None:
     parser.add_argument(
         "--no-install", action="store_true", help="fail rather than install Presidio"
     )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="--external: processes for the NER apply run"
+    )
+    parser.add_argument(
+        "--external",
+        type=Path,
+        metavar="DIR",
+        help="score every labeled corpus under DIR (bench/redact_external.py)",
+    )
     args = parser.parse_args()
+    if args.external is not None:
+        OUT.mkdir(parents=True, exist_ok=True)
+        python = (
+            None
+            if args.no_presidio
+            else ensure_presidio(install=not args.no_install, with_ner=True)
+        )
+        redact_external.main(args.external, presidio_python=python, out=OUT, workers=args.workers)
+        return
     n = args.messages or (200_000 if args.full else 20_000)
     m = min(n, args.presidio_messages or (20_000 if args.full else 3_000))
 

@@ -443,6 +443,62 @@ def test_worker_count() -> None:
     assert parallel_workers(4, redactor=None) == 1
     assert parallel_workers(3, redactor=redactor) == 3
     assert parallel_workers(None, redactor=redactor) == 1
+    assert parallel_workers(None, redactor=redactor, batches=9) == 1
+
+
+@dataclass(frozen=True)
+class NerRedactor(SalaryRedactor):
+    """A redactor with an NER backend: costly per text, so spread over processes."""
+
+    ner: object = "a backend"
+
+
+def test_worker_count_with_ner_is_one_per_core_when_there_is_more_than_one_batch() -> None:
+    redactor = NerRedactor()
+    assert parallel_workers(None, redactor=redactor, batches=1) == 1
+    assert parallel_workers(None, redactor=redactor, batches=64) == os.cpu_count()
+    assert parallel_workers(None, redactor=redactor, batches=2) == min(2, os.cpu_count() or 1)
+    assert parallel_workers(1, redactor=redactor, batches=64) == 1
+
+
+def test_manifest_says_how_names_were_found(source: Path, tmp_path: Path) -> None:
+    from consentgate.redact import Directory, Redactor
+
+    directory = Directory(["m0000001"], ["Jane Doe"])
+    with_directory = build(source, tmp_path / "a", redactor=Redactor(directory=directory))
+    assert with_directory.manifest["redaction"] == {"names_found_by": ["directory", "cues"]}
+    plain = build(source, tmp_path / "b", redactor=SalaryRedactor())
+    assert "redaction" not in plain.manifest  # a redactor that does not describe itself
+    assert with_directory.dataset_id == dataset_id_of(with_directory.manifest)
+
+
+@pytest.mark.slow  # spawns two workers that each load spaCy: ~10-20 s on 2 shared cores
+def test_parallel_build_with_ner_writes_the_same_bytes_as_serial(
+    records: pa.Table, tmp_path: Path
+) -> None:
+    from consentgate.redact import Redactor
+    from consentgate.redact.ner import default_ner
+
+    ner = default_ner()
+    if ner is None:
+        pytest.skip("the ner extra is not installed")
+    head = records.slice(0, 60)
+    texts = [
+        f"Yesterday I met Rohan Mehta in Lagos about {t[:40]}" if i % 2 else t[:60]
+        for i, t in enumerate(head["text"].to_pylist())
+    ]
+    table = head.set_column(head.schema.get_field_index("text"), "text", pa.array(texts))
+    path = tmp_path / "named.parquet"
+    pq.write_table(table, path)
+    redactor = Redactor(ner=ner)
+    serial = build(path, tmp_path / "serial", redactor=redactor, batch_rows=20, workers=1)
+    parallel = build(path, tmp_path / "parallel", redactor=redactor, batch_rows=20)
+    assert serial.manifest["redaction"]["names_found_by"] == ["cues", "ner"]
+    assert set(serial.manifest["redaction"]["ner"]["models"]) >= {"en"}
+    if serial.counts.included:
+        assert not any("Rohan" in t for t in read_parts(serial)["text"].to_pylist())
+    assert parallel.dataset_id == serial.dataset_id
+    assert parallel.manifest == serial.manifest
 
 
 def test_workers_must_be_positive(source: Path, tmp_path: Path) -> None:

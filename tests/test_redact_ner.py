@@ -1,8 +1,11 @@
-"""Pluggable NER: the backend protocol, the Presidio adapter (tested for real when installed)."""
+"""Pluggable NER: the backend protocol, the Presidio adapter (tested for real when installed),
+and the spaCy backend with its cheap pass and language choice (issue 15; the small English
+and French pipelines of the ``ner`` extra, a handful of texts)."""
 
 from __future__ import annotations
 
 import importlib.util
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +13,10 @@ import pyarrow as pa
 import pytest
 
 from consentgate.errors import InvalidInput
-from consentgate.redact import PresidioNer, Redactor, Span, default_profile
+from consentgate.redact import Directory, PresidioNer, Redactor, Span, default_profile
+from consentgate.redact.ner import SpacyNer, installed_pipelines, pipelines
+from consentgate.redact.ner.language import Detector, normalize
+from consentgate.redact.ner.windows import candidate_windows
 
 
 @dataclass
@@ -99,3 +105,212 @@ def test_real_presidio_analyzer_through_the_adapter() -> None:
     )
     spans = PresidioNer(analyzer, entities=("PERSON",)).find("ask Dr. Okafor")
     assert [(s.entity, s.start, s.end) for s in spans] == [("PERSON", 4, 14)]
+
+
+# --------------------------------------------------------------- issue 15: the cheap pass
+
+
+def windows(text: str) -> list[str]:
+    return [text[a:b] for a, b in candidate_windows(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks, see you tomorrow",
+        "The build is green. I think we can ship.",
+        "Thanks! Could you check it? We're done.",
+        "see you on Friday, the PR and the API are fine",
+        "",
+    ],
+)
+def test_text_without_a_candidate_name_gets_no_window(text: str) -> None:
+    assert windows(text) == []
+
+
+def test_windows_surround_candidates_within_their_sentence() -> None:
+    text = "Yesterday I met Rohan Mehta in Lagos. it rained all day long and night. We saw Anna."
+    assert windows(text) == ["Yesterday I met Rohan Mehta in Lagos.", "We saw Anna."]
+
+
+def test_abbreviations_do_not_end_the_sentence_but_lines_do() -> None:
+    assert windows("Mr. Smith met Dr. Jones and J. R. Tolkien.") == [
+        "Mr. Smith met Dr. Jones and J. R. Tolkien."
+    ]
+    assert windows("Hi Priya,\nok\nBest,\nTom") == ["Hi Priya,", "Tom"]
+
+
+def test_a_sentence_opener_is_a_candidate_unless_it_is_a_common_word() -> None:
+    assert windows("Rohan called.") == ["Rohan called."]
+    assert windows("Bonjour, nous arrivons.") == []
+    assert windows("PARIS et DUPONT") == ["PARIS et DUPONT"]  # capitals, four letters or more
+
+
+# ------------------------------------------------------------------ issue 15: language
+
+
+def test_language_tags_are_normalized() -> None:
+    assert [normalize(t) for t in ("fr-CA", "FR", "de_DE", "", None)] == [
+        "fr",
+        "fr",
+        "de",
+        None,
+        None,
+    ]
+
+
+def test_language_is_detected_and_falls_back_when_unsure() -> None:
+    pytest.importorskip("py3langid")
+    detector = Detector("en")
+    assert detector.detect("Bonjour Jean, merci pour ton aide avec le dossier.") == "fr"
+    assert detector.detect("Ich bin morgen den ganzen Tag im Büro.") == "de"
+    assert detector.detect("ok") == "en"  # too short to tell
+
+
+# ----------------------------------------------------------- issue 15: the spaCy backend
+
+
+def _models() -> dict[str, str]:
+    models = installed_pipelines()
+    if not {"en", "fr"} <= set(models):
+        pytest.skip("the ner extra (English and French spaCy pipelines) is not installed")
+    return models
+
+
+@pytest.fixture(scope="module")
+def ner() -> SpacyNer:
+    return SpacyNer(_models())
+
+
+def _found(ner: SpacyNer, text: str, language: str | None = None) -> list[tuple[str, str]]:
+    return [(text[s.start : s.end], s.entity) for s in ner.find_batch([text], [language])[0]]
+
+
+def test_spacy_finds_people_and_places_in_english_and_french(ner: SpacyNer) -> None:
+    en = _found(ner, "Yesterday I met Rohan Mehta in Lagos, he flew in from Nairobi.")
+    assert ("Rohan Mehta", "PERSON") in en and ("Lagos", "LOCATION") in en
+    fr = _found(ner, "Hier, Mme Camille Dubois est arrivée à Marseille avec son frère.")
+    assert ("Camille Dubois", "PERSON") in fr  # the title is not part of the span
+    assert ("Marseille", "LOCATION") in fr
+
+
+def test_the_language_given_picks_the_pipeline(ner: SpacyNer, monkeypatch: Any) -> None:
+    used: list[str] = []
+    real = pipelines._pipeline
+
+    def spy(package: str) -> Any:
+        used.append(package)
+        return real(package)
+
+    monkeypatch.setattr(pipelines, "_pipeline", spy)
+    ner.clear_cache()
+    ner.find_batch(["Anna kommt."], ["fr-FR"])
+    ner.find_batch(["Ich treffe Anna Schmidt heute in Köln im Büro."], [None])
+    assert used == [ner.models["fr"]]  # German is detected and has no pipeline: no NER
+
+
+def test_results_are_cached_per_window(ner: SpacyNer, monkeypatch: Any) -> None:
+    text = "Please ask Rohan Mehta about it."
+    first = ner.find_batch([text, text], ["en", "en"])
+    monkeypatch.setattr(pipelines, "_pipeline", lambda package: pytest.fail("not cached"))
+    assert ner.find_batch([text], ["en"]) == first[:1]
+    assert first[0] == first[1]
+
+
+def test_the_backend_pickles_as_its_settings(ner: SpacyNer) -> None:
+    ner.find_batch(["Rohan Mehta is here."], ["en"])
+    copy = pickle.loads(pickle.dumps(ner))
+    assert copy.models == ner.models
+    assert len(pickle.dumps(ner)) < 500  # no pipeline, no cache
+    assert _found(copy, "Rohan Mehta is here.", "en") == _found(ner, "Rohan Mehta is here.", "en")
+
+
+def test_redactor_with_spacy_redacts_other_peoples_names(ner: SpacyNer) -> None:
+    redactor = Redactor(default_profile(), ner=ner)
+    text = "Yesterday I met Rohan Mehta in Lagos; he works for the Bank of London."
+    out, reason = redactor.redact(text)
+    assert reason is None and out is not None
+    assert "Rohan" not in out and "Lagos" not in out
+    assert "Bank of London" in out  # an organisation, and the city inside it, are kept
+    assert redactor.redact(out) == (out, None)  # idempotent
+
+
+def test_ner_and_the_directory_share_one_pseudonym(ner: SpacyNer) -> None:
+    directory = Directory.from_records([{"member_id": "m1", "name": "Jane Doe"}])
+    redactor = Redactor(default_profile(), directory, ner=ner)
+    text = "Yesterday Jane Doe Smith called, and later Jane wrote."
+    out, _ = redactor.redact(text, ["m1"])
+    assert out == "Yesterday <PERSON_1> called, and later <PERSON_1> wrote."
+
+
+def test_idempotent_with_ner_on_mixed_texts(ner: SpacyNer) -> None:
+    redactor = Redactor(default_profile(), ner=ner)
+    texts = [
+        "Hi Priya,\nCan you send the deck to Élodie Martin before Friday?\nBest,\nTom",
+        "Bonjour Jean, M. Dupont arrive à Lyon demain avec Mme Curie.",
+        "Call Rohan at +44 20 7946 0958 or mail rohan@example.com, he is in Berlin.",
+        "Sehr geehrte Frau Schmidt, Herr Weber aus München kommt.",
+    ]
+    once = redactor.apply(pa.array(texts)).texts
+    assert redactor.apply(once).texts.to_pylist() == once.to_pylist()
+
+
+class _Counting:
+    """A batch backend that records what it is given."""
+
+    entities = frozenset({"PERSON"})
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def find(self, text: str) -> list[Span]:
+        return self.find_batch([text])[0]
+
+    def find_batch(self, texts: list[str], languages: object = None) -> list[list[Span]]:
+        self.seen.extend(texts)
+        return [[] for _ in texts]
+
+
+def test_rows_without_a_capital_letter_never_reach_the_backend() -> None:
+    backend = _Counting()
+    Redactor(default_profile(), ner=backend).apply(
+        pa.array(["all lower case", "Rohan is here", None, "no names 12345"])
+    )
+    assert backend.seen == ["Rohan is here"]
+
+
+def test_description_says_how_names_were_found() -> None:
+    assert Redactor(default_profile()).description == {"names_found_by": ["cues"]}
+    directory = Directory.from_records([{"member_id": "m1", "name": "Jane Doe"}])
+    described = Redactor(default_profile(), directory, ner=_Counting()).description
+    assert described == {"names_found_by": ["directory", "cues", "ner"]}
+
+
+def test_without_pipelines_there_is_no_default_backend(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pipelines, "installed_pipelines", lambda: {})
+    assert pipelines.default_ner() is None
+
+
+def test_spacy_description_names_the_pipelines(ner: SpacyNer) -> None:
+    described = ner.description
+    assert described["backend"].startswith("spacy ")
+    assert set(described["models"]) == set(ner.models)
+    assert all(" " in v for v in described["models"].values())  # package and version
+
+
+def test_blas_products_predict_what_the_pipeline_predicts_by_itself(ner: SpacyNer) -> None:
+    spacy = pytest.importorskip("spacy")
+    package = ner.models["en"]
+    texts = [
+        "Yesterday I met Rohan Mehta in Lagos, he flew in from Nairobi with Anna.",
+        "The Bank of London hired Priya Sharma from Deloitte in Manchester.",
+    ]
+    plain = spacy.load(package)  # thinc's own ops, every component
+    ours = pipelines._pipeline(package)
+    assert any(
+        isinstance(node.ops, type(pipelines._blas_ops()))
+        for node in ours.get_pipe("ner").model.walk()
+    )
+    expected = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in plain.pipe(texts)]
+    got = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in ours.pipe(texts)]
+    assert got == expected

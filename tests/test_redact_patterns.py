@@ -54,6 +54,15 @@ def entities(text: str) -> list[tuple[str, str]]:
         ("we moved to 221 Baker Street last year", ("LOCATION", "221 Baker Street")),
         ("Dr. Okafor will join", ("PERSON", "Okafor")),
         ("Hi Priya, thanks", ("PERSON", "Priya")),
+        # issue 15: Swiss AHV/AVS numbers are national ids, not phones; JCB's 15 digits
+        ("AHV 756.9217.0769.85 on file", ("CH_AHV", "756.9217.0769.85")),
+        ("AVS 7569217076985", ("CH_AHV", "7569217076985")),
+        ("JCB 180000000000002", ("CREDIT_CARD", "180000000000002")),
+        ("JCB 2131 0000 0000 001", ("CREDIT_CARD", "2131 0000 0000 001")),
+        # a phone next to a date is still a phone; a Canadian number is North American
+        ("on 16.04.2000 call 0171 1234567", ("PHONE_NUMBER", "0171 1234567")),
+        ("Montreal office 263.521.2985", ("PHONE_NUMBER", "263.521.2985")),
+        ("call 415 5550132 now", ("PHONE_NUMBER", "415 5550132")),
     ],
 )
 def test_identifier_found_with_its_span(text: str, expected: tuple[str, str]) -> None:
@@ -76,10 +85,21 @@ def test_identifier_found_with_its_span(text: str, expected: tuple[str, str]) ->
         "request a8eedfd6-9d8a-44e0-b0fc-cc7d517db5dc failed",
         "btc 1BoatSLRHtKNngkdXEeobR76b53LETtpyU",  # checksum fails
         "Hi team, thanks all",
+        # issue 15: date-times and address digit runs are not phone numbers
+        "logged at 2000-04-16 11:34 by admin",
+        "sent 2023-11-05 14:22:10 UTC",
+        "order on 12.03.2024 10:15",
+        "House 221 2047 123 Main",
+        "Hausnummer 4 1234 5678 90",
+        "at 25 864 64677 ok",
     ],
 )
 def test_near_misses_raise_nothing(text: str) -> None:
     assert entities(text) == []
+
+
+def test_an_ahv_number_with_a_wrong_check_digit_is_no_national_id() -> None:
+    assert "CH_AHV" not in {e for e, _ in entities("AHV 756.9217.0769.86 is a typo")}
 
 
 def test_email_domain_is_not_also_a_url() -> None:
@@ -129,6 +149,8 @@ def test_luhn_accepts_exactly_one_check_digit(body: str) -> None:
         (validators.tr_tckn_ok, "10000000146", "10000000145"),
         (validators.fi_hetu_ok, "131052-308T", "131052-308U"),
         (validators.mbi_ok, "1EG4TE5MK73", "1SG4TE5MK73"),
+        (validators.ch_ahv_ok, "7569217076985", "7569217076986"),
+        (validators.card_ok, "180000000000002", "180000000000003"),
     ],
 )
 def test_validator_tells_real_from_altered(check: object, good: str, bad: str) -> None:
@@ -146,6 +168,17 @@ FRAGMENTS = [
     "born ",
     "www.",
     ".com",
+    # issue 15: cues in other languages, field labels, accented names
+    "M. ",
+    "Frau ",
+    "Sig.ra ",
+    "Bonjour ",
+    "Viele Grüße",
+    "Name: ",
+    "\nAn: ",
+    "Élodie",
+    "Müller",
+    ", ",
 ]
 TEXTS = st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join)
 

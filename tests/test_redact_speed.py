@@ -113,22 +113,44 @@ def _texts() -> list[pa.Array]:
 
 
 @pytest.mark.parametrize(
-    ("large", "small"),
-    [(0, 0), (1 << 40, 0), (1 << 40, 1 << 40)],
-    ids=["every-union", "no-first-union", "no-union"],
+    ("large", "small", "chars"),
+    [(0, 0, 12_000), (0, 0, 500), (1 << 40, 0, 12_000), (1 << 40, 1 << 40, 12_000)],
+    ids=["every-union", "unions-in-small-chunks", "no-first-union", "no-union"],
 )
 def test_groups_equal_one_pass_per_pattern(
-    monkeypatch: pytest.MonkeyPatch, large: int, small: int
+    monkeypatch: pytest.MonkeyPatch, large: int, small: int, chars: int
 ) -> None:
     # the unions only decide which rows each pattern is tested on, never a row's bits
     monkeypatch.setattr(prefilter, "_LARGE", large)
     monkeypatch.setattr(prefilter, "_SMALL", small)
+    monkeypatch.setattr(prefilter, "_UNION_CHARS", chars)
     rng = np.random.default_rng(3)
     masks = [ALL_BITS, sum(patterns.PREFILTERS), sum(sensitive.PREFILTERS), patterns.G_DIGITS]
     masks += [int(m) & ALL_BITS for m in rng.integers(0, 1 << 48, 12)]
     for texts in _texts():
         for bits in masks:
             assert (prefilter.groups(texts, bits) == _one_pass_per_pattern(texts, bits)).all()
+
+
+def test_no_union_pass_outgrows_the_budget_re2_runs_fast() -> None:
+    """Issue 15 grew the label patterns past what one RE2 union runs as a DFA (a gate
+    batch took 45 s instead of 0.1 s): every union ``groups`` builds stays under
+    ``_UNION_CHARS`` unless it is a single pattern."""
+    built: list[str] = []
+    real = prefilter.union
+
+    def spy(table: Any) -> str:
+        table = list(table)
+        built.append(real(table))
+        assert len(table) == 1 or sum(map(len, table)) <= prefilter._UNION_CHARS
+        return built[-1]
+
+    big = pa.array(["words without anything " * 40] * 8000 + ["Hi Jane, salary 120k"])
+    assert big.nbytes >= prefilter._LARGE
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(prefilter, "union", spy)
+        prefilter.groups(big, ALL_BITS)
+    assert len(built) > 1  # the first union was cut in chunks
 
 
 # ------------------------------------------------------------ the directory's filter

@@ -203,16 +203,22 @@ def check_categories(engine: sa.Engine, source: Path, column_map: dict[str, str]
         )
 
 
-def make_redactor(engine: sa.Engine, profile: Path | None = None, *, rules: Any = None) -> Any:
+def make_redactor(
+    engine: sa.Engine, profile: Path | None = None, *, rules: Any = None, ner: bool = True
+) -> Any:
     """The gate's redactor: ``profile`` (a YAML file; else ``rules``, a parsed profile;
     else the shipped one) with every member's name, email and phone as the people
-    directory (names are found case-insensitively, with the variants in docs/redaction.md)."""
+    directory (names are found case-insensitively, with the variants in docs/redaction.md)
+    and, unless ``ner`` is false, the spaCy NER backend when the ``ner`` extra is installed
+    (other people's names and places)."""
     from consentgate.redact import Directory, Redactor, default_profile, load_profile
+    from consentgate.redact.ner import default_ner
 
     with engine.connect() as conn:
         directory = Directory.from_arrow(ledger.directory_table(conn))
     chosen = load_profile(profile) if profile else rules or default_profile()
-    return Redactor(chosen, directory)
+    backend = default_ner() if ner else None
+    return Redactor(chosen, directory, ner=backend)
 
 
 def list_datasets(engine: sa.Engine) -> list[dict[str, Any]]:

@@ -123,9 +123,14 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     "--no-redact", is_flag=True, help="Write text as it is (no redaction or content exclusion)."
 )
 @click.option(
+    "--no-ner",
+    is_flag=True,
+    help="Find names by the member directory and cues only, even with the ner extra installed.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Processes for gating and redaction (default 1: with the prefiltered redactor, moving batches between processes costs more than it saves on 2 cores).",
+    help="Processes for gating and redaction (default: one per core when NER runs on more than one batch, else 1).",
 )
 @json_option
 @pass_app
@@ -142,12 +147,15 @@ def build(
     mapping: tuple[str, ...],
     profile: Path | None,
     no_redact: bool,
+    no_ner: bool,
     workers: int | None,
     as_json: bool,
 ) -> None:
     """Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.
 
-    Text is redacted with the default profile unless --profile or --no-redact.
+    Text is redacted with the default profile unless --profile or --no-redact; names
+    and places are also found by statistical NER when the ner extra is installed,
+    unless --no-ner.
     """
     if profile and no_redact:
         raise UsageError("--profile and --no-redact exclude each other")
@@ -157,7 +165,7 @@ def build(
             "carry no member ids (choose the rules with --profile)"
         )
     engine = app.engine()
-    redactor = None if no_redact else builds.make_redactor(engine, profile)
+    redactor = None if no_redact else builds.make_redactor(engine, profile, ner=not no_ner)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = builds.build(
             engine,

@@ -9,7 +9,9 @@ n}}), ``files`` ([{path, rows, sha256}], paths relative to the dataset directory
 ``build_snapshot`` ({sha256, policy_versions}: consent at the build time), ``columns``
 (the column map) and ``owner_columns`` ({treatment, columns, ...}: what was done to the
 owner columns); with shards ``shards`` ({n, by, members: {shard: members}, assignment:
-{path, sha256}}); when a redactor ran ``redaction`` ({profile, profile_sha256}),
+{path, sha256}}); when a redactor ran ``redaction`` ({profile, profile_sha256}, and, when the redactor
+describes itself, how names were found: ``names_found_by`` — ``["directory", "cues",
+"ner"]``, or without the ``ner`` extra ``["directory", "cues"]`` — and ``ner``),
 ``redactions`` ({entity: n}) and ``exclusions`` ({label: n}); once committed to its
 members ``members_root`` and ``members_count``.
 
@@ -78,7 +80,7 @@ def dataset_id_of(manifest: Mapping[str, Any]) -> str:
     if "owner_columns" in manifest:
         parameters["owner_columns"] = manifest["owner_columns"]["treatment"]
     if "redaction" in manifest:
-        parameters["redaction_profile_sha256"] = manifest["redaction"]["profile_sha256"]
+        parameters["redaction_profile_sha256"] = manifest["redaction"].get("profile_sha256")
     body = {
         "parameters": parameters,
         "snapshot_sha256": manifest["snapshot_sha256"],

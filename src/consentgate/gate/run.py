@@ -230,6 +230,9 @@ def build_dataset(
             "policy_versions": list(at_build.policy_versions),
         }
     extra.update(manifest_extra or {})
+    described = getattr(redactor, "description", None) if redactor is not None else None
+    if described:  # how names were found (directory, cues, NER), beside the profile
+        extra["redaction"] = {**extra.get("redaction", {}), **described}
     logger.info("gate build started: %d source files, %d rows", len(opened.files), opened.rows)
     published = True
 
@@ -317,7 +320,9 @@ def _build_into(
             redactor=redactor,
             batch_rows=batch_rows,
             progress=progress,
-            workers=parallel_workers(workers, redactor=redactor),
+            workers=parallel_workers(
+                workers, redactor=redactor, batches=-(-source.rows // batch_rows)
+            ),
         )
     included = 0
     try:

@@ -6,6 +6,7 @@ Arrow in, Arrow out, per batch::
     redactor = Redactor(default_profile(), Directory.from_arrow(members))
     result = redactor.apply(texts, participants)   # texts, excluded, redactions, exclusions
     redactor.scan("mail me at jane@example.com")   # ScanResult(spans=..., labels=...)
+    Redactor(ner=default_ner())                    # + spaCy NER when the ner extra is installed
 
 See docs/redaction.md for entities, labels, profiles and the measured figures.
 """
@@ -19,7 +20,7 @@ from consentgate.redact.catalog import (
     category_of,
 )
 from consentgate.redact.engine import RedactionResult, Redactor, scan_lines
-from consentgate.redact.ner import NerBackend, PresidioNer
+from consentgate.redact.ner import NerBackend, PresidioNer, SpacyNer, default_ner
 from consentgate.redact.people import Directory
 from consentgate.redact.profile import (
     ACTIONS,
@@ -45,8 +46,10 @@ __all__ = [
     "RedactionResult",
     "Redactor",
     "ScanResult",
+    "SpacyNer",
     "Span",
     "category_of",
+    "default_ner",
     "default_profile",
     "load_profile",
     "parse_profile",

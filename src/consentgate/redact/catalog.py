@@ -45,6 +45,7 @@ ENTITY_CATEGORIES: Final[Mapping[str, str]] = MappingProxyType(
         "UK_DRIVING_LICENCE": "user.government_id.drivers_license_number",
         "UK_POSTCODE": "user.contact.address.postal_code",
         "CA_SIN": _NATIONAL_ID,
+        "CH_AHV": _NATIONAL_ID,
         "ES_NIF": _NATIONAL_ID,
         "ES_NIE": _NATIONAL_ID,
         "IT_FISCAL_CODE": _NATIONAL_ID,
@@ -67,7 +68,7 @@ ENTITIES: Final[tuple[str, ...]] = tuple(ENTITY_CATEGORIES)
 SPAN_PRIORITY: Final[Mapping[str, int]] = {
     "CREDIT_CARD": 95, "IBAN_CODE": 95, "CRYPTO": 95, "EMAIL_ADDRESS": 90, "PERSON": 88,
     "IP_ADDRESS": 85, "MAC_ADDRESS": 85, "US_SSN": 80, "US_ITIN": 80, "UK_NINO": 80,
-    "ES_NIF": 78, "ES_NIE": 79, "FI_PERSONAL_IDENTITY_CODE": 78, "US_MBI": 78,
+    "CH_AHV": 80, "ES_NIF": 78, "ES_NIE": 79, "FI_PERSONAL_IDENTITY_CODE": 78, "US_MBI": 78,
     "UK_DRIVING_LICENCE": 78, "IT_FISCAL_CODE": 78, "URL": 75, "DATE_OF_BIRTH": 70,
     "PHONE_NUMBER": 65, "ZA_ID_NUMBER": 60, "TR_NATIONAL_ID": 60, "PL_PESEL": 60,
     "SE_PERSONNUMMER": 60, "IN_AADHAAR": 58, "CA_SIN": 55, "UK_NHS": 55, "SG_NRIC_FIN": 50,

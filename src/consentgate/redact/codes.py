@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 PHONE_REGIONS: Final = ("US", "GB", "DE", "FR", "IL", "IN", "BR", "CN")
-"""Regions tried, in order, for a phone number written without a ``+`` country code."""
+"""Regions tried, in order, for a phone number written without a ``+`` country code
+("US" stands for the whole North American numbering plan, Canada included)."""
 
 # ------------------------------------------------------------------ digit sequences
 
@@ -59,6 +60,7 @@ DIGIT_FORMATS: Final[dict[str, _DigitFormat]] = {
     "US_SSN": (" .-", lambda s: s in ((9,), (3, 2, 4), (3, 6), (5, 4)), v.ssn_ok, False),
     "US_ITIN": (" .-", lambda s: s in ((9,), (3, 2, 4), (3, 6), (5, 4)), v.itin_ok, False),
     "CA_SIN": (" -", lambda s: s in ((9,), (3, 3, 3)), v.ca_sin_ok, False),
+    "CH_AHV": (" .-", lambda s: s in ((13,), (3, 4, 4, 2)), v.ch_ahv_ok, False),
     "UK_NHS": (" -", lambda s: s in ((10,), (3, 3, 4)), v.nhs_ok, False),
     "IN_AADHAAR": (" -:", lambda s: s in ((12,), (4, 4, 4)), v.aadhaar_ok, False),
     "PL_PESEL": ("", lambda s: s == (11,), v.pesel_ok, False),
@@ -194,6 +196,9 @@ def _phone_valid(candidate: str) -> bool:
         return False
     if n < 10 and candidate.isdigit():
         return False  # a bare short digit run is an amount or an id far more often
+    # digit groups separated by spaces alone, not opened by a trunk 0 or an area code in
+    # parentheses: house numbers and postcodes, amounts and dates are written so too
+    loose = candidate[0] not in "0(" and not candidate.isdigit() and set(candidate) <= _SPACED
     for region in PHONE_REGIONS:
         cc = _REGION_CC[region]
         national = digits
@@ -202,13 +207,39 @@ def _phone_valid(candidate: str) -> bool:
         elif (
             national.startswith(str(cc)) and n > 10 and _valid(cc, national[len(str(cc)) :], region)
         ):
-            return True
-        if _valid(cc, national, region):
+            return True  # a country code without "+": grouped as the writer knows it
+        if _valid(cc, national, region) and (not loose or _grouped(candidate, cc, national)):
             return True
     return False
 
 
+def _grouped(candidate: str, cc: int, national: str) -> bool:
+    """Whether the digit groups of a candidate written with spaces alone, without "+",
+    "(" or a leading 0, follow the number's national format, groups possibly joined ("415 555 0132" and
+    "415 5550132" for "(415) 555-0132"; not "41 55 55 01 32"), as libphonenumber's
+    STRICT_GROUPING leniency asks. Digit runs that merely validate — a house number
+    and a postcode, the parts of a date — are rarely grouped so."""
+    number = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national))
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    within = len(national)
+    return {c for c in _cuts(candidate) if c < within} <= _cuts(formatted)
+
+
+def _cuts(written: str) -> set[int]:
+    """Where the digit groups of ``written`` end, counted in digits from its end."""
+    cuts: set[int] = set()
+    count = 0
+    for ch in reversed(written):
+        if ch.isdigit():
+            count += 1
+        elif count:
+            cuts.add(count)
+    cuts.discard(count)
+    return cuts
+
+
 _CC_REGIONS: Final = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_SPACED: Final = frozenset("0123456789 ")
 _REGION_CC: Final = {r: phonenumbers.country_code_for_region(r) for r in PHONE_REGIONS}
 _TRUNK: Final = {r: ("1" if r == "US" else "0") for r in PHONE_REGIONS}
 
@@ -221,13 +252,23 @@ def _valid(cc: int, national: str, region: str | None) -> bool:
     if zeros:
         number.italian_leading_zero = True
         number.number_of_leading_zeros = zeros
-    if region is None:
+    if region is None or cc == 1:  # the North American plan: US, Canada, the Caribbean
         return bool(phonenumbers.is_valid_number(number))
     return bool(phonenumbers.is_valid_number_for_region(number, region))
 
 
+# Dates and times are never part of a phone number: "2000-04-16 11:34", "16.04.2000",
+# "04/16/2000 9:05", "11:34:07" (standalone: a French "01.23.45.67.89" is not a date).
+_DATE_TIME: Final = re.compile(
+    r"(?<![0-9./-])(?:[0-9]{4}([-./])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([-./])[0-9]{1,2}\2(?:[0-9]{4}|[0-9]{2}))"
+    r"(?![./-]?[0-9])(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"
+    r"|(?<![0-9:])[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?![0-9:])"
+)
+
+
 def phones(text: str, out: Found) -> None:
     taken = [(t.start, t.end) for t in out if t.priority > SPAN_PRIORITY["PHONE_NUMBER"]]
+    dates = [(m.start(), m.end()) for m in _DATE_TIME.finditer(text)] if _has_date(text) else []
     for region in _PHONE_REGION.finditer(text):
         start, end = region.start(), region.end()
         if any(a <= start and end <= b for a, b in taken):
@@ -238,7 +279,26 @@ def phones(text: str, out: Found) -> None:
             start -= 1
         elif start > 1 and text[start - 2 : start] == "+ ":
             start -= 2
-        _phone_region(text, start, end, taken, out)
+        for a, b in _outside(start, end, dates):
+            _phone_region(text, a, b, taken, out)
+
+
+def _has_date(text: str) -> bool:
+    return ":" in text or "-" in text or "/" in text or "." in text
+
+
+def _outside(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``[start, end)`` outside the ``holes`` (sorted, non-overlapping)."""
+    parts: list[tuple[int, int]] = []
+    for a, b in holes:
+        if b <= start or a >= end:
+            continue
+        if a > start:
+            parts.append((start, a))
+        start = max(start, b)
+    if start < end:
+        parts.append((start, end))
+    return parts
 
 
 def _phone_region(
@@ -248,6 +308,7 @@ def _phone_region(
         s, e = m.start(), m.end()
         if e - s < 7 or any(a <= s and e <= b for a, b in taken):
             continue
+
         cand = m.group()
         if sum(c.isdigit() for c in cand) < 7:
             continue

@@ -1,10 +1,14 @@
-"""Recognizers that lean on surrounding words: people, places and dates of birth.
+"""Recognizers that lean on surrounding words: places and dates of birth.
 
-Without a directory or an NER backend, a name is only recognizable by its cues: a title
-("Dr. Okafor"), a salutation opening a sentence ("Hi Priya,"), a sign-off line
-("Best,\nPriya"). Places are street addresses and a gazetteer of large cities (matched
-case-sensitively with Aho-Corasick); dates of birth are dates shortly after "born",
-"DOB", "date of birth" or "birthday".
+Places are street addresses and a gazetteer of large cities (matched case-sensitively
+with Aho-Corasick). A city name that is part of a longer proper name is not a place: one
+directly followed by a capitalised word ("Paris Hilton", "London Stock Exchange",
+"Washington Post") other than a word that continues a place name ("New York City",
+"San Francisco Bay"), or directly preceded by a capitalised word ("Jack London"), or by "of" after one ("Bank
+of London", "University of Toronto"), is left alone — unless that word is a common
+sentence opener opening the sentence ("In London", "Most of London";
+``cues.SENTENCE_STARTERS``). Dates of birth are dates shortly after "born", "DOB", "date of
+birth" or "birthday". People found by their cues are in ``cues``.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Final
 
 import ahocorasick
 
+from consentgate.redact.cues import SENTENCE_STARTERS
 from consentgate.redact.spans import Found, entity_span, word_char_at
 
-__all__ = ["CITIES", "dates_of_birth", "greeted", "locations", "titled"]
+__all__ = ["CITIES", "dates_of_birth", "locations"]
 
 CITIES: Final = (
     "Amsterdam|Athens|Atlanta|Auckland|Baltimore|Bangalore|Bangkok|Barcelona|Beijing|Berlin|"
@@ -38,76 +43,6 @@ _STREET: Final = (
 
 # ----------------------------------------------------------------- people and places
 
-_NAME: Final = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
-# These patterns start with literals (no \b or lookbehind first) so that the regex engine
-# can skip ahead in C; the context before a match is checked in Python.
-_TITLED: Final = re.compile(rf"(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss)\.? ({_NAME}(?: {_NAME})?)")
-_GREETING: Final = re.compile(
-    r"(?:Hi|Hello|Hey|Dear|Thanks|Thank you|Cheers|Morning|Good morning|Best|Regards|"
-    rf"Best regards|Kind regards|Sincerely|Warmly|Best wishes)(,? |,? *\n *)({_NAME}(?: {_NAME})?)"
-)
-_SIGN_OFFS: Final = frozenset(
-    [
-        "Best",
-        "Regards",
-        "Best regards",
-        "Kind regards",
-        "Cheers",
-        "Thanks",
-        "Sincerely",
-        "Warmly",
-        "Best wishes",
-    ]
-)
-_SALUTATIONS: Final = frozenset(
-    ["Hi", "Hello", "Hey", "Dear", "Thanks", "Thank you", "Cheers", "Morning", "Good morning"]
-)
-_NOT_NAMES: Final = frozenset(
-    """
-    All Team Everyone Folks Guys There Both Again Everybody Anyone So For In On Sir
-    Madam It Legal Mom Dad Gang Friends Bro Man Mate Sure Much Ok Okay Yes No The This
-    That Good Great Hello Hi Hey Thanks Thank You Morning Afternoon Evening Best Regards
-    Cheers All Our Your My His Her Their We I Sorry Please Just Quick Happy Welcome
-    Congrats
-    """.split()  # noqa: SIM905
-)
-
-
-def titled(text: str, out: Found) -> None:
-    for m in _TITLED.finditer(text):
-        if not word_char_at(text, m.start() - 1):
-            _person(text, m.start(1), m.group(1), out, titled=True)
-
-
-def greeted(text: str, out: Found) -> None:
-    """A capitalized name right after a salutation that opens a sentence ("Hi Jane,"), or
-    on the line after a sign-off ("Best,\\nJane")."""
-    for m in _GREETING.finditer(text):
-        s = m.start()
-        word = text[s : m.start(1)]
-        name, end = m.group(2), m.end(2)
-        if "\n" in m.group(1):
-            rest = text[end : text.find("\n", end) if "\n" in text[end:] else len(text)]
-            if word not in _SIGN_OFFS or rest.strip(" "):
-                continue
-        else:
-            before = text[:s].rstrip(" ")
-            if word not in _SALUTATIONS or (before and before[-1] not in "\n.!?;"):
-                continue
-            if end < len(text) and text[end] not in ",.!:;\n ":
-                continue
-        _person(text, m.start(2), name, out, titled=False)
-
-
-def _person(text: str, start: int, name: str, out: Found, *, titled: bool) -> None:
-    first, _, second = name.partition(" ")
-    if first in _NOT_NAMES:
-        return
-    if not titled and second in _NOT_NAMES:
-        name = first
-    out.append(entity_span(start, start + len(name), "PERSON", name.lower()))
-
-
 _ADDRESS: Final = re.compile(
     rf"\b[0-9]{{1,5}}[A-Za-z]? (?:[A-Z][a-z]+ ){{0,3}}[A-Z][a-z]+ (?:{_STREET})\b"
     r"(?:,? (?:Apt|Suite|Unit|Flat|#) ?[0-9A-Za-z]+)?"
@@ -120,13 +55,34 @@ for _city in CITIES.split("|"):
 _CITY.make_automaton()
 
 
+_PLACE_TAILS: Final = frozenset({"City", "Bay", "Area", "County", "Region", "Metro"})
+_NEXT_WORD: Final = re.compile(r" ([^\W\d_][\w'’-]*)")
+_PREVIOUS_WORD: Final = re.compile(r"([^\W\d_][\w'’-]*)( of)? $")
+_OPENS_SENTENCE: Final = re.compile(r"(?:^|[.!?:;\n][\"'”’)]*\s*)$")
+
+
 def locations(text: str, out: Found) -> None:
     for m in _ADDRESS.finditer(text):
         out.append(entity_span(m.start(), m.end(), "LOCATION", m.group().lower()))
     for end, length in _CITY.iter(text):  # city names, case-sensitive, as whole words
         start = end - length + 1
-        if not word_char_at(text, start - 1) and not word_char_at(text, end + 1):
-            out.append(entity_span(start, end + 1, "LOCATION", text[start : end + 1].lower()))
+        if word_char_at(text, start - 1) or word_char_at(text, end + 1):
+            continue
+        if _inside_a_longer_name(text, start, end + 1):
+            continue
+        out.append(entity_span(start, end + 1, "LOCATION", text[start : end + 1].lower()))
+
+
+def _inside_a_longer_name(text: str, start: int, end: int) -> bool:
+    """Whether the city at ``text[start:end]`` is part of a longer proper name."""
+    after = _NEXT_WORD.match(text, end)
+    if after is not None and after.group(1)[0].isupper() and after.group(1) not in _PLACE_TAILS:
+        return True
+    before = _PREVIOUS_WORD.search(text, max(0, start - 40), start)
+    if before is None or not before.group(1)[0].isupper():
+        return False
+    opens = _OPENS_SENTENCE.search(text, max(0, before.start() - 8), before.start())
+    return not (opens and before.group(1).lower() in SENTENCE_STARTERS)
 
 
 _MONTH: Final = (

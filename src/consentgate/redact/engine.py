@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 from consentgate.errors import SchemaMismatch
 from consentgate.redact import patterns, prefilter, sensitive
 from consentgate.redact.catalog import ENTITIES, LABELS, PLACEHOLDER
-from consentgate.redact.ner import NerBackend
+from consentgate.redact.ner import ORGANIZATION, NerBackend, find_all
 from consentgate.redact.people import Directory, lowered
 from consentgate.redact.profile import Profile, default_profile
 from consentgate.redact.spans import LabelHit, ScanResult, Span, resolve_overlaps
@@ -63,6 +63,7 @@ _SAFE_BEFORE: Final = "'\",;>"
 _SAFE_AFTER: Final = ".,;!?)]}'\"<"
 _JOINERS: Final = " .-/:"  # separators inside a digit run, phone or account number
 _PAY_BIT: Final = sensitive.LABEL_BITS["compensation"]
+_CAPITAL: Final = r"\p{Lu}"  # RE2: an upper-case letter, which every NER candidate starts with
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,35 +144,87 @@ class Redactor:
     def profile(self) -> Profile:
         return self._profile
 
+    @property
+    def ner(self) -> NerBackend | None:
+        return self._ner
+
+    @property
+    def description(self) -> dict[str, Any]:
+        """How this redactor finds names, for the dataset manifest: ``names_found_by``
+        (``directory``, ``cues``, ``ner``) and, with an NER backend that describes
+        itself, its pipelines under ``ner``."""
+        found_by = ["directory"] if self._directory is not None else []
+        found_by.append("cues")
+        out: dict[str, Any] = {"names_found_by": found_by}
+        if self._ner is not None:
+            found_by.append("ner")
+            described = getattr(self._ner, "description", None)
+            if described:
+                out["ner"] = dict(described)
+        return out
+
     # ------------------------------------------------------------------ detection
 
-    def scan(self, text: str, participants: Sequence[str] = ()) -> ScanResult:
+    def scan(
+        self, text: str, participants: Sequence[str] = (), *, language: str | None = None
+    ) -> ScanResult:
         """Every entity span (overlaps resolved) and label in ``text``, whatever the
-        profile's actions. ``participants`` are member ids of the record's people."""
-        groups = int(prefilter.groups(pa.array([text], pa.string()), _ID_MASK | _LABEL_MASK)[0])
+        profile's actions. ``participants`` are member ids of the record's people;
+        ``language`` (e.g. ``"fr"``) picks the NER pipeline, detected when None."""
+        strings = pa.array([text], pa.string())
+        groups = int(prefilter.groups(strings, _ID_MASK | _LABEL_MASK)[0])
+        ner: list[Span] = []
+        if self._ner is not None:
+            ner = find_all(self._ner, [text], [language])[0]
         spans, hits = self._detect(
-            text, groups, self._indexes(participants), _ALL_ENTITIES, _ALL_LABELS
+            text, groups, self._indexes(participants), _ALL_ENTITIES, _ALL_LABELS, ner
         )
         return _scan_result(spans, hits)
 
     def scan_batch(
-        self, texts: pa.Array, participants: pa.Array | None = None
+        self,
+        texts: pa.Array,
+        participants: pa.Array | None = None,
+        languages: pa.Array | None = None,
     ) -> list[ScanResult | None]:
         """:meth:`scan` for every row of an Arrow string array (None for null rows)."""
         strings = _as_strings(texts)
         _check_participants(strings, participants)
+        _check_languages(strings, languages)
         empty = _scan_result([], [])
         valid: list[bool] = strings.is_valid().to_numpy(zero_copy_only=False).tolist()
         results: list[ScanResult | None] = [empty if v else None for v in valid]
-        todo, groups = self._worth_a_look(strings, _ID_MASK | _LABEL_MASK, _ALL_ENTITIES)
+        todo, groups, named = self._worth_a_look(strings, _ID_MASK | _LABEL_MASK, _ALL_ENTITIES)
         take = pa.array(todo)
         values: list[str] = strings.take(take).to_pylist()
         parts = participants.take(take).to_pylist() if participants is not None else None
+        langs = languages.take(take).to_pylist() if languages is not None else None
+        ner = self._ner_spans(values, named, langs)
         for k, i in enumerate(todo.tolist()):
             who = self._indexes(parts[k]) if parts is not None else ()
-            spans, hits = self._detect(values[k], groups[k], who, _ALL_ENTITIES, _ALL_LABELS)
+            spans, hits = self._detect(
+                values[k], groups[k], who, _ALL_ENTITIES, _ALL_LABELS, ner.get(k, ())
+            )
             results[i] = _scan_result(spans, hits)
         return results
+
+    def _ner_spans(
+        self,
+        values: Sequence[str | None],
+        named: Sequence[bool] | None,
+        languages: Sequence[str | None] | None,
+    ) -> dict[int, list[Span]]:
+        """NER spans of ``values[k]`` for every ``k`` where ``named[k]`` (the text holds
+        a capital letter), in one backend call."""
+        if self._ner is None or named is None:
+            return {}
+        picked = [k for k, yes in enumerate(named) if yes and values[k] is not None]
+        if not picked:
+            return {}
+        texts = [str(values[k]) for k in picked]
+        langs = [languages[k] for k in picked] if languages is not None else None
+        found = find_all(self._ner, texts, langs)
+        return {k: spans for k, spans in zip(picked, found, strict=True) if spans}
 
     def _indexes(self, member_ids: Iterable[str] | None) -> tuple[int, ...]:
         if self._directory is None or not member_ids:
@@ -186,8 +239,13 @@ class Redactor:
         participants: Sequence[int],
         entities: frozenset[str],
         labels: frozenset[str],
+        ner: Sequence[Span] = (),
     ) -> tuple[list[Span], list[LabelHit]]:
+        """Entity spans (overlapping, resolved later) and label hits in ``text``: the
+        identifiers of the prefilter ``groups``, the directory's members, the cues, and
+        ``ner`` (the backend's spans for this text), combined by :func:`_combine`."""
         spans = patterns.find_identifiers(text, groups, entities) if groups & _ID_MASK else []
+        found: list[Span] = []
         if self._directory is not None and not entities.isdisjoint(_DIRECTORY_ENTITIES):
             found = self._directory.find(
                 text, lowered(text), participants, digits=bool(groups & patterns.G_DIGITS)
@@ -197,12 +255,11 @@ class Redactor:
                 # it knows the member, which keeps pseudonyms consistent
                 same = {(s.start, s.end, s.entity) for s in found}
                 spans = [s for s in spans if (s.start, s.end, s.entity) not in same]
-            if entities >= _DIRECTORY_ENTITIES:
-                spans.extend(found)
-            else:
-                spans.extend(s for s in found if s.entity in entities)
-        if self._ner is not None:
-            spans.extend(s for s in self._ner.find(text) if s.entity in entities)
+            if not entities >= _DIRECTORY_ENTITIES:
+                found = [s for s in found if s.entity in entities]
+        if ner:
+            spans, found = _combine(spans, found, ner, entities)
+        spans.extend(found)
         hits = sensitive.find_labels(text, groups, labels) if groups & _LABEL_MASK else []
         if "<" in text and (spans or hits):
             held = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)]
@@ -213,36 +270,59 @@ class Redactor:
 
     # ------------------------------------------------------------------ redaction
 
-    def apply(self, texts: pa.Array, participants: pa.Array | None = None) -> RedactionResult:
+    def apply(
+        self,
+        texts: pa.Array,
+        participants: pa.Array | None = None,
+        languages: pa.Array | None = None,
+    ) -> RedactionResult:
         """Redact a batch per the profile. ``texts``: string array (nulls allowed);
-        ``participants``: ``list<string>`` of member ids per row, or None."""
+        ``participants``: ``list<string>`` of member ids per row, or None; ``languages``:
+        a language tag per row (``"en"``, ``"fr-CA"``; null: detect), for the NER
+        backend, or None to detect every row's."""
         strings = _as_strings(texts)
         n = len(strings)
         _check_participants(strings, participants)
+        _check_languages(strings, languages)
         excluded: dict[int, str] = {}
         out: dict[int, str | None] = {}  # rows whose text was redacted or excluded
         exclusions: Counter[str] = Counter()
         bits = self._bits()
         rows: dict[int, _Row] = {}
         # round 1 looks at every row; Python sees only the rows RE2 says may hold something
-        todo, groups = self._worth_a_look(strings, bits, self._act_entities)
+        todo, groups, named = self._worth_a_look(strings, bits, self._act_entities)
         pending: list[int] = todo.tolist()
         values: list[str | None] = strings.take(pa.array(todo)).to_pylist()
         current = dict(zip(pending, values, strict=True))
         who_of: dict[int, Any] = {}
         if participants is not None:
             who_of = dict(zip(pending, participants.take(pa.array(todo)).to_pylist(), strict=True))
+        language_of: dict[int, str | None] | None = None
+        if languages is not None:
+            taken = languages.take(pa.array(todo)).to_pylist()
+            language_of = dict(zip(pending, taken, strict=True))
         while pending:
             again: list[int] = []
+            reasons = [
+                self._label_exclusion(text, g) if g & _LABEL_MASK and text is not None else None
+                for text, g in zip((current[i] for i in pending), groups, strict=True)
+            ]
+            ner = self._ner_spans(
+                [current[i] if reasons[k] is None else None for k, i in enumerate(pending)],
+                named,
+                [language_of[i] for i in pending] if language_of is not None else None,
+            )
             for k, i in enumerate(pending):
                 g = groups[k]
                 text = current[i]
                 if text is None:  # pragma: no cover - pending rows are never null
                     continue
-                reason = self._label_exclusion(text, g) if g & _LABEL_MASK else None
+                reason = reasons[k]
                 if reason is None:
                     who = self._indexes(who_of.get(i))
-                    spans, hits = self._detect(text, g, who, self._act_entities, self._span_labels)
+                    spans, hits = self._detect(
+                        text, g, who, self._act_entities, self._span_labels, ner.get(k, ())
+                    )
                     if not spans and not hits:
                         continue
                     reason = self._exclusion(spans) if self._exclude_entities else None
@@ -263,7 +343,7 @@ class Redactor:
             if not again:
                 break
             recheck = pa.array([current[i] for i in again], pa.string())
-            keep, groups = self._worth_a_look(recheck, bits, self._act_entities)
+            keep, groups, named = self._worth_a_look(recheck, bits, self._act_entities)
             pending = [again[k] for k in keep.tolist()]
         redactions: Counter[str] = Counter()
         for row in rows.values():
@@ -277,25 +357,33 @@ class Redactor:
 
     def _worth_a_look(
         self, strings: pa.Array, bits: int, entities: frozenset[str]
-    ) -> tuple[npt.NDArray[np.intp], list[int]]:
-        """The rows of ``strings`` the Python detectors must see, and their prefilter
-        groups: rows with a group set, or a possible directory match, or every non-null
-        row when an NER backend looks for one of ``entities``. On the other rows every
-        detector would find nothing (the prefilters and ``Directory.candidates`` are
-        necessary conditions), so they are not even converted to Python strings."""
+    ) -> tuple[npt.NDArray[np.intp], list[int], list[bool] | None]:
+        """The rows of ``strings`` the Python detectors must see, their prefilter groups,
+        and (with an NER backend looking for one of ``entities``) whether each holds a
+        capital letter, without which it has no NER candidate (``ner.windows``): rows
+        with a group set, a possible directory match or a capital letter. On the other
+        rows every detector would find nothing (the prefilters, ``Directory.candidates``
+        and the capital are necessary conditions), so they are not even converted to
+        Python strings."""
         groups = _groups(strings, bits)
         look = groups != 0
+        capital = None
         if self._ner is not None and not entities.isdisjoint(self._ner.entities):
-            look = np.asarray(strings.is_valid().to_numpy(zero_copy_only=False), bool)
-        elif self._directory is not None and not entities.isdisjoint(_DIRECTORY_ENTITIES):
+            capital = prefilter.matches(strings, _CAPITAL)
+            look |= capital
+        if self._directory is not None and not entities.isdisjoint(_DIRECTORY_ENTITIES):
             look |= self._directory.candidates(strings, digits=(groups & patterns.G_DIGITS) != 0)
         rows = np.flatnonzero(look)
-        return rows, groups[rows].tolist()
+        named = capital[rows].tolist() if capital is not None else None
+        return rows, groups[rows].tolist(), named
 
-    def redact(self, text: str, participants: Sequence[str] = ()) -> tuple[str | None, str | None]:
+    def redact(
+        self, text: str, participants: Sequence[str] = (), *, language: str | None = None
+    ) -> tuple[str | None, str | None]:
         """One text through :meth:`apply`: (redacted text or None, exclusion reason or None)."""
         parts = pa.array([list(participants)], pa.list_(pa.string()))
-        result = self.apply(pa.array([text], pa.string()), parts)
+        langs = pa.array([language], pa.string()) if language is not None else None
+        result = self.apply(pa.array([text], pa.string()), parts, langs)
         return result.texts[0].as_py(), result.excluded[0].as_py()
 
     def _bits(self) -> int:
@@ -516,6 +604,55 @@ def _with_changes(texts: pa.Array | pa.ChunkedArray, out: Mapping[int, str | Non
     mask = np.zeros(len(base), bool)
     mask[where] = True
     return pc.replace_with_mask(base, pa.array(mask), pa.array([out[i] for i in where], kind))
+
+
+def _check_languages(strings: pa.Array, languages: pa.Array | None) -> None:
+    if languages is not None and len(languages) != len(strings):
+        raise SchemaMismatch(
+            "languages do not match texts",
+            [f"languages: {len(languages)} rows for {len(strings)} texts"],
+        )
+
+
+def _combine(
+    spans: list[Span], found: list[Span], ner: Sequence[Span], entities: frozenset[str]
+) -> tuple[list[Span], list[Span]]:
+    """The one place where NER spans meet the rule-based ones (before overlaps are
+    resolved longest first):
+
+    * an organisation the model found takes the places the gazetteer or the address rule
+      found inside it ("Bank of London", "London Stock Exchange"), and is then dropped:
+      organisations are not redacted;
+    * a person the model found that overlaps a directory member's name becomes part of
+      that member's span (the union, with the member as its reference, so "Jane Doe
+      Smith" and "Jane" share a pseudonym);
+    * the model's people and places are added; validated identifiers, cues and the
+      directory keep their own spans, and :func:`resolve_overlaps` keeps the longest.
+    """
+    orgs = [(s.start, s.end) for s in ner if s.entity == ORGANIZATION]
+    if orgs:
+        spans = [
+            s
+            for s in spans
+            if not (
+                s.entity == "LOCATION"
+                and any(a <= s.start and s.end <= b and b - a > s.end - s.start for a, b in orgs)
+            )
+        ]
+    people = [s for s in found if s.entity == "PERSON"]
+    extra: list[Span] = []
+    for s in ner:
+        if s.entity not in entities or s.entity == ORGANIZATION:
+            continue
+        if s.entity == "PERSON" and people:
+            k = next((k for k, p in enumerate(people) if p.start < s.end and s.start < p.end), -1)
+            if k >= 0:
+                p = people[k]
+                union = p._replace(start=min(p.start, s.start), end=max(p.end, s.end))
+                found[found.index(p)] = people[k] = union
+                continue
+        extra.append(s)
+    return spans + extra, found
 
 
 def _check_participants(strings: pa.Array, participants: pa.Array | None) -> None:

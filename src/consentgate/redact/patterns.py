@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from consentgate.redact import codes, context, web
+from consentgate.redact import codes, context, cues, web
 from consentgate.redact.codes import PHONE_REGIONS
 from consentgate.redact.spans import Found, Span
 
@@ -92,18 +92,9 @@ _RECOGNIZERS: Final = (
         1 << 9, r"[13][1-9A-HJ-NP-Za-km-z]{25}|[Bb][Cc]1", frozenset({"CRYPTO"}), _one(web.crypto)
     ),
     _Recognizer(G_DIGITS, codes.SEVEN_DIGITS, frozenset({"PHONE_NUMBER"}), _one(codes.phones)),
-    _Recognizer(
-        1 << 10,
-        r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss)\.? [A-Z]",
-        frozenset({"PERSON"}),
-        _one(context.titled),
-    ),
-    _Recognizer(
-        1 << 11,
-        r"\b(?:Hi|Hello|Hey|Dear|Thanks|Thank|Cheers|Morning|morning|Best|Regards|regards|Sincerely|Warmly)\b",
-        frozenset({"PERSON"}),
-        _one(context.greeted),
-    ),
+    _Recognizer(1 << 10, cues.TITLE_PREFILTER, frozenset({"PERSON"}), _one(cues.titled)),
+    _Recognizer(1 << 11, cues.GREETING_PREFILTER, frozenset({"PERSON"}), _one(cues.greeted)),
+    _Recognizer(1 << 14, cues.FIELD_PREFILTER, frozenset({"PERSON"}), _one(cues.fields)),
     _Recognizer(
         1 << 12,
         rf"[0-9][A-Za-z]? [A-Z][a-z]+|\b(?:{context.CITIES})\b",

@@ -78,6 +78,17 @@ _I: Final = (
 _HEALTH = _rule(
     "health",
     [
+        r"(?:knee|hip|back|heart|eye|shoulder|spine|spinal|foot|ankle|wrist|hand|brain|bypass|gallbladder|hernia|cataract|dental|jaw)(?: replacement)? (?:surgery|operation)",
+        rf"{_MY} (?:[a-z]+ )?(?:operation|op|procedure|physio|chemo|radiotherapy|infusion|scan|transplant)",
+        r"(?:doctor'?s|dentist|hospital|clinic|medical|specialist|gp|physio|therapy|psychiatrist|oncology|fertility) appointment",
+        r"(?:my|his|her) (?:doctor|gp|physician|dentist|specialist|consultant) (?:said|says|told|thinks|wants|put|prescribed|referred|signed)",
+        r"(?:stroke|heart condition|heart problems?|blood pressure (?:pills|meds|medication|tablets)|high blood pressure|hypertension|cholesterol (?:pills|meds|medication)|pneumonia|broken (?:leg|arm|wrist|ankle|rib|hip)|slipped disc|herniated disc|back pain|tinnitus|sciatica|kidney stones?|infection|fractured?)",
+        r"(?:struggling with|suffer(?:s|ing)? from|dealing with|battling|treated for|treatment for|medication for|recovering from|recovery from|sick with|ill with) (?:my )?(?:[a-z]+ ){0,2}(?:health|illness|condition|disease|disorder|syndrome|cancer|depression|anxiety|burnout|addiction|injury|infection|surgery|operation|covid|flu|stroke)",
+        r"(?:panic|anxiety|asthma|heart) attacks?|migraines?|insulin|chemo|pregnan(?:t|cy)|(?:months|weeks) pregnant",
+        r"arr[eê]t (?:maladie|de travail)|cong[eé] maladie|en arr[eê]t|malade|maladie|mon m[eé]decin|ma m[eé]decin|diagnostiqu|hospitalis|op[eé]r[eé] (?:du|de la|des)|enceinte|grossesse|chimio|cancer|diab[eè]te|d[eé]pression|burn-out|th[eé]rapie|psychiatre|psychologue|traitement (?:pour|contre)",
+        r"krankgeschrieben|krankschreibung|krankmeldung|krank|(?:mein|meine|meinem|meiner) (?:arzt|therapeut|therapeutin)|[aä]rztin|arzttermin|diagnose|diagnostiziert|schwanger|schwangerschaft|krankenhaus|operiert|krebs|depressionen?|therapie|chemotherapie",
+        r"baja m[eé]dica|de baja|enferm[oa]|mi m[eé]dico|diagnosticad[oa]|embarazada|embarazo|operaci[oó]n de|c[aá]ncer|depresi[oó]n|terapia",
+        r"in malattia|malattia|malat[oa]|il mio medico|la mia dottoressa|diagnosi|diagnosticat[oa]|incinta|gravidanza|ospedale|operazione|cancro|tumore|depressione",
         r"diagnos(?:ed|is|es)",
         rf"{_MY} (?:therapist|psychiatrist|psychologist|oncologist|cardiologist|neurologist|counsell?or|diagnosis|medications?|prescriptions?|treatment|symptoms|surgery|condition|illness|disability|meds|chemo|doctor said|doctor'?s appointment|gp appointment|blood test|test results|biopsy|mri|ct scan|pregnancy|miscarriage|ivf|recovery)",
         r"(?:chemo(?:therapy)?|radiotherapy|radiation therapy|dialysis|physiotherapy|physical therapy|rehab|psychotherapy|cbt sessions?|therapy sessions?|(?:in|start(?:ed|ing)?|going to|see(?:ing)? a) therapy)",
@@ -109,6 +120,10 @@ _HEALTH = _rule(
 _SEXUAL = _rule(
     "sexual_orientation",
     [
+        rf"(?:{_I}) (?:not )?(?:straight|heterosexual)",
+        r"(?:husband|wife|partner) and i are both (?:men|women)|(?:two|both) (?:dads|moms|mums|fathers|mothers)|(?:yes, )?two women|(?:yes, )?two men",
+        r"(?:boyfriend|husband) (?:and i|of mine)|(?:girlfriend|wife) (?:and i|of mine)",
+        r"homosexuel(?:le)?s?|lesbiennes?|bisexuel(?:le)?s?|schwul|lesbisch|bisexuell|homosexuell|lesbianas?|homosexuales?|bisexuales?|lesbiche?|omosessual[ei]|bisessual[ei]|sono gay|soy gay|je suis gay|ich bin gay",
         r"(?:gay|lesbian|bisexual|homosexual|pansexual|asexual|queer|lgbt|lgbtq|lgbtqia)",
         r"came out (?:as|to (?:my|his|her|their) (?:parents|family|mom|dad|mother|father|friends|team|manager|colleagues))",
         r"coming out (?:as|to (?:my|his|her|their) (?:parents|family|mom|dad|mother|father|friends|team|manager|colleagues))",
@@ -126,6 +141,15 @@ _SEXUAL = _rule(
 _RELIGION = _rule(
     "religion",
     [
+        r"(?:keep|keeps|keeping|eat|eats|only eat|need|needs) (?:kosher|halal)",
+        r"convert(?:ed|ing)? to (?:islam|christianity|judaism|catholicism|buddhism|hinduism|sikhism)",
+        r"practi[cs]ing (?:catholic|muslim|jew|christian|hindu|buddhist|sikh|mormon)",
+        rf"{_MY} (?:pastor|priest|rabbi|imam|parish|church|mosque|temple|synagogue|vicar|minister|congregation|faith)",
+        r"(?:i|we|he|she|they) (?:pray|prayed|worship|worshipped|fast|fasted) (?:at|in|every|daily|during|for|five)",
+        r"musulman(?:e|s|es)?|juif|juive|chr[eé]tien(?:ne)?s?|catholique|protestante?|bouddhiste|ath[eé]e|pratiquante?s?|l['’][eé]glise|la messe|mosqu[eé]e|synagogue",
+        r"(?:in die|zur|in der) kirche|moschee|synagoge|gottesdienst|muslim(?:in|e)?|j[uü]dinn?|j[uü]disch|katholisch|evangelisch|buddhist(?:in)?|atheist(?:in)?",
+        r"(?:a|la) misa|iglesia|mezquita|sinagoga|cat[oó]lic[oa]s?|musulm[aá]n|jud[ií][oa]|ate[oa]|evang[eé]lic[oa]",
+        r"(?:a|alla) messa|chiesa|moschea|ebre[oa]|musulman[oa]|cattolic[oa]|buddista|ate[oa] praticante",
         rf"{_I} (?:a )?(?:christian|muslim|jewish|jew|hindu|buddhist|sikh|catholic|protestant|mormon|atheist|agnostic|evangelical|orthodox jew|baptist|methodist|lutheran|quaker|jehovah'?s witness)",
         r"(?:as an?|being an?|being) (?:christian|muslim|jew|hindu|buddhist|sikh|catholic|mormon|atheist)",
         rf"{_MY} (?:faith|religion|religious beliefs|pastor|priest|rabbi|imam|church|mosque|synagogue|temple|parish|congregation)",
@@ -147,6 +171,17 @@ _RELIGION = _rule(
 _POLITICS = _rule(
     "political_opinion",
     [
+        rf"{_I} (?:a )?(?:lifelong|staunch|die-hard|diehard|committed|registered|proud|card-carrying) (?:democrat|republican|liberal|conservative|socialist|communist|libertarian|progressive|leftist|marxist|tory|labour|green)",
+        r"(?:card-carrying|registered|paid-up) (?:member|democrat|republican|voter)",
+        r"(?:joined|join|member of|members of|donate to|donated to|donating to|vote for|voted for|voting for|support|supports|campaign for|volunteer for) the (?:democratic|republican|labour|conservative|communist|socialist|green|liberal|libertarian|tory|reform|national) party",
+        r"(?:democratic|republican|communist|socialist) party",
+        r"(?:think|thinks|believe|reckon) (?:that )?(?:trump|biden|harris|kamala|obama|sanders|bernie|pelosi|desantis|starmer|sunak|farage|le pen|macron|modi|netanyahu|putin|zelensky|milei|meloni|merz|scholz)|(?:trump|biden|harris|obama|sanders|bernie|starmer|sunak|farage|macron|modi|putin|milei|meloni)'?s? (?:campaign|rally|supporters?)",
+        r"(?:support|supported|supporting|oppose|opposed|opposing|voted for|voted against|against) (?:brexit|independence|the referendum|remain)",
+        r"(?:protest(?:ed|ing)?|marched|march|rallied|rally|demonstrat(?:ed|ing)) (?:against|for) (?:the )?(?:[a-z]+ )?(?:reform|bill|law|cuts|policy|regime|occupation)",
+        r"j['’]ai vot|je vote|voter pour|rassemblement national|france insoumise|les r[eé]publicains|lfi|militante? (?:au|du|de la|chez)",
+        r"ich w[aä]hle|gew[aä]hlt|mitglied (?:der|bei der) (?:spd|cdu|csu|afd|fdp|linken|gr[uü]nen)|spd|cdu|csu|fdp|die gr[uü]nen",
+        r"vot[eé] (?:a|por|al) (?:podemos|vox|psoe|el pp|sumar)|votar(?:e|é)? (?:a|por)|militante de|psoe",
+        r"ho votato|voto (?:per|a)|fratelli d['’]italia|movimento 5 stelle|iscritt[oa] al (?:pd|partito)",
         rf"{_I} (?:voted|vote|will vote|am voting|'m voting|voting) (?:for|against|labour|tory|democrat|republican)",
         rf"{_I} (?:a )?(?:democrat|republican|liberal|conservative|socialist|communist|libertarian|progressive|leftist|marxist|anarchist|tory|labour voter|labour member|green party member|maga supporter)",
         r"(?:democrats?|republicans?|gop|maga|labour party|tory party|tories|conservative party|green party|lib dems|afd|die linke|brexiteers?|remainers?)",
@@ -169,6 +204,11 @@ _POLITICS = _rule(
 _UNION = _rule(
     "trade_union",
     [
+        r"(?:with|to|from|by|through|via|in|joined|join|called|contacted) (?:the|our|my|a|their) union",
+        r"(?:our|my|his|her|their) union",
+        r"union (?:cards|members|meetings|officials|leaders|organi[sz]ers|dues|rep|reps|local)",
+        r"seiu|uaw|ibew|afscme|unison|rmt|cgt|cfdt|ccoo|cgil|cisl|teamsters",
+        r"syndicat|syndiqu|d[eé]l[eé]gu[eé]e? syndical|en gr[eè]ve|faire gr[eè]ve|gewerkschaft|gewerkschaftlich|streiken|im streik|sindicat[oa]|sindical|en huelga|hacer huelga|sindacat[oa]|sindacale|in sciopero|fare sciopero|scioperare",
         r"(?:trade|labou?r|teachers'?|nurses'?|workers'?|tech workers'?) union",
         r"union (?:rep|reps|representative|steward|meeting|dues|membership|member|organi[sz]er|organi[sz]ing|drive|contract|card|election|busting|vote)",
         r"unioni[sz](?:e|ed|es|ing|ation)",
@@ -191,6 +231,9 @@ _UNION = _rule(
 _CRIME = _rule(
     "criminal_history",
     [
+        r"(?:arrested|convicted|charged|jailed|sentenced|booked|imprisoned|locked up|prosecuted|indicted|fined|cautioned|picked up) (?:[a-z]+ ){0,3}(?:for|of|with) (?:a |an )?(?:burglary|robbery|theft|fraud|assault|battery|shoplifting|possession|drunk driving|dui|dwi|murder|manslaughter|vandalism|stalking|harassment|trespassing|drug dealing|dealing|embezzlement|arson|speeding)",
+        r"(?:did|served|spent|doing|done) (?:[a-z0-9]+ ){0,2}(?:years?|months?|weeks?|time) (?:for|in) (?:burglary|robbery|theft|fraud|assault|shoplifting|possession|murder|manslaughter|jail|prison)",
+        r"casier judiciaire|(?:de la|en) prison|condamn[eé]|garde [aà] vue|incarc[eé]r|vorbestraft|vorstrafe|verurteilt|gef[aä]ngnis|im knast|festgenommen|verhaftet|antecedentes penales|(?:la|en la) c[aá]rcel|condenad[oa]|arrestad[oa]|fedina penale|precedenti penali|carcere|arrestat[oa]|condannat[oa]|in galera",
         r"(?:was|were|got|been|being|get|gets) arrested|arrested (?:for|me|him|her|them)",
         r"convicted|conviction|criminal record|criminal history|rap sheet|mugshot",
         r"(?:in|to|went to|out of|served time in|released from|spent (?:a night|two nights|[a-z0-9]+ (?:days|weeks|months|years)) in) (?:jail|prison)",
@@ -211,6 +254,12 @@ _CRIME = _rule(
 _DISPUTE = _rule(
     "employment_dispute",
     [
+        r"let (?:me|him|her|them) go (?:without|after|last|yesterday|today|because|for|over)",
+        r"investigation into (?:my|his|her|their|our) (?:manager|boss|lead|supervisor|team lead|director)|hr (?:opened|started|launched) an? (?:investigation|inquiry)",
+        r"(?:filing|filed|file|raise|raised|raising|lodge|lodged) (?:a )?(?:formal )?(?:grievance|complaint)",
+        r"performance (?:improvement )?plan",
+        r"comments about (?:my|his|her|their) (?:age|race|gender|religion|accent|weight|pregnancy|sexuality|disability)",
+        r"licenci|prud['’]hom|harc[eè]lement|gek[uü]ndigt|k[uü]ndigung|abmahnung|abgemahnt|mobbing|arbeitsgericht|despedid[oa]|despido|acoso laboral|licenziat[oa]|licenziamento",
         rf"{_I} (?:got |been |being |was |were |just got |getting )?(?:fired|terminated|let go|laid off|dismissed|sacked|made redundant)",
         r"(?:fired|terminated|let go|laid off|dismissed) (?:me|him|her|them|us|without cause|for cause|over)",
         r"wrongful(?:ly)? (?:termination|dismissal|terminated|dismissed)|constructive dismissal|unfair dismissal",
@@ -241,6 +290,10 @@ _DISPUTE = _rule(
 _CONFIDENTIAL = _rule(
     "confidential_business",
     [
+        r"(?:we'?re|we are|they'?re|they are|we'?ll be|we will be) (?:acquiring|buying|merging with|being acquired|selling the company)",
+        r"keep (?:it|this) (?:quiet|internal|between us|secret|under wraps|confidential)",
+        r"(?:has|have|had)(?:n'?t| not) (?:been )?(?:announced|made public|released)|not (?:been )?(?:announced|made public)",
+        r"confidentiel(?:le)?|ne pas diffuser|vertraulich|nicht weitergeben|confidencial|riservat[oa]|confidenziale",
         r"(?-i:NDA)s?|non-disclosure(?: agreement)?|confidentiality agreement|under nda",
         r"trade secrets?",
         r"(?:strictly |highly )?confidential (?:project|deal|numbers|information|document|roadmap|plan|memo|deck|acquisition|negotiations?|pricing|until)|(?:this|it) is confidential|keep (?:this|it) confidential|company confidential|confidential and proprietary",
@@ -273,6 +326,8 @@ _PAY_WORDS: Final = [
     r"offer letter|job offer|offered (?:me|him|her|them)|(?:their|the|his|her|my) offer (?:is|was|came in|of)|counter-?offer",
     r"(?:i|you|she|he|they|we) (?:make|makes|made|earn|earns|earned|get paid|got paid|am paid|was paid|are paid|is paid)",
     r"wages?|hourly rate|stipend|severance|pension contribution|401k match",
+    r"(?:pay|pays|paying|paid) (?:me|him|her|them|us)|my base|base (?:is|was|of)|per annum|p\.a|/(?:yr|year|month|mo|hr|hour)|(?:i'?m|i am|she'?s|he'?s) on",
+    r"salaire|je gagne|il gagne|elle gagne|je touche|brut|net par mois|gehalt|lohn|verdiene|verdient|brutto|netto|jahresgehalt|gehaltserh[oö]hung|salario|sueldo|gano|cobro|stipendio|guadagno|ral",
 ]
 _PAY_NEGATIVE: Final = re.compile(
     _alternation(
@@ -292,7 +347,8 @@ _AMOUNT: Final = re.compile(
     rf"(?:[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|CAD|AUD|INR|SGD) ?){_NUMBER}"
     r"(?: ?(?:k|K|m|M|mm|MM|million|thousand|grand|bn)\b)?"
     rf"|\b{_NUMBER} ?(?:k|K)\b"
-    rf"|\b{_NUMBER} ?(?:dollars|euros|pounds|USD|EUR|GBP|bucks)\b"
+    rf"|\b{_NUMBER}(?: [0-9]{{3}})* ?(?:dollars|euros?|Euro|pounds|USD|EUR|GBP|CHF|bucks|francs)\b"
+    rf"|\b{_NUMBER}(?: [0-9]{{3}})* ?[€£]"
     r"|\b[0-9]{1,3}(?:\.[0-9]{1,2})? ?%"
     r"|\b[0-9]{1,3}(?:,[0-9]{3})+\b"
     r"|\b[0-9][0-9,]* (?:RSUs?|shares|options)\b",
@@ -352,9 +408,9 @@ _NOT_SECRETS: Final = frozenset(
 # (pattern with one group, the secret; lower-case hints one of which the text must hold)
 _SECRETS: Final = (
     (
-        r"\b(?i:password|passwd|pwd|passcode|passphrase|pin code|pin)\b ?(?i:is|was|=|:|->|is now|set to)"
+        r"\b(?i:password|passwd|pwd|passcode|passphrase|pin code|pin|mot de passe|mdp|passwort|kennwort|contrase\u00f1a|contrasena|clave)\b ?(?i:is|was|=|:|->|is now|set to|est|ist|es)"
         r"[ \t]*[\"'`]?([^\s\"'`]{4,})",
-        ("pass", "pwd", "pin"),
+        ("pass", "pwd", "pin", "mdp", "kennwort", "contrase", "clave"),
     ),
     (r"\b((?:AKIA|ASIA)[0-9A-Z]{16})\b", ("akia", "asia")),
     (r"\b(gh[pousr]_[A-Za-z0-9]{30,})\b", ("gh",)),
@@ -377,7 +433,7 @@ _SECRETS: Final = (
 )
 _SECRET_RULES: Final = tuple((i, re.compile(p), hints) for i, (p, hints) in enumerate(_SECRETS))
 _CREDENTIALS_PREFILTER: Final = (
-    r"(?i)pass|pwd|\bpin\b|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|sk-|AIza|eyJ|"
+    r"(?i)pass|pwd|\bpin\b|mdp|kennwort|contrase|clave|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|sk-|AIza|eyJ|"
     r"PRIVATE KEY|api[_-]?key|secret|token|bearer|://[^ \t\r\n:/@]+:[^ \t\r\n@/]+@"
 )
 

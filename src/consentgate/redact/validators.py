@@ -21,6 +21,7 @@ __all__ = [
     "bech32_address_ok",
     "ca_sin_ok",
     "card_ok",
+    "ch_ahv_ok",
     "es_nie_ok",
     "es_nif_ok",
     "fi_hetu_ok",
@@ -57,7 +58,8 @@ def card_ok(digits: str) -> bool:
     """A payment card number: a known issuer range, its length, and the Luhn check.
 
     Covers Visa (13, 16 and 19 digits), Mastercard (51-55 and the 2221-2720 "2-series"),
-    American Express, Diners Club, Discover, JCB, UnionPay and Maestro.
+    American Express, Diners Club, Discover, JCB (3528-3589, and 15 digits from 1800 or
+    2131), UnionPay and Maestro.
     """
     n = len(digits)
     if n < 12 or n > 19 or not luhn_ok(digits) or len(set(digits)) == 1:
@@ -77,6 +79,8 @@ def card_ok(digits: str) -> bool:
         return 16 <= n <= 19  # Discover
     if 3528 <= p4 <= 3589:  # JCB
         return 16 <= n <= 19
+    if p4 in (1800, 2131):  # JCB's 15-digit ranges
+        return n == 15
     if p2 == 62:  # UnionPay
         return 16 <= n <= 19
     if p2 in (50, 56, 57, 58, 63, 67) or p2 == 60:  # Maestro and other debit ranges
@@ -162,6 +166,15 @@ def nhs_ok(digits: str) -> bool:
     if check == 11:
         check = 0
     return check != 10 and check == int(digits[9])
+
+
+def ch_ahv_ok(digits: str) -> bool:
+    """A Swiss social security number (AHV/AVS, 756.XXXX.XXXX.XC): thirteen digits, the
+    country prefix 756, and the EAN-13 check digit."""
+    if len(digits) != 13 or not digits.startswith("756"):
+        return False
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits[:12]))
+    return (10 - total % 10) % 10 == int(digits[12])
 
 
 def ca_sin_ok(digits: str) -> bool:

@@ -1,36 +1,24 @@
-"""Pluggable named-entity recognition for people and places the directory cannot know.
-
-The built-in detectors find identifiers by pattern and names by the member directory;
-other people's names ("my colleague Priya") need a model. A backend is any object with
-an ``entities`` set and a ``find(text)`` method returning :class:`Span`s; the
-:class:`Redactor` calls it on every non-null text, so its speed bounds the redactor's.
+"""Presidio as an NER backend (the optional `presidio-analyzer`).
 
 :class:`PresidioNer` adapts a Presidio ``AnalyzerEngine`` (the optional extra
 ``presidio-analyzer``). It never builds an engine that could download a model: pass an
 analyzer you built, or use :meth:`PresidioNer.from_spacy_model`, which refuses a spaCy
-model that is not already installed.
+model that is not already installed. Its ``find`` is called per text (Presidio
+analyses one text at a time); ``bench/bench_redact.py --external`` compares it with
+:class:`~consentgate.redact.ner.SpacyNer` on labeled corpora.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any
 
 from consentgate.errors import InvalidInput
 from consentgate.redact.catalog import category_of
 from consentgate.redact.spans import Span
 
-__all__ = ["NerBackend", "PresidioNer"]
-
-
-class NerBackend(Protocol):
-    """Finds entity spans (typically PERSON, LOCATION) in one text."""
-
-    @property
-    def entities(self) -> frozenset[str]: ...
-
-    def find(self, text: str) -> Sequence[Span]: ...
+__all__ = ["PresidioNer"]
 
 
 class PresidioNer:

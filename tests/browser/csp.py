@@ -14,12 +14,16 @@ import re
 import sys
 from pathlib import Path
 
-PAGE = Path(__file__).resolve().parents[2] / "src" / "consentgate" / "web" / "static" / "verifier.html"
+PAGE = (
+    Path(__file__).resolve().parents[2] / "src" / "consentgate" / "web" / "static" / "verifier.html"
+)
 _META = re.compile(r'(<meta http-equiv="Content-Security-Policy" content=")([^"]*)(">)')
 
 
 def _hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    )
 
 
 def expected_policy(html: str) -> str:

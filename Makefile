@@ -5,13 +5,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint typecheck imports pytest pg bench clean
+.PHONY: demo test lint typecheck imports pytest pg bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,spark,unlearn,ner]'
+	@$(MAKE) --no-print-directory chromium
 	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (tests/browser/): installed when missing and we are
+# root, quietly (running apt-get update first only if the install needs it). Playwright never
+# downloads a browser.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+	fi
 
 demo: $(STAMP)
 	rm -rf demo-workspace
@@ -35,7 +46,7 @@ pg:
 	@pg_isready -h 127.0.0.1 -p 5432 -q || (pg_ctlcluster --skip-systemctl-redirect 15 main start && sleep 2)
 	@pg_isready -h 127.0.0.1 -p 5432
 
-pytest: $(STAMP) pg
+pytest: $(STAMP) pg chromium
 	CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
 
 bench: $(STAMP)

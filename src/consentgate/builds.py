@@ -19,6 +19,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate import proofs, workspace
+from consentgate.ecosystem.documents import documenting  # issue 13: Croissant + card
 from consentgate.errors import (
     InvalidInput,
     NotFound,
@@ -156,7 +157,7 @@ def build(
         max_future_share=max_future_share,
         manifest_extra=extra,
         seal=seal,
-        publish=_guard_existing(publication, existing),
+        publish=documenting(_guard_existing(publication, existing)),  # issue 13
         keep=keep_registered(engine),
         out_may_exist=existing is not None,
     )

@@ -1,0 +1,80 @@
+"""Issue 13: a built dataset loads in one line with the tools ML and data teams run.
+
+``data/`` holds the parts alone (one schema); metadata (manifest, shard map, Croissant,
+card) sits beside it. Spark's one-liner is in test_gate_spark.py (it needs Java).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+from conftest import CliResult, build_args
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def dataset(cli: Cli, world: Path, tmp_path: Path) -> tuple[Path, pa.Table]:
+    out = tmp_path / "posts"
+    r = cli(*build_args(world, out, "--shards", "2", "--json"))
+    assert r.exit_code == 0, r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    expected = pa.concat_tables(pq.read_table(out / f["path"]) for f in manifest["files"])
+    assert expected.num_rows == manifest["counts"]["included"] > 0
+    return out, expected
+
+
+def _ids(values: list[object]) -> list[str]:
+    return sorted(str(v) for v in values)
+
+
+def test_data_holds_the_parts_alone_and_metadata_sits_beside(
+    dataset: tuple[Path, pa.Table],
+) -> None:
+    out, _ = dataset
+    assert {p.name for p in out.iterdir()} == {
+        "data",
+        "manifest.json",
+        "shards.parquet",
+        "croissant.json",
+        "README.md",
+    }
+    assert all(p.suffix == ".parquet" for p in (out / "data").iterdir())
+
+
+def test_pandas_and_pyarrow(dataset: tuple[Path, pa.Table]) -> None:
+    pandas = pytest.importorskip("pandas")
+    out, expected = dataset
+    frame = pandas.read_parquet(out / "data")
+    assert _ids(frame["id"].tolist()) == _ids(expected["id"].to_pylist())
+    table = pads.dataset(out / "data").to_table()
+    assert table.schema.remove_metadata().equals(expected.schema.remove_metadata())
+    assert table.num_rows == expected.num_rows
+
+
+def test_duckdb(dataset: tuple[Path, pa.Table]) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    out, expected = dataset
+    rows = duckdb.sql(f"SELECT id FROM read_parquet('{out / 'data'}/*.parquet')").fetchall()
+    assert _ids([r[0] for r in rows]) == _ids(expected["id"].to_pylist())
+
+
+def test_hugging_face_datasets(
+    dataset: tuple[Path, pa.Table], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    out, expected = dataset
+    cache = str(tmp_path / "hf-cache")
+    by_dir = datasets.load_dataset("parquet", data_dir=str(out / "data"), cache_dir=cache)
+    assert _ids(by_dir["train"]["id"]) == _ids(expected["id"].to_pylist())
+    # The dataset card's `configs` point `datasets` at data/ when given the directory itself.
+    by_card = datasets.load_dataset(str(out), cache_dir=cache)
+    assert _ids(by_card["train"]["id"]) == _ids(expected["id"].to_pylist())

@@ -25,9 +25,10 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
+from consentgate.cli.ecosystem_cmd import emit_lineage
 from consentgate.errors import UsageError
 from consentgate.taxonomy import FIRST_PARTY
-from consentgate.timestamps import format_timestamp
+from consentgate.timestamps import format_timestamp, utcnow
 
 
 @contextmanager
@@ -165,6 +166,7 @@ def build(
             "carry no member ids (choose the rules with --profile)"
         )
     engine = app.engine()
+    started_at = utcnow()  # issue 13: the OpenLineage START time
     redactor = None if no_redact else builds.make_redactor(engine, profile, ner=not no_ner)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = builds.build(
@@ -185,6 +187,8 @@ def build(
             progress=progress,
         )
     same = result.registered
+    if same is None:  # issue 13: a new dataset is a run; a verification is not
+        emit_lineage(app, "build", out, inputs=[source], started_at=started_at)
     if as_json:
         echo_json(
             {

@@ -22,8 +22,9 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
+from consentgate.cli.ecosystem_cmd import dataset_path, dataset_ref, emit_lineage
 from consentgate.errors import UsageError
-from consentgate.timestamps import format_timestamp
+from consentgate.timestamps import format_timestamp, utcnow
 
 
 def _jsonable(value: Any) -> Any:
@@ -181,7 +182,8 @@ def disclose(
     evidence: str | None,
     as_json: bool,
 ) -> None:
-    """Record that DATASET was delivered to a third party."""
+    """Record that DATASET (its id or a unique prefix) was delivered to a third party."""
+    dataset = dataset_ref(app, dataset)  # issue 13
     row = withdrawals.disclose(
         app.engine(),
         dataset,
@@ -190,6 +192,15 @@ def disclose(
         historical=historical,
         evidence=evidence,
     )
+    where = dataset_path(app, dataset)  # issue 13: a disclosure is a lineage run
+    if where is not None:
+        emit_lineage(
+            app,
+            "disclosure",
+            where,
+            inputs=[where],
+            output=("consentgate-recipient", f"{recipient}/{dataset}"),
+        )
     if as_json:
         echo_json(_jsonable(row))
         return
@@ -252,7 +263,10 @@ def remediate(
     mapping: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Write a new version of DATASET without the records that lost consent."""
+    """Write a new version of DATASET (its id or a unique prefix) without the records that
+    lost consent."""
+    dataset = dataset_ref(app, dataset)  # issue 13
+    before, started_at = dataset_path(app, dataset), utcnow()
     result = withdrawals.remediate(
         app.engine(),
         dataset,
@@ -262,6 +276,14 @@ def remediate(
         column_map=column_map(mapping),
         batch_rows=app.settings.gate_batch_rows,
     )
+    if result.new_dataset_id is not None and result.out is not None:  # issue 13
+        emit_lineage(
+            app,
+            "remediation",
+            Path(result.out),
+            inputs=[before] if before else [],
+            started_at=started_at,
+        )
     if as_json:
         echo_json(result.as_dict())
         return

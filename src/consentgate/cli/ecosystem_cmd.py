@@ -1,0 +1,56 @@
+"""Issue 13 hooks for the CLI: OpenLineage emission after a run, dataset id prefixes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from consentgate.cli.common import AppContext
+from consentgate.dataset_refs import resolve_dataset
+from consentgate.timestamps import utcnow
+
+__all__ = ["dataset_ref", "emit_lineage"]
+
+
+def dataset_ref(app: AppContext, ref: str) -> str:
+    """The full id of the dataset a command argument names (id or unique prefix)."""
+    return resolve_dataset(app.engine(), ref)
+
+
+def emit_lineage(
+    app: AppContext,
+    kind: str,
+    directory: Path,
+    *,
+    inputs: Sequence[Path] = (),
+    output: tuple[str, str] | None = None,
+    started_at: datetime | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Emit the run's OpenLineage events when ``openlineage`` is configured (else nothing)."""
+    config = app.settings.openlineage
+    if not config:
+        return
+    from consentgate.ecosystem.lineage import emit_dataset_run, local_dataset
+
+    emit_dataset_run(
+        config,
+        kind,
+        directory,
+        inputs=[local_dataset(p) for p in inputs],
+        output=output,
+        started_at=started_at,
+        now=utcnow(),
+        tags=tags,
+    )
+
+
+def dataset_path(app: AppContext, dataset_id: str) -> Path | None:
+    """Where a registered dataset lives (None when unknown)."""
+    from consentgate import builds
+
+    for row in builds.list_datasets(app.engine()):
+        if row["dataset_id"] == dataset_id:
+            return Path(str(row["path"]))
+    return None

@@ -78,3 +78,33 @@ def test_hugging_face_datasets(
     # The dataset card's `configs` point `datasets` at data/ when given the directory itself.
     by_card = datasets.load_dataset(str(out), cache_dir=cache)
     assert _ids(by_card["train"]["id"]) == _ids(expected["id"].to_pylist())
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs", "hdfs", "abfs"])
+def test_a_remote_out_is_refused_and_no_scheme_folder_appears(
+    cli: Cli, world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = cli(*build_args(world, Path("x"))[:-1], f"{scheme}://bucket/x")
+    assert r.exit_code == 2
+    assert f"{scheme}:// is not configured" in r.stderr
+    assert not (tmp_path / f"{scheme}:").exists()
+    assert cli("datasets", "--json").json() == []
+
+
+def test_a_file_uri_out_writes_a_local_dataset(cli: Cli, world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "via-uri"
+    r = cli(*build_args(world, Path("x"))[:-1], out.as_uri(), "--json")
+    assert r.exit_code == 0, r.stderr
+    assert (out / "manifest.json").is_file() and r.json()["out"] == str(out)
+
+
+def test_commands_take_a_unique_id_prefix(cli: Cli, world: Path, tmp_path: Path) -> None:
+    r = cli(*build_args(world, tmp_path / "posts", "--json"))
+    dataset_id = r.json()["dataset_id"]
+    short = cli("disclose", dataset_id[:3], "--to", "acme-ai")
+    assert short.exit_code == 2 and "at least 4" in short.stderr
+    unknown = cli("remediate", "0000" if not dataset_id.startswith("0000") else "ffff")
+    assert unknown.exit_code == 1 and "not found" in unknown.stderr
+    nothing = cli("remediate", dataset_id[:6], "--json")
+    assert nothing.exit_code == 0 and nothing.json()["dataset_id"] == dataset_id

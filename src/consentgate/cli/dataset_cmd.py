@@ -25,7 +25,7 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
-from consentgate.cli.ecosystem_cmd import emit_lineage
+from consentgate.cli.ecosystem_cmd import OUT_LOCATION, emit_lineage
 from consentgate.errors import UsageError
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import format_timestamp, utcnow
@@ -89,7 +89,7 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUT_LOCATION,  # issue 13: local paths and file:// only, never a folder "s3:"
     required=True,
     help="Dataset directory to create (must not exist).",
 )

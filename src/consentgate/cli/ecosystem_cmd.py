@@ -6,11 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import click
+
 from consentgate.cli.common import AppContext
 from consentgate.dataset_refs import resolve_dataset
+from consentgate.errors import UsageError
+from consentgate.locations import local_location
 from consentgate.timestamps import utcnow
 
-__all__ = ["dataset_ref", "emit_lineage"]
+__all__ = ["OUT_LOCATION", "dataset_path", "dataset_ref", "emit_lineage"]
 
 
 def dataset_ref(app: AppContext, ref: str) -> str:
@@ -54,3 +58,22 @@ def dataset_path(app: AppContext, dataset_id: str) -> Path | None:
         if row["dataset_id"] == dataset_id:
             return Path(str(row["path"]))
     return None
+
+
+class _OutLocation(click.ParamType[Path]):
+    """``--out``: a local path or ``file://`` URI; other URL schemes refused (exit 2)."""
+
+    name = "PATH|file://URI"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path:
+        if isinstance(value, Path):
+            return value
+        try:
+            return local_location(str(value))
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+OUT_LOCATION = _OutLocation()

@@ -22,7 +22,7 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
-from consentgate.cli.ecosystem_cmd import dataset_path, dataset_ref, emit_lineage
+from consentgate.cli.ecosystem_cmd import OUT_LOCATION, dataset_path, dataset_ref, emit_lineage
 from consentgate.errors import UsageError
 from consentgate.timestamps import format_timestamp, utcnow
 
@@ -247,7 +247,7 @@ def remediation(app: AppContext, overdue: bool, include_done: bool, as_json: boo
 @click.option("--as-of", type=TIMESTAMP, help="Re-check consent as of this time (default now).")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUT_LOCATION,  # issue 13: local paths and file:// only, never a folder "s3:"
     help="Directory of the new version (default: next to the old one, suffix -rN).",
 )
 @click.option("--purge", is_flag=True, help="Delete the superseded version's files.")
@@ -316,7 +316,7 @@ def remediate(
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUT_LOCATION,  # issue 13: local paths and file:// only, never a folder "s3:"
     help="Directory of the new model version (default: next to the old one).",
 )
 @json_option

@@ -108,3 +108,62 @@ def test_commands_take_a_unique_id_prefix(cli: Cli, world: Path, tmp_path: Path)
     assert unknown.exit_code == 1 and "not found" in unknown.stderr
     nothing = cli("remediate", dataset_id[:6], "--json")
     assert nothing.exit_code == 0 and nothing.json()["dataset_id"] == dataset_id
+
+
+def _posts_parquet(world: Path, out: Path, rename: dict[str, str] | None = None) -> Path:
+    """The world's public posts as Parquet without a recipients column (optionally renamed)."""
+    rows = [json.loads(line) for line in world.read_text().splitlines()]
+    posts = [r for r in rows if r["category"] == "user.content.public"]
+    table = pa.table(
+        {
+            "id": [r["id"] for r in posts],
+            "category": [r["category"] for r in posts],
+            "author_id": [r["author_id"] for r in posts],
+            "created_at": pa.array(
+                [r["created_at"].replace("Z", "+00:00") for r in posts], pa.string()
+            ).cast(pa.timestamp("us", tz="UTC")),
+            "text": [r["text"] for r in posts],
+        }
+    )
+    if rename:
+        table = table.rename_columns([rename.get(n, n) for n in table.column_names])
+    pq.write_table(table, out)
+    return out
+
+
+def test_a_source_of_posts_needs_no_recipients_column(
+    cli: Cli, world: Path, tmp_path: Path
+) -> None:
+    source = _posts_parquet(world, tmp_path / "posts.parquet")
+    from_parquet = cli(*build_args(source, tmp_path / "a", "--json"))
+    assert from_parquet.exit_code == 0, from_parquet.stderr
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["columns_absent"] == ["recipient_ids"]
+    assert manifest["counts"]["included"] == 2  # p1 (u1 default on), p2 (e1 granted)
+    data = pq.read_table(tmp_path / "a" / "data")
+    assert data["recipient_ids"].null_count == data.num_rows
+
+
+def test_remediation_reads_the_column_map_from_the_manifest(
+    cli: Cli, world: Path, tmp_path: Path
+) -> None:
+    rename = {"author_id": "writer", "text": "body"}
+    source = _posts_parquet(world, tmp_path / "posts.parquet", rename)
+    r = cli(
+        *build_args(source, tmp_path / "a", "--json"),
+        "--map",
+        "author_id=writer",
+        "--map",
+        "text=body",
+    )
+    assert r.exit_code == 0, r.stderr
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["columns"]["author_id"] == "writer"
+    assert (
+        cli("consent", "record", "u1", "--type", "withdraw", "--setting", "ai_training_posts")
+    ).exit_code == 0
+    rem = cli("remediate", r.json()["dataset_id"], "--json")  # no --map
+    assert rem.exit_code == 0, rem.stderr
+    assert rem.json()["records_removed"] == 1
+    kept = pq.read_table(Path(rem.json()["out"]) / "data")
+    assert kept.column_names[:3] == ["id", "category", "writer"]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from consentgate.cli.common import AppContext
+from consentgate.cli.common import AppContext, pass_app
 from consentgate.dataset_refs import resolve_dataset
 from consentgate.errors import UsageError
 from consentgate.locations import local_location
 from consentgate.timestamps import utcnow
 
-__all__ = ["OUT_LOCATION", "dataset_path", "dataset_ref", "emit_lineage"]
+__all__ = ["OUT_LOCATION", "dataset_path", "dataset_ref", "emit_lineage", "training_summary"]
 
 
 def dataset_ref(app: AppContext, ref: str) -> str:
@@ -77,3 +78,20 @@ class _OutLocation(click.ParamType[Path]):
 
 
 OUT_LOCATION = _OutLocation()
+
+
+@click.command("training-summary")
+@click.option("--model", required=True, help="Model id (name@vN) or name (its latest version).")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of Markdown.")
+@pass_app
+def training_summary(app: AppContext, model: str, as_json: bool) -> None:
+    """The EU AI Act Art. 53(1)(d) public summary of MODEL's training content (the parts
+    the ledger knows; blanks marked for the provider to answer)."""
+    from consentgate.ecosystem.summary import render_markdown
+    from consentgate.ecosystem.training import summary_for_model
+
+    doc = summary_for_model(app.engine(), model)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, sort_keys=False))
+    else:
+        click.echo(render_markdown(doc), nl=False)

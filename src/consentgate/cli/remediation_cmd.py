@@ -22,7 +22,13 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
-from consentgate.cli.ecosystem_cmd import OUT_LOCATION, dataset_path, dataset_ref, emit_lineage
+from consentgate.cli.ecosystem_cmd import (
+    OUT_LOCATION,
+    dataset_path,
+    dataset_ref,
+    emit_lineage,
+    training_summary,
+)
 from consentgate.errors import UsageError
 from consentgate.timestamps import format_timestamp, utcnow
 
@@ -141,7 +147,7 @@ def models_register(
     row = withdrawals.register_model(
         app.engine(),
         name,
-        list(datasets),
+        [dataset_ref(app, d) for d in datasets],  # issue 13: ids or unique prefixes
         trained_shards=_shards(trained_shards),
         unlearning=unlearning,
         deployed_to=deployed_to,
@@ -480,5 +486,7 @@ def report_dsar(app: AppContext, member: str, fmt: str | None) -> None:
         ],
     )
 
+
+report.add_command(training_summary)  # issue 13
 
 COMMANDS = [models, disclose, remediation, remediate, retrain, notices, report]

@@ -9,13 +9,21 @@ from pathlib import Path
 
 import click
 
-from consentgate.cli.common import AppContext, pass_app
+from consentgate.cli.common import MEMBER_ID, TIMESTAMP, AppContext, pass_app
 from consentgate.dataset_refs import resolve_dataset
 from consentgate.errors import UsageError
 from consentgate.locations import local_location
 from consentgate.timestamps import utcnow
 
-__all__ = ["OUT_LOCATION", "dataset_path", "dataset_ref", "emit_lineage", "training_summary"]
+__all__ = [
+    "COMMANDS",
+    "OUT_LOCATION",
+    "dataset_path",
+    "dataset_ref",
+    "emit_lineage",
+    "export_record",
+    "training_summary",
+]
 
 
 def dataset_ref(app: AppContext, ref: str) -> str:
@@ -95,3 +103,71 @@ def training_summary(app: AppContext, model: str, as_json: bool) -> None:
         click.echo(json.dumps(doc, indent=2, sort_keys=False))
     else:
         click.echo(render_markdown(doc), nl=False)
+
+
+@click.group()
+def signals() -> None:
+    """Machine-readable AI-use preferences (IETF AIPREF, W3C TDMRep): export and import."""
+
+
+@signals.command("export")
+@click.option("--setting", required=True, help="The setting that governs public content.")
+@click.option("--at", type=TIMESTAMP, help="Consent as of this time (default now).")
+@click.option(
+    "--path-template",
+    required=True,
+    help="Where a member's public content lives, e.g. /u/{member}/.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for robots.txt, .well-known/tdmrep.json and headers.json.",
+)
+@pass_app
+def signals_export(
+    app: AppContext, setting: str, at: datetime | None, path_template: str, out: Path
+) -> None:
+    """Write each member's preference as robots.txt Content-Usage rules, tdmrep.json and
+    per-path response headers, from the ledger as of --at."""
+    from consentgate.ecosystem.preferences import export_signals
+
+    doc = export_signals(app.engine(), setting=setting, path_template=path_template, at=at)
+    (out / ".well-known").mkdir(parents=True, exist_ok=True)
+    (out / "robots.txt").write_text(doc["robots_txt"], encoding="utf-8")
+    (out / ".well-known" / "tdmrep.json").write_text(
+        json.dumps(doc["tdmrep_json"], indent=2) + "\n", encoding="utf-8"
+    )
+    headers = {k: doc[k] for k in ("vocabulary", "setting", "at", "headers")}
+    (out / "headers.json").write_text(json.dumps(headers, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"{len(doc['headers'])} paths -> {out} ({doc['vocabulary']['aipref']})")
+
+
+@signals.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--setting", required=True, help="The setting the signals speak for.")
+@click.option(
+    "--policy-version", required=True, help="The policy version a consenting signal grants under."
+)
+@pass_app
+def signals_import(app: AppContext, file: Path, setting: str, policy_version: str) -> None:
+    """Record fetched signals (JSONL: member_id, fetched_at, content_usage or
+    tdm_reservation, url) as consent evidence; unknown is recorded as no consent."""
+    from consentgate.ecosystem.preferences import import_signals
+
+    result = import_signals(app.engine(), file, setting=setting, policy_version=policy_version)
+    click.echo(f"{result.added} signal(s) recorded, {result.unchanged} unchanged")
+
+
+@click.command("export-record")
+@click.argument("member", type=MEMBER_ID)
+@click.option("--event-id", help="The event (default: the latest recorded).")
+@pass_app
+def export_record(app: AppContext, member: str, event_id: str | None) -> None:
+    """MEMBER's consent event as an ISO/IEC TS 27560-shaped consent record (JSON)."""
+    from consentgate.ecosystem.preferences import consent_record
+
+    click.echo(json.dumps(consent_record(app.engine(), member, event_id=event_id), indent=2))
+
+
+COMMANDS = [signals]

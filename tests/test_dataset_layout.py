@@ -167,3 +167,36 @@ def test_remediation_reads_the_column_map_from_the_manifest(
     assert rem.json()["records_removed"] == 1
     kept = pq.read_table(Path(rem.json()["out"]) / "data")
     assert kept.column_names[:3] == ["id", "category", "writer"]
+
+
+def test_a_dataset_has_a_human_name_that_commands_accept(
+    cli: Cli, world: Path, tmp_path: Path
+) -> None:
+    r = cli(*build_args(world, tmp_path / "a", "--name", "posts-2024", "--json"))
+    assert r.exit_code == 0, r.stderr
+    dataset_id = r.json()["dataset_id"]
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["name"] == "posts-2024"
+    croissant = json.loads((tmp_path / "a" / "croissant.json").read_text())
+    assert croissant["name"] == "posts-2024"
+    # the name is not part of the id: an unnamed build of the same inputs has the same id
+    same = cli(*build_args(world, tmp_path / "b", "--json", as_of="2024-11-01T00:00:00Z"))
+    assert same.json()["dataset_id"] == dataset_id and same.json()["registered"] is False
+    taken = cli(
+        *build_args(world, tmp_path / "c", "--name", "posts-2024", as_of="2024-10-20T00:00:00Z")
+    )
+    assert taken.exit_code == 1 and "already names dataset" in taken.stderr
+    for bad in ("cafe", "Posts", "-x"):
+        refused = cli(*build_args(world, tmp_path / "d", "--name", bad))
+        assert refused.exit_code == 2 and "--name" in refused.stderr
+    assert (
+        cli("consent", "record", "u1", "--type", "withdraw", "--setting", "ai_training_posts")
+    ).exit_code == 0
+    rem = cli("remediate", "posts-2024", "--json")
+    assert rem.exit_code == 0, rem.stderr
+    assert rem.json()["dataset_id"] == dataset_id
+    new_id = rem.json()["new_dataset_id"]
+    # the name follows the current version
+    again = cli("remediate", "posts-2024", "--json")
+    assert again.exit_code == 0 and again.json()["dataset_id"] == new_id
+    assert cli("remediate", "no-such-name").exit_code == 1

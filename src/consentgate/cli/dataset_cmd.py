@@ -133,6 +133,10 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     type=click.IntRange(min=1),
     help="Processes for gating and redaction (default: one per core when NER runs on more than one batch, else 1).",
 )
+@click.option(
+    "--name",
+    help="A human name for the dataset (commands accept it instead of the id; issue 13).",
+)
 @json_option
 @pass_app
 def build(
@@ -150,6 +154,7 @@ def build(
     no_redact: bool,
     no_ner: bool,
     workers: int | None,
+    name: str | None,
     as_json: bool,
 ) -> None:
     """Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.
@@ -185,6 +190,7 @@ def build(
             batch_rows=app.settings.gate_batch_rows,
             max_future_share=app.settings.gate_max_future_share,
             progress=progress,
+            name=name,
         )
     same = result.registered
     if same is None:  # issue 13: a new dataset is a run; a verification is not

@@ -32,6 +32,7 @@ def _manifest_and_schema(directory: Path) -> tuple[dict[str, Any], Any]:
 def write_documents(directory: Path, *, name: str | None = None) -> list[Path]:
     """Write ``croissant.json`` and ``README.md`` into a dataset directory; their paths."""
     manifest, schema = _manifest_and_schema(directory)
+    name = name or manifest.get("name")
     doc = croissant(manifest, schema, name=name)
     paths = [directory / CROISSANT_NAME, directory / CARD_NAME]
     paths[0].write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -15,6 +15,21 @@ class Settings(BaseSettings):
         "sqlite:///consentgate.db",
         description="SQLAlchemy URL of the ledger database; postgresql://host/db for PostgreSQL.",
     )
+    busy_timeout: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Seconds a write waits for the ledger's lock held by another process, per "
+            "attempt (SQLite: 3 attempts); then the command exits 1, nothing written."
+        ),
+    )
+    umask: str = Field(
+        "027",
+        description=(
+            "Octal umask for every file consentgate creates (ledger, dataset parts, "
+            "manifests, snapshots): 027 gives files 640 and directories 750; 077 gives 600."
+        ),
+    )
     notice_days: int = Field(
         30, ge=0, description="Notice period in days required before a material policy change."
     )

@@ -31,9 +31,14 @@ class AppContext:
         """The ledger's engine; with ``check``, the schema must be current, and every
         dataset publication a crash interrupted is finished first."""
         if self._engine is None:
-            self._engine = make_engine(self.settings.db_url)
+            self._engine = make_engine(
+                self.settings.db_url, busy_timeout=self.settings.busy_timeout
+            )
             if check:
                 check_current(self._engine)
+                from consentgate.startup import check_workspace
+
+                check_workspace(self._engine, self.settings.signing_key_path)
                 from consentgate.publication import recover
 
                 recover(self._engine)

@@ -57,6 +57,7 @@ def _register() -> None:
         redact_cmd,
         remediation_cmd,
         transparency_cmd,
+        verify_cmd,
     )
 
     for module in (
@@ -68,6 +69,7 @@ def _register() -> None:
         audit_cmd,
         transparency_cmd,
         log_cmd,
+        verify_cmd,
         demo_cmd,
     ):
         for command in module.COMMANDS:

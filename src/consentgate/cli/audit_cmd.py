@@ -11,6 +11,8 @@ import click
 from consentgate import auditlog
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
+from consentgate.cli.verify_cmd import print_report
+from consentgate.dataset_verify import verify_registry
 from consentgate.errors import InvalidInput
 from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
 from consentgate.transparency import SignedHead
@@ -73,20 +75,30 @@ def _checkpoint_note(path: Path) -> str:
     metavar="DIR|URL",
     help="The published log (tiles): the log must extend it; names the first entry that differs.",
 )
+@click.option(
+    "--datasets",
+    "check_datasets",
+    is_flag=True,
+    help="Also verify every registered dataset's files (as `verify-dataset` does).",
+)
 @timeout_option
 @json_option
 @pass_app
+@click.pass_context
 def verify(
+    ctx: click.Context,
     app: AppContext,
     public_key_file: Path | None,
     checkpoint_files: tuple[Path, ...],
     policy_file: Path | None,
     published: str | None,
+    check_datasets: bool,
     timeout: float,
     as_json: bool,
 ) -> None:
     """Check the hash chain, the Merkle tree against every signed checkpoint, and every
-    audited row; exit 1 naming the first broken entry or checkpoint."""
+    audited row; exit 1 naming the first broken entry or checkpoint. With --datasets,
+    every registered dataset too (exit 1 naming each one that does not verify)."""
     report = auditlog.verify_log(
         app.engine(),
         key_file=app.settings.signing_key_path,
@@ -98,9 +110,12 @@ def verify(
     )
     log = report.log
     latest = log.latest if log else None
+    datasets = verify_registry(app.engine()) if check_datasets else []
+    failed = [d for d in datasets if not d.ok]
     if as_json:
         echo_json(
             {
+                "datasets": [d.as_dict() for d in datasets] if check_datasets else None,
                 "ok": True,
                 "entries": report.entries,
                 "rows": report.rows,
@@ -116,6 +131,8 @@ def verify(
                 "published_size": report.published.size if report.published else None,
             }
         )
+        if failed:
+            ctx.exit(1)
         return
     click.echo(
         f"Audit trail intact: {report.entries} entries, {report.rows} rows verified, "
@@ -135,6 +152,12 @@ def verify(
         click.echo(
             f"The log extends the published log in {published} ({report.published.size} entries)"
         )
+    if check_datasets:
+        for dataset in datasets:
+            print_report(dataset)
+        click.echo(f"{len(datasets) - len(failed)} of {len(datasets)} registered datasets verified")
+    if failed:
+        ctx.exit(1)
 
 
 @audit.command("checkpoint")

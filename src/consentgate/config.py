@@ -23,6 +23,17 @@ class Settings(BaseSettings):
             "attempt (SQLite: 3 attempts); then the command exits 1, nothing written."
         ),
     )
+    auto_checkpoint: bool = Field(
+        True,
+        description=(
+            "Sign a checkpoint of the audit log after every command that grew it by at least "
+            "checkpoint_every entries, and before every build (keeps the latest in "
+            "<key_dir>/checkpoint.latest too)."
+        ),
+    )
+    checkpoint_every: int = Field(
+        1, ge=1, description="Entries a command must add before it signs a checkpoint."
+    )
     umask: str = Field(
         "027",
         description=(

@@ -46,6 +46,23 @@ def cli(ctx: click.Context, db_url: str | None, verbose: bool) -> None:
     ctx.obj = AppContext(settings)
 
 
+@cli.result_callback()
+def _after_command(_result: object, **_params: object) -> None:
+    """After a command that succeeded: sign a checkpoint if it grew the log."""
+    app = click.get_current_context().obj
+    engine = app.opened_engine if isinstance(app, AppContext) else None
+    if engine is None or not app.settings.auto_checkpoint:
+        return
+    from consentgate.autocheckpoint import after_command
+
+    after_command(
+        engine,
+        app.settings.signing_key_path,
+        app.settings.key_dir,
+        every=app.settings.checkpoint_every,
+    )
+
+
 def _register() -> None:
     from consentgate.cli import (
         audit_cmd,

@@ -44,6 +44,18 @@ class AppContext:
                 recover(self._engine)
         return self._engine
 
+    @property
+    def opened_engine(self) -> sa.Engine | None:
+        """The engine if a command opened it (None: the command did not touch the ledger)."""
+        return self._engine
+
+    def checkpoint_now(self) -> None:
+        """Sign the log's head before a build or disclosure (``auto_checkpoint``)."""
+        if self.settings.auto_checkpoint:
+            from consentgate.autocheckpoint import before_disclosure
+
+            before_disclosure(self.engine(), self.settings.signing_key_path, self.settings.key_dir)
+
 
 pass_app = click.make_pass_decorator(AppContext)
 

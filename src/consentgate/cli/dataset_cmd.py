@@ -165,6 +165,7 @@ def build(
             "carry no member ids (choose the rules with --profile)"
         )
     engine = app.engine()
+    app.checkpoint_now()  # the build starts from a signed log state
     redactor = None if no_redact else builds.make_redactor(engine, profile, ner=not no_ner)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = builds.build(

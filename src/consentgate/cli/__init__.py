@@ -10,6 +10,7 @@ or its parameters (they may hold personal data).
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
         error = database_error(exc)
         click.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)
+    except OSError as exc:
+        click.echo(f"Error: {file_error(exc)}", err=True)
+        sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -137,4 +141,21 @@ def database_error(exc: sa.exc.DBAPIError) -> DatabaseUnavailable:
     )
 
 
-__all__ = ["cli", "database_error", "main", "pass_app"]
+def file_error(exc: OSError) -> str:
+    """One line for a failed file operation (a full disk, a permission): the file, the
+    system's reason. Outputs are written in staging places and removed on failure, so
+    nothing partial is left under an output's name and nothing was registered."""
+    reason = exc.strerror or type(exc).__name__
+    name = errno.errorcode.get(exc.errno or 0, "")
+    where = f"{exc.filename}: " if exc.filename else ""
+    hint = " (free some space and run the command again)" if exc.errno in _FULL else ""
+    return (
+        f"{where}{reason}{f' [{name}]' if name else ''}{hint}; the partial output was "
+        "removed and nothing was registered"
+    )
+
+
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+__all__ = ["cli", "database_error", "file_error", "main", "pass_app"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import CliResult
+from conftest import CliResult, build_args
 from workers import environment, run_parallel
 
 from consentgate.store import tables as t
@@ -145,3 +145,32 @@ def test_a_writer_that_cannot_get_the_lock_exits_1_and_writes_nothing(
     assert (
         cli("consent", "import", str(_events(tmp_path, 0, 0)), "--json").json()["added"] == EVENTS
     )
+
+
+def test_concurrent_remediations_of_one_dataset(
+    cli: Cli, db_url: str, world: Path, tmp_path: Path
+) -> None:
+    """Two ``remediate`` of the same dataset at once: one writes the new version, the other
+    exits 1 with a clear message (whichever way they interleave), never a traceback; one
+    active version remains and every dataset verifies."""
+    built = cli(*build_args(world, tmp_path / "posts", "--json"))
+    assert built.exit_code == 0, built.stderr
+    dataset = built.json()["dataset_id"]
+    r = cli(
+        "consent", "record", "u1", "--setting", "ai_training_posts", "--type", "withdraw",
+        "--effective-at", "2024-10-05T00:00:00Z", "--event-id", "race-w1",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    outcomes = run_parallel(
+        db_url,
+        [[["remediate", dataset]], [["remediate", dataset]]],
+        environment(tmp_path / "keys"),
+    )
+    results = [job[0] for job in outcomes]
+    assert all("Traceback" not in o.stderr for o in results), results
+    assert sorted(o.code for o in results) == [0, 1], results
+    loser = next(o for o in results if o.code == 1)
+    assert dataset in loser.stderr or "already registered" in loser.stderr, loser.stderr
+    active = [d for d in cli("datasets", "--json").json() if d["status"] == "active"]
+    assert len(active) == 1 and active[0]["dataset_id"] != dataset
+    assert cli("audit", "verify", "--datasets").exit_code == 0

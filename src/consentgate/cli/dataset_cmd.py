@@ -22,6 +22,7 @@ from consentgate.cli.common import (
     console,
     echo_json,
     json_option,
+    out_path,
     pass_app,
     print_table,
 )
@@ -88,7 +89,7 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=out_path(),
     required=True,
     help="Dataset directory to create (must not exist).",
 )

@@ -19,6 +19,7 @@ from consentgate.cli.common import (
     console,
     echo_json,
     json_option,
+    out_path,
     pass_app,
     print_table,
 )
@@ -236,7 +237,7 @@ def remediation(app: AppContext, overdue: bool, include_done: bool, as_json: boo
 @click.option("--as-of", type=TIMESTAMP, help="Re-check consent as of this time (default now).")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=out_path(),
     help="Directory of the new version (default: next to the old one, suffix -rN).",
 )
 @click.option("--purge", is_flag=True, help="Delete the superseded version's files.")
@@ -294,7 +295,7 @@ def remediate(
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=out_path(),
     help="Directory of the new model version (default: next to the old one).",
 )
 @json_option

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint typecheck imports pytest pg bench clean chromium
+.PHONY: demo test lint typecheck imports pytest pg bench clean chromium campaign
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ pg:
 
 pytest: $(STAMP) pg chromium
 	CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
+
+# The reliability campaign's long run (docs/reliability.md): the hostile inputs, faults and
+# tampering cases with CONSENTGATE_CAMPAIGN=long (many more generated inputs, kills and
+# writers than the short run inside `make test`), on SQLite and PostgreSQL.
+CAMPAIGN_DIRS := $(wildcard tests/hostile tests/faults tests/tamper)
+campaign: $(STAMP) pg
+	CONSENTGATE_CAMPAIGN=long CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q $(CAMPAIGN_DIRS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ledger.py

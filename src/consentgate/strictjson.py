@@ -38,7 +38,7 @@ def _no_constant(name: str) -> Any:
 
 
 def bounded_int(text: str) -> int:
-    if len(text) > MAX_INT_DIGITS + 1:  # a sign may precede the digits
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
         raise ValueError(f"an integer has more than {MAX_INT_DIGITS} digits")
     return int(text)
 

@@ -1,5 +1,6 @@
 """The hostile-input campaign's world: one small ledger per database, built once per module
-(the fixture is in this directory's conftest.py).
+(the ``world`` fixture: test modules import ``world_fixture``; this directory has no
+conftest.py, whose module name would shadow tests/conftest.py for the other test modules).
 
 Every hostile input must be refused without changing anything, so the cases of a module
 share one ledger and each compares a dump of every table before and after its command (a
@@ -129,3 +130,25 @@ def populate(w: World) -> None:
     ok("consent", "import", str(events))
     w.public_key.write_text(ok("audit", "public-key").stdout)
     ok("receipt", "u1", "--event", "ev1", "--out", str(w.receipt))
+
+
+@pytest.fixture(
+    name="world",
+    scope="module",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def world_fixture(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    base = tmp_path_factory.mktemp(f"hostile-{request.param}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONSENTGATE_KEY_DIR", str(base / "keys"))
+        mp.chdir(base)
+        for url in ledger_url(str(request.param), base):
+            engine = make_engine(url)
+            w = World(url, base, base / "log.pub", base / "ev1.receipt", engine)
+            populate(w)
+            try:
+                yield w
+            finally:
+                engine.dispose()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_world import LONG, SECRET_EMAIL, World
+from hostile_world import LONG, SECRET_EMAIL, World, world_fixture  # noqa: F401 (the fixture)
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hostile_world import SECRET_EMAIL, World
+from hostile_world import SECRET_EMAIL, World, world_fixture  # noqa: F401 (the fixture)
 
 Content = str | bytes | Callable[[World], str | bytes]
 

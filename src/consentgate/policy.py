@@ -40,7 +40,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from consentgate import ids, limits
+from consentgate import ids, limits, strictyaml
 from consentgate.errors import InvalidInput, PolicyError
 from consentgate.taxonomy import FIRST_PARTY, Taxonomy, covers, is_sensitive
 from consentgate.timestamps import parse_timestamp
@@ -195,108 +195,16 @@ def _node_lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
             _node_lines(item, f"{path}[{i}]", out)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, made strict for policies (one meaning per file, bounded work):
-
-    * no anchors or aliases: a policy never needs them, and they are how a small file
-      becomes a huge (``MemoryError``) or recursive (``RecursionError``) document;
-    * nesting of at most ``limits.MAX_NESTING`` levels (the composer recurses per level);
-    * no key repeated in a mapping (``US: off`` then ``US: on`` would silently publish on);
-    * integers of at most ``limits.MAX_INT_DIGITS`` digits;
-    * timestamps kept as text, so that ``parse_timestamp`` checks their range (PyYAML's own
-      conversion overflows on ``0001-01-01T00:00:00+01:00``).
-    """
-
-    _depth = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                "anchors and aliases (&, *) are not allowed in a policy",
-                event.start_mark,
-            )
-        self._depth += 1
-        try:
-            if self._depth > limits.MAX_NESTING:
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested deeper than {limits.MAX_NESTING} levels", event.start_mark
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
-                continue  # refused below by the constructor (unhashable key)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {_key_text(key)} is repeated", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    def construct_bounded_int(self, node: yaml.ScalarNode) -> Any:
-        digits = str(node.value).lstrip("+-").replace("_", "")
-        if len(digits) > limits.MAX_INT_DIGITS:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"an integer has more than {limits.MAX_INT_DIGITS} digits",
-                node.start_mark,
-            )
-        return self.construct_yaml_int(node)
-
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_bounded_int)
-_StrictLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp",
-    _StrictLoader.construct_yaml_str,  # type: ignore[type-var]
-)
-
-
-def _key_text(key: Any) -> str:
-    text = str(key)
-    if len(text) <= 64 and text.isascii() and text.isprintable():
-        return repr(text)
-    return "(a key)"
-
-
-def _load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """The document's node tree (for line numbers) and its value, parsed once."""
-    loader = _StrictLoader(text)
-    try:
-        node = loader.get_single_node()
-        raw = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    return node, raw
-
-
 def parse_policy(text: str, *, name: str = "<policy>") -> PolicyVersion:
     """Parse a policy YAML document. Structural errors name the file, line and field."""
     if len(text) > limits.MAX_POLICY_BYTES:
         raise InvalidInput(f"{name}: larger than {limits.MAX_POLICY_BYTES} bytes (the limit)")
     try:
-        node, raw = _load_yaml(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f":{mark.line + 1}" if mark is not None else ""
-        raise InvalidInput(f"{name}{at}: not valid YAML: {exc.problem or exc.context}") from exc
-    except yaml.reader.ReaderError as exc:
-        at = f":{text.count(chr(10), 0, exc.position) + 1}"
-        raise InvalidInput(
-            f"{name}{at}: not valid YAML: character U+{exc.character:04X} is not allowed"
-            if isinstance(exc.character, int)
-            else f"{name}{at}: not valid YAML: {exc.reason}"
-        ) from exc
+        node, raw = strictyaml.load(text)
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{name}: not valid YAML: {exc}") from exc
+        line, reason = strictyaml.describe(exc, text)
+        at = f":{line}" if line is not None else ""
+        raise InvalidInput(f"{name}{at}: not valid YAML: {reason}") from exc
     lines: dict[str, int] = {}
     if node is not None:
         _node_lines(node, "", lines)

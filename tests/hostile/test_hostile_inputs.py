@@ -807,6 +807,35 @@ CASES = [
         VERIFY_RECEIPT,
         r"INVALID|Error",
     ),
+    # ---- the other YAML inputs: taxonomy extensions and redaction profiles
+    Case(
+        "taxonomy-alias-bomb",
+        "t.yaml",
+        alias_bomb(),
+        ("init", "--taxonomy", "{F}"),
+        r"{F}:1: not valid YAML: anchors and aliases",
+    ),
+    Case(
+        "taxonomy-repeated-key",
+        "t.yaml",
+        "data_uses: []\ndata_uses: []\n",
+        ("init", "--taxonomy", "{F}"),
+        r"{F}:2: not valid YAML: key 'data_uses' is repeated",
+    ),
+    Case(
+        "profile-alias-bomb",
+        "pr.yaml",
+        alias_bomb(),
+        (*build(), "--profile", "{F}"),
+        r"{F}:1: anchors and aliases",
+    ),
+    Case(
+        "profile-deep",
+        "pr.yaml",
+        "a: " + "[" * DEEP + "]" * DEEP + "\n",
+        (*build(), "--profile", "{F}"),
+        r"{F}:1: nested deeper than 32",
+    ),
     # ---- command-line values
     Case(
         "cli-status-at-low",
@@ -949,4 +978,7 @@ def test_deep_jsonl_build_source_is_refused_in_a_child_process(
 def test_every_importer_is_in_the_table() -> None:
     """The table covers every importer the campaign attacked (and the CLI's own values)."""
     kinds = {c.id.split("-")[0] for c in CASES}
-    assert kinds == {"policy", "members", "events", "records", "receipts", "proofs", "cli"}
+    assert kinds == {
+        *("policy", "members", "events", "records", "receipts", "proofs"),
+        *("taxonomy", "profile", "cli"),
+    }

@@ -26,7 +26,7 @@ from hostile_world import LONG, SECRET_EMAIL, World, world_fixture  # noqa: F401
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-EXAMPLES = 400 if LONG else 5
+EXAMPLES = 100 if LONG else 5
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,

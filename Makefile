@@ -49,11 +49,12 @@ pg:
 pytest: $(STAMP) pg chromium
 	CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
 
-# The reliability campaign, long form (docs/reliability.md): more kill -9 rounds, 8
-# concurrent writers, on SQLite and PostgreSQL. `make test` runs the short form.
+# The reliability campaign's long run (docs/reliability.md): the hostile inputs, faults and
+# tampering cases with CONSENTGATE_CAMPAIGN=long (many more generated inputs, kills and
+# writers than the short run inside `make test`), on SQLite and PostgreSQL.
+CAMPAIGN_DIRS := $(wildcard tests/hostile tests/faults tests/tamper)
 campaign: $(STAMP) pg
-	CONSENTGATE_CAMPAIGN=long CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) \
-	  $(BIN)/pytest -q -s tests/faults tests/tamper
+	CONSENTGATE_CAMPAIGN=long CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q $(CAMPAIGN_DIRS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ledger.py

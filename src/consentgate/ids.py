@@ -42,6 +42,8 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any, Final
 
+from consentgate import limits
+
 MEMBER_ID_MAX: Final = 255
 EVENT_ID_MAX: Final = 128
 
@@ -98,6 +100,25 @@ def event_id_problem(value: Any) -> str | None:
     ):
         return None
     return _problem(value, EVENT_ID_MAX)
+
+
+POLICY_VERSION_MAX: Final = 64
+POLICY_ID_MAX: Final = 128
+
+
+def policy_id_problem(value: Any, limit: int = POLICY_ID_MAX) -> str | None:
+    """What is wrong with a policy version, setting or recipient id (the id rules above,
+    with the column's ``limit``), or None."""
+    if (
+        type(value) is str
+        and 0 < len(value) <= limit
+        and value.isascii()
+        and value.isprintable()
+        and value[0] != " "
+        and value[-1] != " "
+    ):
+        return None
+    return _problem(value, limit)
 
 
 def _problem(value: Any, limit: int) -> str | None:
@@ -210,12 +231,16 @@ def _text_problems(text: str) -> Iterator[str]:
             yield "a string holds a lone surrogate (not UTF-8)"
 
 
-def text_problem(value: Any) -> str | None:
-    """What is wrong with an optional free-text field (a member's name, email or phone)."""
+def text_problem(value: Any, limit: int = limits.MAX_TEXT_CHARS) -> str | None:
+    """What is wrong with an optional free-text field (a member's name, email or phone, a
+    policy's labels), or None: a string of at most ``limit`` characters without control
+    characters or lone surrogates."""
     if value is None:
         return None
     if not isinstance(value, str):
         return "expected a string"
+    if len(value) > limit:
+        return f"longer than {limit} characters"
     if value.isprintable():
         return None
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):

@@ -21,15 +21,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from consentgate import ids
+from consentgate import ids, limits, strictjson
 from consentgate.audit import canonical_json
 from consentgate.consent import SOURCES, ConsentEvent, EventType
 from consentgate.errors import InvalidInput
@@ -74,45 +75,116 @@ class Parsed:
 
 
 def _member_records(path: Path) -> Iterator[tuple[int, Any, str]]:
-    """(line number, record, raw text) for each record of a members file."""
+    """(line number, record or the ValueError reading it raised, raw text) for each record
+    of a members file."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
+        yield from _parquet_members(path)
+        return
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            if suffix == ".csv":
+                yield from _csv_members(path, fh)
+            else:
+                for i, line in _lines(fh):
+                    yield i, _json_line(line), line
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read: {_reason(exc)}") from exc
 
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise InvalidInput(f"{path}: cannot read Parquet: {exc}") from exc
+
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file cannot be read, without quoting its bytes."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 (byte {exc.start + 1})"
+    return exc.strerror or type(exc).__name__
+
+
+def _parquet_members(path: Path) -> Iterator[tuple[int, Any, str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
         unknown = set(table.column_names) - set(MEMBER_FIELDS)
         if unknown:
             raise InvalidInput(f"{path}: unknown column(s) {sorted(unknown)}")
-        for i, rec in enumerate(table.to_pylist(), start=1):
-            yield i, rec, json.dumps(rec, default=str)
-        return
+        rows = table.to_pylist()
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise InvalidInput(f"{path}: cannot read Parquet: {reason}") from exc
+    for i, rec in enumerate(rows, start=1):
+        yield i, rec, json.dumps(rec, default=str)
+
+
+def _lines(fh: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a text file opened with ``newline=""``: lines end at LF, CR
+    or CRLF only — never at U+2028, a form feed or the other characters ``splitlines``
+    splits on — and blank lines are skipped."""
+    for i, line in enumerate(fh, start=1):
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield i, line
+
+
+def _json_line(line: str, decoder: json.JSONDecoder = strictjson.DECODER) -> Any:
+    """A JSONL line's value, or the ValueError that refuses it (syntax, size, nesting,
+    repeated fields, NaN, over-long integers)."""
+    if len(line) > limits.MAX_LINE_BYTES // 4 and len(line.encode()) > limits.MAX_LINE_BYTES:
+        return ValueError(f"line longer than {limits.MAX_LINE_BYTES} bytes (the limit)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
-    if suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        unknown = set(reader.fieldnames or ()) - set(MEMBER_FIELDS)
-        if unknown:
-            raise InvalidInput(f"{path}:1: unknown column(s) {sorted(unknown)}")
-        lines = text.splitlines()
-        for rec in reader:
-            yield (
-                reader.line_num,
-                {k: (v if v != "" else None) for k, v in rec.items()},
-                lines[reader.line_num - 1],
-            )
+        return strictjson.loads(line, decoder=decoder)
+    except ValueError as exc:
+        return exc
+
+
+def _csv_members(path: Path, fh: Iterable[str]) -> Iterator[tuple[int, Any, str]]:
+    """CSV by the csv module's rules only: a record ends at an unquoted line end, quoted
+    fields may span lines, and each record's number is the line it starts on."""
+    reader = csv.reader(fh, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}:1: not valid CSV ({_csv_reason(exc)})") from exc
+    if header is None:
         return
-    for i, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    unknown = set(header) - set(MEMBER_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{path}:1: unknown column(s) {sorted(_printable(c) for c in unknown)}")
+    start = reader.line_num + 1
+    while True:
         try:
-            yield i, json.loads(line), line
-        except json.JSONDecodeError as exc:
-            yield i, exc, line
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InvalidInput(f"{path}:{start}: not valid CSV ({_csv_reason(exc)})") from exc
+        line, start = start, reader.line_num + 1
+        if not row:
+            continue
+        raw = _csv_text(row)
+        if len(row) != len(header):
+            yield line, ValueError(f"expected {len(header)} fields, found {len(row)}"), raw
+            continue
+        yield line, {k: (v if v != "" else None) for k, v in zip(header, row, strict=True)}, raw
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a field is longer than {limits.MAX_CSV_FIELD} characters (the limit)"
+    return text.split(":")[0][:80]
+
+
+def _csv_text(row: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(row)
+    return out.getvalue()
+
+
+def _printable(text: str) -> str:
+    return text if len(text) <= 64 and text.isprintable() else "(an unprintable column name)"
 
 
 def parse_members(path: Path) -> Parsed:
@@ -120,8 +192,12 @@ def parse_members(path: Path) -> Parsed:
     seen: set[str] = set()
     for line, rec, raw in _member_records(path):
         where = f"{path}:{line}"
-        if isinstance(rec, Exception):
-            out.problems.append(f"{where}: not valid JSON ({rec})")
+        if isinstance(rec, json.JSONDecodeError):
+            out.problems.append(f"{where}: not valid JSON ({rec.msg})")
+            out.rejected_lines.append(raw)
+            continue
+        if isinstance(rec, ValueError):
+            out.problems.append(f"{where}: {rec}")
             out.rejected_lines.append(raw)
             continue
         problem = _member_problem(rec, seen)
@@ -160,7 +236,7 @@ def _member_problem(rec: Any, seen: set[str]) -> str | None:
         return "member_id: duplicate in this file"
     jur = rec.get("jurisdiction")
     if not isinstance(jur, str) or not JURISDICTION.match(jur):
-        return f"jurisdiction: expected a code like US, US-CA, EU, got {jur!r}"
+        return "jurisdiction: expected a code like US, US-CA, EU"
     for f in ("name", "email", "phone"):
         problem = ids.text_problem(rec.get(f))
         if problem is not None:
@@ -238,6 +314,11 @@ def _reference_problem(
     return None
 
 
+# Bounds a day inside limits' range, so that any offset keeps a timestamp between them inside.
+_EARLIEST = limits.MIN_TIMESTAMP + timedelta(days=1)
+_LATEST = limits.MAX_TIMESTAMP - timedelta(days=1)
+
+
 def _timestamp(value: Any, name: str) -> datetime:
     """``parse_timestamp(value, allow_date=False)``, with a fast path for the usual case."""
     if type(value) is str:
@@ -246,8 +327,8 @@ def _timestamp(value: Any, name: str) -> datetime:
         except ValueError:
             pass
         else:
-            if parsed.tzinfo is not None:
-                return parsed.astimezone(UTC)
+            if parsed.tzinfo is not None and _EARLIEST < parsed < _LATEST:
+                return parsed.astimezone(UTC)  # a day inside the range: no overflow, in range
     return parse_timestamp(value, field=name, allow_date=False)
 
 
@@ -264,7 +345,7 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
     raw_type = rec.get("type")
     etype = _EVENT_TYPES.get(raw_type) if isinstance(raw_type, str) else None
     if etype is None:
-        raise ValueError(f"type: expected grant, deny, withdraw or erase, got {raw_type!r}")
+        raise ValueError("type: expected grant, deny, withdraw or erase")
     setting = rec.get("setting")
     version = rec.get("policy_version")
     if (setting is None or type(setting) is str) and (version is None or type(version) is str):
@@ -292,7 +373,7 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
         covers_from = _timestamp(rec["covers_from"], "covers_from")
     source = rec.get("source", ctx.default_source)
     if source not in SOURCES:
-        raise ValueError(f"source: expected one of {', '.join(SOURCES)}, got {source!r}")
+        raise ValueError(f"source: expected one of {', '.join(SOURCES)}")
     evidence = rec.get("evidence")
     problem = ids.evidence_problem(evidence)
     if problem is not None:
@@ -319,38 +400,49 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
 
 def read_event_lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        with path.open(encoding="utf-8") as fh:
-            for i, line in enumerate(fh, start=1):
-                if line.strip():
-                    yield i, line.rstrip("\n")
+        with path.open(encoding="utf-8", newline="") as fh:
+            yield from _lines(fh)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
+        raise InvalidInput(f"{path}: cannot read: {_reason(exc)}") from exc
 
 
 # (line number, text, decoded value or the ValueError decoding raised)
 DecodedLine = tuple[int, str, Any]
-# the C scanner json.loads uses (an attribute typeshed leaves out)
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# the C scanner of the strict decoder (repeated fields and over-long integers refused;
+# NaN/Infinity let through so that ``build_event`` names the field), as json.loads uses it
+# (an attribute typeshed leaves out)
+_DECODER = strictjson.DECODER_WITH_CONSTANTS
+_scan: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_MAX_BRACKETS = limits.MAX_NESTING
 
 
 def decode_event_lines(lines: Iterable[tuple[int, str]]) -> list[DecodedLine]:
-    """Decode each line's JSON once (``json.loads`` semantics; a bad line keeps its error).
+    """Decode each line's JSON once (strict: ``strictjson`` rules and limits; a bad line
+    keeps its error).
 
     The decoder's scanner is called directly: ``json.loads`` wraps the same scanner in
     whitespace handling that costs as much again, so any line it would treat differently
-    (surrounding whitespace, trailing data, invalid JSON) goes through ``json.loads``.
+    (surrounding whitespace, trailing data, invalid JSON) goes through ``strictjson.loads``.
+    Nesting is bounded before the scanner sees a line (it recurses once per level).
     """
     out: list[DecodedLine] = []
     for line_no, line in lines:
         value: Any
+        if (
+            len(line) > limits.MAX_LINE_BYTES // 4 and len(line.encode()) > limits.MAX_LINE_BYTES
+        ) or (
+            line.count("{") + line.count("[") > _MAX_BRACKETS and limits.json_nesting_exceeds(line)
+        ):
+            out.append((line_no, line, _json_line(line, _DECODER)))
+            continue
         try:
             try:
                 value, end = _scan(line, 0)
             except StopIteration:
                 end = -1
             if end != len(line):
-                value = json.loads(line)
-        except ValueError as exc:  # JSONDecodeError, or e.g. an integer too long to convert
+                value = strictjson.loads(line, decoder=_DECODER)
+        except ValueError as exc:  # JSONDecodeError, a repeated field, a long integer
             value = exc
         out.append((line_no, line, value))
     return out
@@ -390,7 +482,7 @@ def parse_events(decoded: Iterable[DecodedLine], ctx: EventContext, *, name: str
         if prior is not None:
             if prior != event:
                 out.problems.append(
-                    f"{name}:{line_no}: event_id {event.event_id!r} repeats with different content"
+                    f"{name}:{line_no}: event_id: repeats an earlier line's id with different content"
                 )
                 out.rejected_lines.append(line)
             continue

@@ -40,6 +40,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from consentgate import ids, limits, strictyaml
 from consentgate.errors import InvalidInput, PolicyError
 from consentgate.taxonomy import FIRST_PARTY, Taxonomy, covers, is_sensitive
 from consentgate.timestamps import parse_timestamp
@@ -196,11 +197,14 @@ def _node_lines(node: yaml.Node, path: str, out: dict[str, int]) -> None:
 
 def parse_policy(text: str, *, name: str = "<policy>") -> PolicyVersion:
     """Parse a policy YAML document. Structural errors name the file, line and field."""
+    if len(text) > limits.MAX_POLICY_BYTES:
+        raise InvalidInput(f"{name}: larger than {limits.MAX_POLICY_BYTES} bytes (the limit)")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        node, raw = strictyaml.load(text)
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{name}: not valid YAML: {exc}") from exc
+        line, reason = strictyaml.describe(exc, text)
+        at = f":{line}" if line is not None else ""
+        raise InvalidInput(f"{name}{at}: not valid YAML: {reason}") from exc
     lines: dict[str, int] = {}
     if node is not None:
         _node_lines(node, "", lines)
@@ -219,6 +223,10 @@ def parse_policy(text: str, *, name: str = "<policy>") -> PolicyVersion:
             line = _nearest_line(lines, path)
             problems.append(f"{name}:{line}: {path}: {err['msg']}")
         raise InvalidInput(f"{name}: invalid policy", problems) from exc
+
+    problems = _text_problems(doc, lines, name)
+    if problems:
+        raise InvalidInput(f"{name}: invalid policy", problems)
 
     def ts(value: datetime | str, path: str) -> datetime:
         try:
@@ -259,6 +267,25 @@ def parse_policy(text: str, *, name: str = "<policy>") -> PolicyVersion:
         source=text,
         lines=lines,
     )
+
+
+def _text_problems(doc: _PolicyDoc, lines: Mapping[str, int], name: str) -> list[str]:
+    """Ids by the id rules (``consentgate.ids``: the same on SQLite and PostgreSQL, no NUL,
+    no look-alikes), labels and names as free text; located, never echoing the value."""
+    checks: list[tuple[str, str | None]] = [
+        ("version", ids.policy_id_problem(doc.version, ids.POLICY_VERSION_MAX))
+    ]
+    for i, r in enumerate(doc.recipients):
+        checks.append((f"recipients[{i}].id", ids.policy_id_problem(r.id)))
+        checks.append((f"recipients[{i}].name", ids.text_problem(r.name)))
+    for i, s in enumerate(doc.settings):
+        checks.append((f"settings[{i}].id", ids.policy_id_problem(s.id)))
+        checks.append((f"settings[{i}].label", ids.text_problem(s.label)))
+    return [
+        f"{name}:{_nearest_line(lines, path)}: {path}: {problem}"
+        for path, problem in checks
+        if problem is not None
+    ]
 
 
 def _nearest_line(lines: Mapping[str, int], path: str) -> int:

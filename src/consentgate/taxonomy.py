@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from consentgate import strictyaml
 from consentgate.errors import InvalidInput, TaxonomyError
 
 FIRST_PARTY = "first_party"
@@ -124,9 +125,15 @@ def default_taxonomy() -> Taxonomy:
 def parse_taxonomy_file(path: Path) -> tuple[list[str], list[str]]:
     """Read a taxonomy extension file; return (categories, uses). Refuses malformed files."""
     try:
-        doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read taxonomy file: {exc}") from exc
+    try:
+        doc: Any = strictyaml.load(text)[1]
+    except yaml.YAMLError as exc:
+        line, reason = strictyaml.describe(exc, text)
+        at = f":{line}" if line is not None else ""
+        raise InvalidInput(f"{path}{at}: not valid YAML: {reason}") from exc
     if not isinstance(doc, dict):
         raise InvalidInput(f"{path}: taxonomy file must be a mapping")
     unknown = set(doc) - {"data_categories", "data_uses"}

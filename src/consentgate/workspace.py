@@ -175,12 +175,37 @@ class ImportResult:
     moved: int = 0  # members: jurisdiction changes recorded as moves
 
 
-def _write_rejects(path: Path, lines: Iterable[str]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line + "\n")
-    os.replace(tmp, path)
+def check_rejects_target(path: Path, rejects: Path | None) -> Path:
+    """Where an import's rejected lines would go, checked before anything is written: an
+    existing directory to hold it, not itself a directory (``InvalidInput`` otherwise)."""
+    target = _rejects_for(path, rejects)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInput(f"--rejects {target}: directory {parent} does not exist; nothing stored")
+    if target.is_dir():
+        raise InvalidInput(f"--rejects {target}: is a directory; nothing was stored")
+    if not os.access(parent, os.W_OK):
+        raise InvalidInput(
+            f"--rejects {target}: directory {parent} is not writable; nothing stored"
+        )
+    return target
+
+
+def _stage_rejects(path: Path, lines: Iterable[str]) -> Path:
+    """Write the rejected lines to a temporary file beside ``path`` (renamed into place
+    only once the import has committed: the import and its rejects file are one unit)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise InvalidInput(
+            f"--rejects {path}: cannot write ({exc.strerror}); nothing was stored"
+        ) from exc
+    return Path(tmp)
 
 
 def _rejects_for(path: Path, rejects: Path | None) -> Path:
@@ -216,15 +241,25 @@ def import_members(
     rejects: Path | None = None,
     now: Clock = utcnow,
 ) -> ImportResult:
+    if on_error != "refuse":
+        check_rejects_target(path, rejects)
     parsed = ingest.parse_members(path)
     if on_error == "refuse":
         parsed.refuse_if_bad(f"{path}: member import")
     at = now()
-    with engine.begin() as conn:
-        counts = ledger.upsert_members(conn, parsed.items, at=at)
-        rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
-    if rpath is not None:
-        _write_rejects(rpath, lines)
+    staged: Path | None = None
+    try:
+        with engine.begin() as conn:
+            counts = ledger.upsert_members(conn, parsed.items, at=at)
+            rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+            if rpath is not None:
+                staged = _stage_rejects(rpath, lines)
+    except BaseException:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    if staged is not None and rpath is not None:
+        os.replace(staged, rpath)
     logger.info(
         "members imported: %d added, %d updated, %d moved, %d rejected, %d erased",
         counts.added,
@@ -302,9 +337,7 @@ def _store_events(
         elif _same_event(old, e):
             same += 1
         else:
-            problems.append(
-                f"{where(i)}: event_id {e.event_id!r} is already recorded with different content"
-            )
+            problems.append(f"{where(i)}: event_id: already recorded with different content")
     if problems:
         return 0, same, None
     stored = ledger.insert_events(conn, new, at=at)
@@ -356,34 +389,44 @@ def import_events(
     recorded_at: datetime | None = None,
     rules: DeadlineRules | None = None,
 ) -> ImportResult:
+    if on_error != "refuse":
+        check_rejects_target(path, rejects)
     at = now()
-    with _gc_paused(), engine.begin() as conn:
-        history = ledger.load_history(conn)
-        decoded = ingest.decode_event_lines(ingest.read_event_lines(path))
-        known = ledger.known_member_ids(conn, ingest.event_member_ids(decoded))
-        ctx = ingest.EventContext(
-            history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
-        )
-        parsed = ingest.parse_events(decoded, ctx, name=str(path))
-        del decoded
-        if on_error == "refuse":
-            parsed.refuse_if_bad(f"{path}: consent import")
-        problems: list[str] = []
-        lines = parsed.item_lines
-        added, same, erased = _store_events(
-            conn,
-            parsed.items,
-            at=at,
-            problems=problems,
-            where=lambda i: f"{path}:{lines[i]}",
-            rules=rules,
-        )
-        if problems:
-            raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
-        rpath, rejected = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+    staged: Path | None = None
+    try:
+        with _gc_paused(), engine.begin() as conn:
+            history = ledger.load_history(conn)
+            decoded = ingest.decode_event_lines(ingest.read_event_lines(path))
+            known = ledger.known_member_ids(conn, ingest.event_member_ids(decoded))
+            ctx = ingest.EventContext(
+                history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
+            )
+            parsed = ingest.parse_events(decoded, ctx, name=str(path))
+            del decoded
+            if on_error == "refuse":
+                parsed.refuse_if_bad(f"{path}: consent import")
+            problems: list[str] = []
+            lines = parsed.item_lines
+            added, same, erased = _store_events(
+                conn,
+                parsed.items,
+                at=at,
+                problems=problems,
+                where=lambda i: f"{path}:{lines[i]}",
+                rules=rules,
+            )
+            if problems:
+                raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
+            rpath, rejected = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+            if rpath is not None:
+                staged = _stage_rejects(rpath, rejected)
+    except BaseException:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    if staged is not None and rpath is not None:
+        os.replace(staged, rpath)
     _finish_erasure(engine, erased)
-    if rpath is not None:
-        _write_rejects(rpath, rejected)
     logger.info(
         "consent events imported: %d added, %d unchanged, %d rejected",
         added,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,7 +17,7 @@ from rich.table import Table
 
 from consentgate import ids
 from consentgate.config import Settings
-from consentgate.errors import UsageError
+from consentgate.errors import InvalidInput, UsageError
 from consentgate.store.engine import check_current, make_engine
 from consentgate.timestamps import parse_timestamp
 
@@ -75,6 +77,30 @@ class Timestamp(click.ParamType[datetime]):
 
 
 TIMESTAMP = Timestamp()
+
+
+class OutPath(click.Path):
+    """An ``--out`` path, checked before anything is written: its nearest existing ancestor
+    must be a writable directory (missing directories below it are created by the command).
+    Refused with ``InvalidInput`` (exit 1) naming the option, not with a traceback later."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        option = f"--{param.name}" if param is not None and param.name else "--out"
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise InvalidInput(
+                f"{option} {path}: {ancestor} is not a directory; nothing was written"
+            )
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise InvalidInput(f"{option} {path}: {ancestor} is not writable; nothing was written")
+        return path
+
+
+def out_path(*, dir_okay: bool = True) -> OutPath:
+    return OutPath(dir_okay=dir_okay, path_type=Path)
 
 
 class Identifier(click.ParamType[str]):

@@ -17,6 +17,7 @@ from consentgate.cli.common import (
     F,
     echo_json,
     json_option,
+    out_path,
     pass_app,
     print_table,
 )
@@ -257,7 +258,7 @@ def consent_status(
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=out_path(dir_okay=False),
     required=True,
     help="Parquet file to write.",
 )

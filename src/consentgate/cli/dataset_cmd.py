@@ -22,6 +22,7 @@ from consentgate.cli.common import (
     console,
     echo_json,
     json_option,
+    out_path,
     pass_app,
     print_table,
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from consentgate.cli.common import MEMBER_ID, TIMESTAMP, AppContext, pass_app
+from consentgate.cli.common import MEMBER_ID, TIMESTAMP, AppContext, out_path, pass_app
 from consentgate.dataset_refs import resolve_dataset
 from consentgate.errors import UsageError
 from consentgate.locations import local_location
@@ -70,7 +70,8 @@ def dataset_path(app: AppContext, dataset_id: str) -> Path | None:
 
 
 class _OutLocation(click.ParamType[Path]):
-    """``--out``: a local path or ``file://`` URI; other URL schemes refused (exit 2)."""
+    """``--out``: a local path or ``file://`` URI; other URL schemes refused (exit 2); the
+    path checked like :func:`out_path` before anything is written (exit 1)."""
 
     name = "PATH|file://URI"
 
@@ -80,9 +81,11 @@ class _OutLocation(click.ParamType[Path]):
         if isinstance(value, Path):
             return value
         try:
-            return local_location(str(value))
+            path = local_location(str(value))
         except UsageError as exc:
             self.fail(str(exc), param, ctx)
+        # issue 16: the location must be writable before anything is written
+        return out_path().convert(str(path), param, ctx)
 
 
 OUT_LOCATION = _OutLocation()

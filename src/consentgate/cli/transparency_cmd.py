@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from consentgate import auditlog
+from consentgate import auditlog, limits
 from consentgate.checkpoint import Verifier, parse_verifier_key
 from consentgate.cli.common import (
     EVENT_ID,
@@ -22,6 +22,7 @@ from consentgate.cli.common import (
     AppContext,
     echo_json,
     json_option,
+    out_path,
     pass_app,
 )
 from consentgate.cli.ecosystem_cmd import dataset_ref
@@ -42,10 +43,15 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _read_bytes(path: Path) -> bytes:
+    """A receipt, proof, key or policy file: at most ``limits.MAX_PROOF_BYTES``."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(limits.MAX_PROOF_BYTES + 1)
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from exc
+    if len(data) > limits.MAX_PROOF_BYTES:
+        raise InvalidInput(f"{path}: larger than {limits.MAX_PROOF_BYTES} bytes (the limit)")
+    return data
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -77,7 +83,7 @@ def _invalid(reason: str, as_json: bool) -> NoReturn:
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=out_path(dir_okay=False),
     required=True,
     help="Where to write the receipt (a c2sp.org/tlog-proof file).",
 )
@@ -335,7 +341,7 @@ def verify_proof_cmd(
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=out_path(dir_okay=False),
     required=True,
     help="Proof file (c2sp.org/tlog-proof) to write.",
 )

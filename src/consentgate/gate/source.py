@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
+from consentgate import limits
 from consentgate.errors import InvalidInput, SchemaMismatch
 from consentgate.gate.columns import Columns
 from consentgate.gate.manifest import MANIFEST_NAME
@@ -82,9 +84,15 @@ class Source:
         """Record batches of at most ``batch_rows`` rows, file by file, in row order."""
         for path in self.files:
             if self.format == "parquet":
-                reader = pq.ParquetFile(path)
-                for batch in reader.iter_batches(batch_size=batch_rows, use_threads=True):
-                    yield self._checked(path, batch)
+                with _unreadable_parquet(path):
+                    reader = pq.ParquetFile(path)
+                    batches = reader.iter_batches(batch_size=batch_rows, use_threads=True)
+                    while True:
+                        with _unreadable_parquet(path):
+                            batch = next(batches, None)
+                        if batch is None:
+                            break
+                        yield self._checked(path, batch)
             else:
                 table = read_jsonl(
                     path, self.columns, require_text=self.require_text, schema=self.schema
@@ -98,7 +106,8 @@ class Source:
         name = self.columns.category
         for path in self.files:
             if self.format == "parquet":
-                column = pq.read_table(path, columns=[name]).column(name)
+                with _unreadable_parquet(path):
+                    column = pq.read_table(path, columns=[name]).column(name)
             else:
                 table = read_jsonl(path, self.columns, require_text=False, schema=self.schema)
                 column = table.column(name)
@@ -308,10 +317,41 @@ def _jsonl_explicit(columns: Columns, *, require_text: bool) -> pa.Schema:
     return pa.schema(fields)
 
 
+@contextmanager
+def _unreadable_parquet(path: Path) -> Iterator[None]:
+    """A corrupt Parquet file (a damaged page, footer or thrift header) is bad input."""
+    try:
+        yield
+    except (OSError, pa.ArrowException) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise InvalidInput(f"{path}: cannot read Parquet: {reason}; nothing was written") from exc
+
+
+def _check_nesting(path: Path) -> None:
+    """Refuse, by line, a JSONL line nested deeper than ``limits.MAX_NESTING``: Arrow's JSON
+    reader recurses per level and crashes the process (a segmentation fault) on deep input,
+    so this runs before it. Costs two ``count`` calls per line (a record has one or two
+    levels); only a line with many brackets is scanned exactly."""
+    limit = limits.MAX_NESTING
+    try:
+        with path.open("rb") as fh:
+            for line_no, line in enumerate(fh, start=1):
+                if line.count(b"{") + line.count(b"[") > limit and limits.json_nesting_exceeds(
+                    line, limit
+                ):
+                    raise InvalidInput(
+                        f"cannot read JSONL source {path}",
+                        [f"{path}:{line_no}: nested deeper than {limit} levels"],
+                    )
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from exc
+
+
 def read_jsonl(
     path: Path, columns: Columns, *, require_text: bool = False, schema: pa.Schema | None = None
 ) -> pa.Table:
     """Read one JSONL file; ``created_at`` must carry a zone. Refuses with FILE:LINE."""
+    _check_nesting(path)
     explicit = _jsonl_explicit(columns, require_text=require_text)
     options = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
     try:

@@ -40,6 +40,7 @@ from typing import Final
 
 import yaml
 
+from consentgate import strictyaml
 from consentgate.errors import InvalidInput
 from consentgate.redact.catalog import ENTITIES, LABELS
 
@@ -124,11 +125,10 @@ def load_profile(path: str | Path) -> Profile:
             f"cannot read redaction profile {where}", [f"{where}: {exc.strerror or exc}"]
         ) from exc
     try:
-        data = yaml.safe_load(text)
+        data = strictyaml.load(text)[1]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        at, problem = strictyaml.describe(exc, text)
+        line = f":{at}" if at is not None else ""
         raise InvalidInput(
             f"invalid redaction profile {where}", [f"{where}{line}: {problem}"]
         ) from exc

@@ -37,14 +37,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import audit, auditlog, workspace
-from consentgate.checkpoint import Signer, load_signer
-from consentgate.merkle import MerkleTree, verify_consistency, verify_inclusion
+from consentgate import auditlog, workspace
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store import transparency as store_tlog
 from consentgate.store.engine import make_engine
-from consentgate.transparency import (
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import Signer, load_signer
+from consentgate.tlog.merkle import MerkleTree, verify_consistency, verify_inclusion
+from consentgate.tlog.receipts import (
     LoggedCheckpoint,
     Receipt,
     build_receipt,

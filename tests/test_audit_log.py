@@ -13,14 +13,15 @@ import pytest
 import sqlalchemy as sa
 from factories import day, policy_yaml, setting
 
-from consentgate import audit, auditlog, workspace
-from consentgate.checkpoint import generate_signing_key, load_signer, sign_checkpoint
+from consentgate import auditlog, workspace
 from consentgate.errors import AuditChainBroken, NotFound, UsageError
-from consentgate.merkle import MerkleTree, leaf_hash, root_from_leaf_hashes, verify_consistency
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store import transparency as store_tlog
-from consentgate.transparency import Receipt, verify_receipt
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import generate_signing_key, load_signer, sign_checkpoint
+from consentgate.tlog.merkle import MerkleTree, leaf_hash, root_from_leaf_hashes, verify_consistency
+from consentgate.tlog.receipts import Receipt, verify_receipt
 
 MEMBERS = ["m0", "m1", "m2", "m3"]
 

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from conftest import CliResult
 from remediation_world import World, logistic, make_world
 
-from consentgate import audit, withdrawals
+from consentgate import withdrawals
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store.engine import make_engine
+from consentgate.tlog import audit
 
 pytest.importorskip("sklearn")
 

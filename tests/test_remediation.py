@@ -378,11 +378,11 @@ def test_retire_tier_retires_the_model(cli: Cli, world: World) -> None:
 def test_notice_is_signed_pseudonymous_and_ack_clears_overdue(
     cli: Cli, world: World, db: sa.Engine, keys: Path
 ) -> None:
-    from consentgate.checkpoint import load_signer
     from consentgate.errors import AuditChainBroken
     from consentgate.gate.owners import pseudonym, recipient_key
     from consentgate.remediation.notices import record_ref, verify_notice
     from consentgate.store.audit import workspace_secret
+    from consentgate.tlog.checkpoint import load_signer
 
     # an erasure recorded 40 days ago: its orders are overdue already
     workspace.record_event(

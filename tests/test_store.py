@@ -432,7 +432,7 @@ def test_audit_detects_tampering(ledger: sa.Engine, tmp_path: Path, what: str, s
 
 
 def test_entry_bytes_are_canonical_json() -> None:
-    from consentgate.audit import AuditEntry, canonical_json
+    from consentgate.tlog.audit import AuditEntry, canonical_json
 
     e = AuditEntry(3, "consent.recorded", "consent_events", 'ev-"ü"\n', None, day(1.5), "ab" * 32)
     assert e.entry_bytes() == canonical_json(e.as_dict())

@@ -1,7 +1,7 @@
 """Use cases for the audit log as a transparency log: signing key, checkpoints, verification,
 consent receipts (DESIGN.md "tamper-evident log with receipts and proofs").
 
-The pure parts live in ``consentgate.transparency`` (receipts, log checks), ``merkle`` and
+The pure parts live in ``consentgate.tlog.receipts`` (receipts, log checks), ``merkle`` and
 ``checkpoint``; the SQL in ``consentgate.store.transparency`` and ``store.audit``.
 """
 
@@ -18,8 +18,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import audit
-from consentgate.checkpoint import (
+from consentgate.errors import AuditChainBroken, Conflict, NotFound, UsageError
+from consentgate.store import audit as store_audit
+from consentgate.store import registry
+from consentgate.store import transparency as store_tlog
+from consentgate.store.erasure import MEMBER_ERASED
+from consentgate.timestamps import format_timestamp, utcnow
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import (
     Checkpoint,
     Signer,
     Verifier,
@@ -28,20 +34,12 @@ from consentgate.checkpoint import (
     parse_verifier_key,
     verify_checkpoint,
 )
-from consentgate.errors import AuditChainBroken, Conflict, NotFound, UsageError
-from consentgate.merkle import MerkleTree
-from consentgate.published import open_log
-from consentgate.store import audit as store_audit
-from consentgate.store import registry
-from consentgate.store import transparency as store_tlog
-from consentgate.store.erasure import MEMBER_ERASED
-from consentgate.timestamps import format_timestamp, utcnow
 from consentgate.tlog.keys import key_chain, rotation_statement
+from consentgate.tlog.merkle import MerkleTree
 from consentgate.tlog.note import verify_checkpoint as verify_checkpoint_by
 from consentgate.tlog.policy import TlogPolicy
-from consentgate.tlog.statements import build_receipt_proof
-from consentgate.tlog.tiles import CHECKPOINT, TileReader, first_difference
-from consentgate.transparency import (
+from consentgate.tlog.published import open_log
+from consentgate.tlog.receipts import (
     LogCheck,
     LoggedCheckpoint,
     Receipt,
@@ -50,7 +48,9 @@ from consentgate.transparency import (
     check_log,
     log_origin,
 )
-from consentgate.witness_client import Witnessing
+from consentgate.tlog.statements import build_receipt_proof
+from consentgate.tlog.tiles import CHECKPOINT, TileReader, first_difference
+from consentgate.tlog.witness_client import Witnessing
 from consentgate.witnessing import cosigners, witness_stored, witnessed
 from consentgate.workspace import Clock
 

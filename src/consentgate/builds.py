@@ -55,7 +55,7 @@ def build(
     shards: int | None = None,
     shard_by: str = "author",
     column_map: dict[str, str] | None = None,
-    gate_engine: str = "local",
+    runner: str = "local",
     redactor: Any = None,
     batch_rows: int = 65_536,
     workers: int | None = None,
@@ -147,7 +147,7 @@ def build(
         shards=shards,
         shard_by=shard_by,  # type: ignore[arg-type]
         column_map=column_map,
-        engine=gate_engine,  # type: ignore[arg-type]
+        runner=runner,  # type: ignore[arg-type]
         redactor=redactor,
         batch_rows=batch_rows,
         workers=workers,

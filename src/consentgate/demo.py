@@ -316,9 +316,9 @@ def _proofs_section(
     messages are NOT in a dataset (c2sp.org/tlog-proof files), and checks both offline with
     nothing but the public key — and the receipt against the published log. Returns the
     member and the receipt file."""
-    from consentgate.checkpoint import parse_verifier_key
     from consentgate.log_publication import publish_log
-    from consentgate.published import open_log
+    from consentgate.tlog.checkpoint import parse_verifier_key
+    from consentgate.tlog.published import open_log
     from consentgate.tlog.statements import (
         verify_in_published,
         verify_membership_proof,
@@ -387,7 +387,7 @@ def _erasure_section(
 ) -> None:
     """The receipt holder asks for erasure: their details leave the ledger file, the audit
     trail stays intact and their receipt still verifies against the log."""
-    from consentgate.checkpoint import load_signer
+    from consentgate.tlog.checkpoint import load_signer
     from consentgate.tlog.proof import parse_tlog_proof
     from consentgate.tlog.statements import verify_receipt_proof
 
@@ -657,7 +657,7 @@ def _withdrawal_section(
     )
     key = directory / "keys" / "log.key"
     for sent in withdrawals.send_notices(engine, key_file=key, outbox=directory / "outbox"):
-        from consentgate.checkpoint import load_signer
+        from consentgate.tlog.checkpoint import load_signer
 
         body = verify_notice(sent.path.read_text(), load_signer(key).verifier)
         echo(

@@ -23,18 +23,18 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from consentgate.auditlog import ledger_signer
-from consentgate.checkpoint import Verifier
 from consentgate.errors import AuditChainBroken
-from consentgate.published import PublishedDirectory
 from consentgate.store import audit as store_audit
 from consentgate.store import transparency as store_tlog
 from consentgate.timestamps import utcnow
 from consentgate.tlog import subtree
+from consentgate.tlog.checkpoint import Verifier
 from consentgate.tlog.note import verify_checkpoint
 from consentgate.tlog.policy import TlogPolicy
+from consentgate.tlog.published import PublishedDirectory
+from consentgate.tlog.receipts import LoggedCheckpoint, log_origin
 from consentgate.tlog.tiles import CHECKPOINT, TileReader, build_tiles, first_difference, tile_path
-from consentgate.transparency import LoggedCheckpoint, log_origin
-from consentgate.witness_client import Witnessing
+from consentgate.tlog.witness_client import Witnessing
 from consentgate.witnessing import cosigners, witness_stored, witnessed
 from consentgate.workspace import Clock
 

@@ -4,7 +4,7 @@ Each dataset's manifest commits to the sorted Merkle tree of per-member keys
 ``member_key(member_secret(workspace_key, m), m, dataset_id)`` of every member whose data
 it holds (as author or participant). A member's proof — presence, or absence via the two
 adjacent leaves — reveals nothing about other members, and the platform cannot produce a
-false one (``consentgate.membership``). A member checks it offline with
+false one (``consentgate.tlog.membership``). A member checks it offline with
 ``consentgate verify-proof FILE --root <members_root> --secret <their secret> --member <id>``.
 """
 
@@ -19,14 +19,14 @@ import sqlalchemy as sa
 
 from consentgate import auditlog
 from consentgate.errors import AuditChainBroken, NotFound
-from consentgate.membership import MembershipProof, MemberTree, member_key, member_secret
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
 from consentgate.store import transparency as store_tlog
 from consentgate.timestamps import utcnow
+from consentgate.tlog.membership import MembershipProof, MemberTree, member_key, member_secret
 from consentgate.tlog.policy import TlogPolicy
+from consentgate.tlog.receipts import LoggedCheckpoint, log_origin
 from consentgate.tlog.statements import build_membership_proof
-from consentgate.transparency import LoggedCheckpoint, log_origin
 from consentgate.witnessing import cosigners, witnessed
 from consentgate.workspace import Clock
 

@@ -2,7 +2,7 @@
 
 A build (or a remediation) writes the whole dataset — parts, shard map and a manifest
 that already holds ``members_root`` — into a staging directory and ``fsync``s it
-(``consentgate.gate.staging``). ``Publication`` then:
+(``consentgate.files``). ``Publication`` then:
 
 1. in one transaction, registers the dataset (registry row, member rows, snapshots,
    disclosure, audit entries) together with a journal row in ``dataset_staging`` naming
@@ -34,8 +34,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from consentgate.files import reached, rename_into_place
 from consentgate.gate.manifest import MANIFEST_NAME
-from consentgate.gate.staging import reached, rename_into_place
 from consentgate.store import registry
 from consentgate.timestamps import utcnow
 
@@ -49,7 +49,7 @@ Register = Callable[[sa.Connection, Mapping[str, Any], str, str], None]
 
 @dataclass
 class Publication:
-    """A publisher (``consentgate.gate.staging.Publisher``) that registers as it publishes.
+    """A publisher (``consentgate.files.Publisher``) that registers as it publishes.
 
     After it ran, ``identical`` is the registered dataset it declined to register again
     (None when it published).

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from consentgate.errors import AuditChainBroken
 from consentgate.store import transparency as store_tlog
 from consentgate.tlog.policy import TlogPolicy
-from consentgate.transparency import LoggedCheckpoint
-from consentgate.witness_client import Witnessing, witness_checkpoint
+from consentgate.tlog.receipts import LoggedCheckpoint
+from consentgate.tlog.witness_client import Witnessing, witness_checkpoint
 
 RECENT = 100
 

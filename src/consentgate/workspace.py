@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import sqlalchemy as sa
 from consentgate import consent as core
 from consentgate import ids, ingest
 from consentgate.errors import Conflict, InvalidInput, NotFound, PolicyError, UsageError
+from consentgate.files import write_atomic
 from consentgate.policy import (
     Change,
     PolicyHistory,
@@ -175,11 +174,7 @@ class ImportResult:
 
 
 def _write_rejects(path: Path, lines: Iterable[str]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def _rejects_for(path: Path, rejects: Path | None) -> Path:
@@ -587,15 +582,7 @@ def build_snapshots(
 
 def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:
     """Write the snapshot's grants Parquet atomically; return its sha256."""
-    data = snapshot.grants_parquet_bytes()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, out)
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
+    return write_atomic(out, snapshot.grants_parquet_bytes())
 
 
 def verify_audit(engine: sa.Engine) -> store_audit.VerifyReport:

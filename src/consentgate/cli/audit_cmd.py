@@ -13,7 +13,7 @@ from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
 from consentgate.errors import InvalidInput
 from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
-from consentgate.transparency import SignedHead
+from consentgate.tlog.receipts import SignedHead
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 

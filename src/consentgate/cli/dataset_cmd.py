@@ -101,8 +101,9 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     "--shard-by", type=click.Choice(["author", "conversation"]), default="author", show_default=True
 )
 @click.option(
+    "--runner",
     "--engine",
-    "gate_engine",
+    "runner",
     type=click.Choice(["local", "spark"]),
     default="local",
     show_default=True,
@@ -143,7 +144,7 @@ def build(
     out: Path,
     shards: int | None,
     shard_by: str,
-    gate_engine: str,
+    runner: str,
     mapping: tuple[str, ...],
     profile: Path | None,
     no_redact: bool,
@@ -179,7 +180,7 @@ def build(
             shards=shards,
             shard_by=shard_by,
             column_map=column_map(mapping),
-            gate_engine=gate_engine,
+            runner=runner,
             batch_rows=app.settings.gate_batch_rows,
             max_future_share=app.settings.gate_max_future_share,
             progress=progress,

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import click
 
 from consentgate import auditlog
-from consentgate.checkpoint import Verifier, parse_verifier_key
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.errors import ConsentgateError, InvalidInput
+from consentgate.tlog.checkpoint import Verifier, parse_verifier_key
 from consentgate.tlog.policy import TlogPolicy, parse_policy
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -157,7 +157,7 @@ def witness_group() -> None:
 @click.option("--name", required=True, help="Key name, e.g. witness.example/w1.")
 def witness_init(key_file: Path, name: str) -> None:
     """Create a witness key (mode 0600) and print its verifier key."""
-    from consentgate.witness_server import create_witness_key
+    from consentgate.tlog.witness_server import create_witness_key
 
     click.echo(create_witness_key(key_file, name=name).verifier.key)
 
@@ -166,7 +166,7 @@ def witness_init(key_file: Path, name: str) -> None:
 @click.option("--key", "key_file", type=FILE, required=True)
 def witness_public_key(key_file: Path) -> None:
     """Print the witness's verifier key (for tlog-policy files)."""
-    from consentgate.witness_server import load_witness_key
+    from consentgate.tlog.witness_server import load_witness_key
 
     click.echo(load_witness_key(key_file).verifier.key)
 
@@ -207,7 +207,7 @@ def witness_serve(
     """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint until stopped."""
     import uvicorn
 
-    from consentgate.witness_server import WitnessState, create_witness_app, load_witness_key
+    from consentgate.tlog.witness_server import WitnessState, create_witness_app, load_witness_key
 
     cosigner = load_witness_key(key_file)
     app = create_witness_app(cosigner, _trusted_logs(log_keys), WitnessState(state_file))

@@ -6,16 +6,13 @@ public key or a published root, exit 0 when it is valid and 1 when it is not.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from consentgate import auditlog
-from consentgate.checkpoint import Verifier, parse_verifier_key
 from consentgate.cli.common import (
     EVENT_ID,
     MEMBER_ID,
@@ -26,16 +23,18 @@ from consentgate.cli.common import (
 )
 from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
 from consentgate.errors import AuditChainBroken, InvalidInput, NotFound
-from consentgate.membership import verify_proof_json
-from consentgate.published import open_log
+from consentgate.files import write_atomic
+from consentgate.tlog.checkpoint import Verifier, parse_verifier_key
+from consentgate.tlog.membership import verify_proof_json
 from consentgate.tlog.proof import is_tlog_proof
+from consentgate.tlog.published import open_log
+from consentgate.tlog.receipts import Receipt, verify_receipt
 from consentgate.tlog.statements import (
     verify_in_published,
     verify_membership_proof,
     verify_receipt_proof,
 )
 from consentgate.tlog.tiles import CHECKPOINT
-from consentgate.transparency import Receipt, verify_receipt
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -45,18 +44,6 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read: {exc}") from exc
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _invalid(reason: str, as_json: bool) -> NoReturn:
@@ -103,7 +90,7 @@ def receipt(
         policy=read_policy(policy_file),
         timeout=timeout,
     )
-    _write_atomic(out, issued.text)
+    write_atomic(out, issued.text)
     if as_json:
         echo_json(
             {
@@ -364,7 +351,7 @@ def proof_cmd(
         policy=read_policy(policy_file),
         timeout=timeout,
     )
-    _write_atomic(out, issued.text)
+    write_atomic(out, issued.text)
     data = {
         "member_id": member,
         "dataset_id": dataset_id,

@@ -6,9 +6,7 @@ records them (removed again when that commit fails).
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,17 +55,6 @@ def part_files(ds: Mapping[str, Any], shards: Iterable[int] | None = None) -> li
 def parts_of(datasets: Iterable[Mapping[str, Any]]) -> list[Path]:
     """Every Parquet part of ``datasets``, dataset by dataset."""
     return [f for ds in datasets for f in part_files(ds)]
-
-
-def write_atomically(path: Path, text: str) -> str:
-    """Write ``text`` to ``path`` through a temporary file; returns its SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    data = text.encode("utf-8")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-    return hashlib.sha256(data).hexdigest()
 
 
 @contextmanager

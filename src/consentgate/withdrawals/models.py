@@ -20,7 +20,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate.errors import Conflict, InvalidInput
-from consentgate.remediation.datasets import sha256_file
+from consentgate.files import sha256_file
 from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.remediation.orders import ModelFacts
 from consentgate.store import remediation as store

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from consentgate import auditlog
-from consentgate.checkpoint import Signer, load_signer
 from consentgate.errors import NotFound
+from consentgate.files import write_atomic
 from consentgate.gate.batch import Columns
 from consentgate.remediation.notices import (
     DeletionNotice,
@@ -35,13 +35,13 @@ from consentgate.store import audit as store_audit
 from consentgate.store import remediation as store
 from consentgate.store import transparency as store_tlog
 from consentgate.timestamps import format_timestamp, utcnow
-from consentgate.transparency import log_origin
+from consentgate.tlog.checkpoint import Signer, load_signer
+from consentgate.tlog.receipts import log_origin
 from consentgate.withdrawals.files import (
     manifest_of,
     part_files,
     registered_dataset,
     removed_on_failure,
-    write_atomically,
 )
 from consentgate.withdrawals.orders import unsent_notice_orders
 from consentgate.workspace import Clock
@@ -195,7 +195,7 @@ def send_notices(
             orders=(str(o["order_id"]),),
         )
         path = outbox / f"{notice.notice_id}.json"
-        digest = write_atomically(path, sign_notice(notice, signer))
+        digest = write_atomic(path, sign_notice(notice, signer))
         with removed_on_failure(path), engine.begin() as conn:
             store.insert_notice(
                 conn,

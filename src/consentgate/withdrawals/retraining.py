@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from consentgate.errors import Conflict, InvalidInput, NotFound, UsageError
-from consentgate.remediation.datasets import sha256_file
+from consentgate.files import sha256_file
 from consentgate.store import remediation as store
 from consentgate.timestamps import utcnow
 from consentgate.unlearn import load_model, read_rows, save_model, train_shards

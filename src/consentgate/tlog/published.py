@@ -16,8 +16,6 @@ it back, and serving it read-only.
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import httpx
 
 from consentgate.errors import AuditChainBroken, ConsentgateError, NotFound
+from consentgate.files import write_atomic
 from consentgate.tlog.tiles import CHECKPOINT, Fetch, parse_path
 
 __all__ = ["PublishedDirectory", "TileServer", "open_log", "respond"]
@@ -61,16 +60,7 @@ class PublishedDirectory:
                 f"{target}: the published resource differs from the log (the directory "
                 "was altered, or the log was rewritten); refusing to replace it"
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, data, mode=0o644)
         return True
 
 

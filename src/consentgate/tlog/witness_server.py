@@ -19,8 +19,6 @@ import base64
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,8 +26,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 
-from consentgate.checkpoint import Verifier, read_key_file, write_key_file
 from consentgate.errors import InvalidInput
+from consentgate.files import write_atomic
+from consentgate.tlog.checkpoint import Verifier, read_key_file, write_key_file
 from consentgate.tlog.witness import (
     Cosigner,
     Seen,
@@ -121,21 +120,7 @@ class WitnessState:
                 for o, s in sorted(updated.items())
             },
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(self.path, json.dumps(doc, indent=1))
         self._seen = updated
 
 

@@ -12,7 +12,7 @@ proof is about them). Keys of other members look random to anyone without their
 secrets, so a proof, which shows at most two neighbouring keys, reveals nothing about
 who else is in the dataset beyond how many leaves there are.
 
-The tree is the RFC 9162 tree (``consentgate.merkle``) over ``leaf_hash(key)`` for the
+The tree is the RFC 9162 tree (``consentgate.tlog.merkle``) over ``leaf_hash(key)`` for the
 sorted, de-duplicated keys, in key order. Proofs:
 
 * **present** — the member's key, its index and inclusion proof;
@@ -33,7 +33,7 @@ committed tree was sorted is checked by anyone who rebuilds the root from the ke
 (``MemberTree.from_sorted`` refuses unsorted input; ``MemberTree`` and
 ``members_root`` sort).
 
-Hand-written for the same reason as ``consentgate.merkle``: no maintained Python
+Hand-written for the same reason as ``consentgate.tlog.merkle``: no maintained Python
 library offers sorted-tree non-membership proofs.
 """
 
@@ -47,9 +47,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consentgate import strictjson
 from consentgate.errors import InvalidInput
-from consentgate.merkle import (
+from consentgate.tlog import strictjson
+from consentgate.tlog.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     leaf_hash,
@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 KEY_SIZE = 32
-PROOF_TYPE = "consentgate.membership-proof"
+PROOF_TYPE = "consentgate.tlog.membership-proof"
 PROOF_VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SECRET_DOMAIN = b"consentgate.member-secret.v1\x00"

@@ -2,8 +2,8 @@
 consent receipts. Pure (no database, no files).
 
 The leaves of the log are the audit entries' canonical bytes (``AuditEntry.entry_bytes``),
-in index order: leaf hash ``H(0x00 || entry_bytes)`` (``consentgate.merkle``). A checkpoint
-(``consentgate.checkpoint``) signs the tree head at some size; the store keeps every one.
+in index order: leaf hash ``H(0x00 || entry_bytes)`` (``consentgate.tlog.merkle``). A checkpoint
+(``consentgate.tlog.checkpoint``) signs the tree head at some size; the store keeps every one.
 
 * ``check_log`` checks a rebuilt tree against the stored checkpoints: each is signed by
   the log's key for this log's origin, the latest matches the log, and every earlier one
@@ -43,9 +43,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from consentgate import strictjson
-from consentgate.audit import CONSENT_RECORDED, AuditEntry, canonical_json
-from consentgate.checkpoint import (
+from consentgate.errors import AuditChainBroken, InvalidInput
+from consentgate.timestamps import parse_timestamp
+from consentgate.tlog import strictjson
+from consentgate.tlog.audit import CONSENT_RECORDED, AuditEntry, canonical_json
+from consentgate.tlog.checkpoint import (
     Checkpoint,
     Signer,
     Verifier,
@@ -53,8 +55,7 @@ from consentgate.checkpoint import (
     sign_note,
     verify_checkpoint,
 )
-from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.merkle import (
+from consentgate.tlog.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     leaf_hash,
@@ -62,7 +63,6 @@ from consentgate.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from consentgate.timestamps import parse_timestamp
 from consentgate.tlog.note import verify_checkpoint as verify_checkpoint_by
 
 __all__ = [

@@ -1,4 +1,11 @@
-"""Where a dataset is written before it appears under its name, and how it appears.
+"""Atomic files and directories: the one place consentgate writes a file or a directory that
+must appear whole or not at all, and ``sha256_file``.
+
+``write_atomic(path, data)`` writes into a temporary sibling, ``fsync``s it, renames it over
+``path``, ``fsync``s the parent, and deletes the temporary file when anything fails: a
+reader sees the old bytes or the new ones, never a prefix.
+
+Where a dataset is written before it appears under its name, and how it appears.
 
 A dataset directory (a build, or a remediated version) is written into a hidden staging
 sibling ``.<name>.tmp-<random>`` of its final path. When every file is written,
@@ -21,9 +28,11 @@ Without a hook it does nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +52,8 @@ __all__ = [
     "publish_by_rename",
     "reached",
     "rename_into_place",
+    "sha256_file",
+    "write_atomic",
 ]
 
 STAGES = ("parts_written", "manifest_written", "registered", "renamed", "published")
@@ -76,6 +87,40 @@ def fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> str:
+    """Write ``data`` (``str``: UTF-8) to ``path`` atomically and durably; return its SHA-256.
+
+    The parent directory is created when missing. The file is created with mode ``0o600``
+    (``mode`` sets another); on any failure the temporary file is removed and ``path`` keeps
+    its old content.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fsync_tree(root: Path) -> None:

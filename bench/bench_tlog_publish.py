@@ -119,17 +119,17 @@ def publish_in_memory(directory: Path, n: int) -> None:
 
 def publish_from_store(tmp: Path, n: int) -> None:
     from consentgate import workspace
-    from consentgate.log_publication import publish_log
     from consentgate.store import audit as store_audit
     from consentgate.store.engine import make_engine
+    from consentgate.workspace.log_publication import publish_log
 
     print(f"1b. log publish from a SQLite ledger of {n:,} entries")
     engine = make_engine(f"sqlite:///{tmp / 'ledger.db'}")
     workspace.init_workspace(engine)
     key = tmp / "log.key"
-    from consentgate import auditlog
+    from consentgate import workspace
 
-    auditlog.ensure_signing_key(engine, key)
+    workspace.ensure_signing_key(engine, key)
     at = datetime(2025, 1, 1, tzinfo=UTC)
 
     def add(count: int, start: int) -> None:

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import CliResult, build_args
 
-from consentgate import withdrawals
+from consentgate import workspace
 from consentgate.files import STAGES
 from consentgate.gate.manifest import dataset_id_of
 from consentgate.store import registry
@@ -85,15 +85,13 @@ def test_a_build_killed_at_any_stage_leaves_nothing_or_the_registered_dataset(
         assert row["dataset_id"] == manifest["dataset_id"] and row["path"] == str(out.resolve())
         data = (out / "manifest.json").read_bytes()
         assert row["manifest_sha256"] == hashlib.sha256(data).hexdigest()
-        assert [d["dataset_id"] for d in withdrawals.list_disclosures(engine)] == [
-            row["dataset_id"]
-        ]
+        assert [d["dataset_id"] for d in workspace.list_disclosures(engine)] == [row["dataset_id"]]
         assert (
             cli("impact", "e2", "--json").json()["datasets"][0]["dataset_id"] == row["dataset_id"]
         )
     else:
         assert listed.json() == [] and not out.exists()
-        assert withdrawals.list_disclosures(engine) == []
+        assert workspace.list_disclosures(engine) == []
     with engine.connect() as conn:
         assert registry.staged_datasets(conn) == []
     assert cli("audit", "verify").exit_code == 0

@@ -13,7 +13,7 @@ sibling ``.<name>.tmp-<random>`` of its final path. When every file is written,
 *publisher*: by default ``os.replace`` renames it to the final path and the parent
 directory is ``fsync``ed, so a crash leaves either nothing under the final name or the
 complete directory. The ledger's use cases pass their own publisher
-(``consentgate.publication``), which registers the dataset in the same step.
+(``consentgate.workspace.publication``), which registers the dataset in the same step.
 
 Each staging directory is paired with a lock file ``.<name>.tmp-<random>.lock`` held
 (``flock``) by the process writing it. A staging directory whose lock nobody holds was

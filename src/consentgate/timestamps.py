@@ -7,7 +7,11 @@ date (``2024-09-18``, read as midnight UTC, for command-line convenience).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+
+Clock = Callable[[], datetime]
+"""What use cases take to read the time (``utcnow`` by default; tests pass a fixed one)."""
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -31,7 +31,7 @@ from witnesses import policy_text, running_witnesses
 from browser import csp
 from browser.conftest import ARTIFACTS
 from browser.forge import EMPTY_ROOT_HEX, Forger, flips, huge_log, inserts, take_apart
-from consentgate import auditlog
+from consentgate import workspace
 from consentgate.store.engine import make_engine
 from consentgate.tlog.checkpoint import generate_signing_key, load_signer, parse_verifier_key
 from consentgate.tlog.policy import parse_policy
@@ -157,7 +157,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
             cmd = ("proof", member, "--dataset", dataset_id, "--out", str(out), "--json")
             proofs[member] = json.loads(_cli(db, *cmd))
         engine = make_engine(db)
-        json_receipt = auditlog.issue_receipt(engine, tmp / "keys" / "log.key", "u1").to_json()
+        json_receipt = workspace.issue_receipt(engine, tmp / "keys" / "log.key", "u1").to_json()
         engine.dispose()
 
         # a receipt cosigned by three witnesses on loopback (a new event, so a new head)

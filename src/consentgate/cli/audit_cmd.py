@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from consentgate import auditlog
+from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
 from consentgate.errors import InvalidInput
@@ -87,7 +87,7 @@ def verify(
 ) -> None:
     """Check the hash chain, the Merkle tree against every signed checkpoint, and every
     audited row; exit 1 naming the first broken entry or checkpoint."""
-    report = auditlog.verify_log(
+    report = workspace.verify_log(
         app.engine(),
         key_file=app.settings.signing_key_path,
         public_key=_read(public_key_file) if public_key_file else None,
@@ -142,7 +142,7 @@ def verify(
 @pass_app
 def checkpoint(app: AppContext, as_json: bool) -> None:
     """Sign and store the log's current head (a C2SP checkpoint in an Ed25519 signed note)."""
-    head: SignedHead = auditlog.create_checkpoint(app.engine(), app.settings.signing_key_path)
+    head: SignedHead = workspace.create_checkpoint(app.engine(), app.settings.signing_key_path)
     cp = head.checkpoint
     if as_json:
         prev = head.previous
@@ -167,7 +167,7 @@ def checkpoint(app: AppContext, as_json: bool) -> None:
 @pass_app
 def public_key(app: AppContext) -> None:
     """Print the log's verifier key: give it to members and auditors (verify-receipt)."""
-    click.echo(auditlog.log_public_key(app.engine(), app.settings.signing_key_path))
+    click.echo(workspace.log_public_key(app.engine(), app.settings.signing_key_path))
 
 
 COMMANDS = [audit]

@@ -34,7 +34,7 @@ class AppContext:
             self._engine = make_engine(self.settings.db_url)
             if check:
                 check_current(self._engine)
-                from consentgate.publication import recover
+                from consentgate.workspace.publication import recover
 
                 recover(self._engine)
         return self._engine

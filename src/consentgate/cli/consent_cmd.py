@@ -21,7 +21,7 @@ from consentgate.cli.common import (
     print_table,
 )
 from consentgate.timestamps import format_timestamp, utcnow
-from consentgate.withdrawals import rules_from
+from consentgate.workspace.remediation import rules_from
 
 ON_ERROR = click.Choice(["refuse", "skip"])
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from consentgate import builds
+from consentgate import workspace
 from consentgate.cli.common import (
     MEMBER_ID,
     TIMESTAMP,
@@ -166,9 +166,9 @@ def build(
             "carry no member ids (choose the rules with --profile)"
         )
     engine = app.engine()
-    redactor = None if no_redact else builds.make_redactor(engine, profile, ner=not no_ner)
+    redactor = None if no_redact else workspace.make_redactor(engine, profile, ner=not no_ner)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
-        result = builds.build(
+        result = workspace.build(
             engine,
             source,
             redactor=redactor,
@@ -216,7 +216,7 @@ def build(
 @pass_app
 def datasets(app: AppContext, as_json: bool) -> None:
     """List registered datasets."""
-    rows = builds.list_datasets(app.engine())
+    rows = workspace.list_datasets(app.engine())
     if as_json:
         echo_json(
             [
@@ -254,7 +254,7 @@ def datasets(app: AppContext, as_json: bool) -> None:
 @pass_app
 def impact(app: AppContext, member: str, as_json: bool) -> None:
     """Every registered dataset holding MEMBER's records, as author or participant."""
-    rows = builds.impact(app.engine(), member)
+    rows = workspace.impact(app.engine(), member)
     if as_json:
         echo_json(
             {
@@ -318,7 +318,7 @@ def audit_dataset(
 ) -> None:
     """Re-check any dataset against the ledger at one past time: violations (consent and
     content), affected members, exposure. Exits 1 when it finds a violation."""
-    report = builds.exposure(
+    report = workspace.exposure(
         app.engine(),
         source,
         use=use,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from consentgate import auditlog
+from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.errors import ConsentgateError, InvalidInput
 from consentgate.tlog.checkpoint import Verifier, parse_verifier_key
@@ -74,7 +74,7 @@ def publish(
 ) -> None:
     """Sign the log's head, have it cosigned (with --policy) and write DIRECTORY as a
     tiled log: checkpoint, tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>]."""
-    from consentgate.log_publication import publish_log
+    from consentgate.workspace.log_publication import publish_log
 
     result = publish_log(
         app.engine(),
@@ -123,7 +123,7 @@ def publish(
 def rotate_key(app: AppContext, as_json: bool) -> None:
     """Replace the log's signing key by a new one; the rotation is logged and signed by
     both keys, and earlier checkpoints stay verifiable."""
-    result = auditlog.rotate_key(app.engine(), app.settings.signing_key_path)
+    result = workspace.rotate_key(app.engine(), app.settings.signing_key_path)
     if as_json:
         echo_json(
             {

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from consentgate import auditlog, workspace
+from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app, print_table
 from consentgate.timestamps import format_timestamp
-from consentgate.withdrawals import rules_from
+from consentgate.workspace.remediation import rules_from
 
 
 @click.command()
@@ -27,7 +27,7 @@ def init(app: AppContext, taxonomy_file: Path | None, as_json: bool) -> None:
     engine = app.engine(check=False)
     result = workspace.init_workspace(engine, taxonomy_file=taxonomy_file)
     key_file = app.settings.signing_key_path
-    result["public_key"] = auditlog.ensure_signing_key(engine, key_file)
+    result["public_key"] = workspace.ensure_signing_key(engine, key_file)
     result["signing_key"] = str(key_file)
     if as_json:
         echo_json(result)

@@ -1,5 +1,5 @@
 """``consentgate models``, ``disclose``, ``remediation``, ``remediate``, ``retrain``,
-``notices`` and ``report dsar``: what a withdrawal sets in motion (``consentgate.withdrawals``).
+``notices`` and ``report dsar``: what a withdrawal sets in motion (``consentgate.workspace``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from consentgate import withdrawals
+from consentgate import workspace
 from consentgate.cli.common import (
     MEMBER_ID,
     TIMESTAMP,
@@ -75,7 +75,7 @@ def models(ctx: click.Context, app: AppContext, as_json: bool) -> None:
     """List registered model versions with their status (or register one)."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = withdrawals.list_models(app.engine())
+    rows = workspace.list_models(app.engine())
     if as_json:
         echo_json(_jsonable(rows))
         return
@@ -111,7 +111,7 @@ def models(ctx: click.Context, app: AppContext, as_json: bool) -> None:
 )
 @click.option(
     "--unlearning",
-    type=click.Choice(list(withdrawals.UNLEARNING)),
+    type=click.Choice(list(workspace.UNLEARNING)),
     default="sisa",
     show_default=True,
     help="How it forgets: retrain affected shards, retrain fully, or retire.",
@@ -137,7 +137,7 @@ def models_register(
     as_json: bool,
 ) -> None:
     """Record a model version: its datasets and shards, and how it can forget."""
-    row = withdrawals.register_model(
+    row = workspace.register_model(
         app.engine(),
         name,
         list(datasets),
@@ -145,7 +145,7 @@ def models_register(
         unlearning=unlearning,
         deployed_to=deployed_to,
         artifact=artifact,
-        rules=withdrawals.rules_from(app.settings),
+        rules=workspace.rules_from(app.settings),
     )
     if as_json:
         echo_json(_jsonable(row))
@@ -182,7 +182,7 @@ def disclose(
     as_json: bool,
 ) -> None:
     """Record that DATASET was delivered to a third party."""
-    row = withdrawals.disclose(
+    row = workspace.disclose(
         app.engine(),
         dataset,
         recipient=recipient,
@@ -209,7 +209,7 @@ def disclose(
 @pass_app
 def remediation(app: AppContext, overdue: bool, include_done: bool, as_json: bool) -> None:
     """List remediation orders (pending ones by default) with their deadlines."""
-    rows = withdrawals.list_orders(app.engine(), overdue=overdue, include_done=include_done)
+    rows = workspace.list_orders(app.engine(), overdue=overdue, include_done=include_done)
     if as_json:
         echo_json(_jsonable(rows))
         return
@@ -253,7 +253,7 @@ def remediate(
     as_json: bool,
 ) -> None:
     """Write a new version of DATASET without the records that lost consent."""
-    result = withdrawals.remediate(
+    result = workspace.remediate(
         app.engine(),
         dataset,
         as_of=as_of,
@@ -303,7 +303,7 @@ def retrain(
     app: AppContext, model: str, holdout: Path | None, out: Path | None, as_json: bool
 ) -> None:
     """Retrain MODEL's affected shards (or all, or retire it) and close its orders."""
-    result = withdrawals.retrain(app.engine(), model, holdout=holdout, out=out)
+    result = workspace.retrain(app.engine(), model, holdout=holdout, out=out)
     if as_json:
         echo_json(result.as_dict())
         return
@@ -330,7 +330,7 @@ def notices(ctx: click.Context, app: AppContext, as_json: bool) -> None:
     """List deletion notices sent to third parties, with their status (or send, ack)."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = withdrawals.list_notices(app.engine())
+    rows = workspace.list_notices(app.engine())
     if as_json:
         echo_json(_jsonable(rows))
         return
@@ -357,7 +357,7 @@ def notices(ctx: click.Context, app: AppContext, as_json: bool) -> None:
 @pass_app
 def notices_send(app: AppContext, mapping: tuple[str, ...], as_json: bool) -> None:
     """Write a signed notice per recipient with pending orders to the outbox."""
-    sent = withdrawals.send_notices(
+    sent = workspace.send_notices(
         app.engine(),
         key_file=app.settings.signing_key_path,
         outbox=app.settings.outbox_path,
@@ -382,7 +382,7 @@ def notices_send(app: AppContext, mapping: tuple[str, ...], as_json: bool) -> No
 @pass_app
 def notices_ack(app: AppContext, notice_id: str, note: str | None, as_json: bool) -> None:
     """Record the recipient's confirmation that it deleted the data."""
-    row = withdrawals.acknowledge_notice(app.engine(), notice_id, note=note)
+    row = workspace.acknowledge_notice(app.engine(), notice_id, note=note)
     if as_json:
         echo_json(_jsonable(row))
         return
@@ -404,7 +404,7 @@ def report() -> None:
 @pass_app
 def report_dsar(app: AppContext, member: str, fmt: str | None) -> None:
     """MEMBER's access report: consents, and who holds or held their data."""
-    doc = withdrawals.dsar(app.engine(), member)
+    doc = workspace.dsar(app.engine(), member)
     if fmt == "json":
         echo_json(doc)
         return

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from consentgate import auditlog
+from consentgate import workspace
 from consentgate.cli.common import (
     EVENT_ID,
     MEMBER_ID,
@@ -82,7 +82,7 @@ def receipt(
 ) -> None:
     """Write a receipt for one of MEMBER's consent events as a tlog-proof file: the
     checkpoint, the entry's inclusion proof, and the log's signed statement of the event."""
-    issued = auditlog.issue_receipt_proof(
+    issued = workspace.issue_receipt_proof(
         app.engine(),
         app.settings.signing_key_path,
         member,
@@ -341,7 +341,7 @@ def proof_cmd(
     Prints the dataset's members_root and the member's secret, which the member needs to
     check that the proof is about them: verify-proof FILE --public-key K --secret S --member ID.
     """
-    from consentgate.proofs import prove_member_tlog
+    from consentgate.workspace.proofs import prove_member_tlog
 
     issued = prove_member_tlog(
         app.engine(),

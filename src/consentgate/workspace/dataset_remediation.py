@@ -19,22 +19,21 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate import consent as core
-from consentgate import proofs
+from consentgate import workspace
 from consentgate.errors import Conflict
 from consentgate.gate.batch import Columns, prepare
 from consentgate.gate.manifest import MANIFEST_NAME
 from consentgate.policy import Scope, settings_touching
-from consentgate.publication import Publication, keep_registered
 from consentgate.remediation.datasets import remediate_parts
 from consentgate.remediation.owners import DatasetOwners
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store
 from consentgate.store.audit import workspace_secret
-from consentgate.timestamps import format_timestamp, utcnow
-from consentgate.withdrawals.files import manifest_of, registered_dataset
-from consentgate.withdrawals.orders import members_of, unsent_notice_orders
-from consentgate.workspace import Clock
+from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.workspace.dataset_files import manifest_of, registered_dataset
+from consentgate.workspace.publication import Publication, keep_registered
+from consentgate.workspace.remediation import members_of, unsent_notice_orders
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +189,7 @@ def remediate(
     def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
         counts_of.append(member_counts)
         ids = member_counts.column("member_id").to_pylist()
-        return proofs.member_commitment(key, ids, str(manifest["dataset_id"]))
+        return workspace.member_commitment(key, ids, str(manifest["dataset_id"]))
 
     def register(
         conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str

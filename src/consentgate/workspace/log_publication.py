@@ -22,11 +22,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from consentgate.auditlog import ledger_signer
 from consentgate.errors import AuditChainBroken
 from consentgate.store import audit as store_audit
 from consentgate.store import transparency as store_tlog
-from consentgate.timestamps import utcnow
+from consentgate.timestamps import Clock, utcnow
 from consentgate.tlog import subtree
 from consentgate.tlog.checkpoint import Verifier
 from consentgate.tlog.note import verify_checkpoint
@@ -35,8 +34,8 @@ from consentgate.tlog.published import PublishedDirectory
 from consentgate.tlog.receipts import LoggedCheckpoint, log_origin
 from consentgate.tlog.tiles import CHECKPOINT, TileReader, build_tiles, first_difference, tile_path
 from consentgate.tlog.witness_client import Witnessing
-from consentgate.witnessing import cosigners, witness_stored, witnessed
-from consentgate.workspace import Clock
+from consentgate.workspace.log import ledger_signer
+from consentgate.workspace.witnessing import cosigners, witness_stored, witnessed
 
 logger = logging.getLogger(__name__)
 CHUNK = 65_536

@@ -14,9 +14,8 @@ from consentgate.errors import Conflict, InvalidInput, RecipientRefused, UsageEr
 from consentgate.store import ledger
 from consentgate.store import remediation as store
 from consentgate.taxonomy import FIRST_PARTY
-from consentgate.timestamps import format_timestamp, utcnow
-from consentgate.withdrawals.files import registered_dataset
-from consentgate.workspace import Clock
+from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.workspace.dataset_files import registered_dataset
 
 
 def disclose(

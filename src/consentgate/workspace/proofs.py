@@ -17,18 +17,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import auditlog
+from consentgate import workspace
 from consentgate.errors import AuditChainBroken, NotFound
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
 from consentgate.store import transparency as store_tlog
-from consentgate.timestamps import utcnow
+from consentgate.timestamps import Clock, utcnow
 from consentgate.tlog.membership import MembershipProof, MemberTree, member_key, member_secret
 from consentgate.tlog.policy import TlogPolicy
 from consentgate.tlog.receipts import LoggedCheckpoint, log_origin
 from consentgate.tlog.statements import build_membership_proof
-from consentgate.witnessing import cosigners, witnessed
-from consentgate.workspace import Clock
+from consentgate.workspace.witnessing import cosigners, witnessed
 
 
 def member_keys(workspace_key: bytes, member_ids: Iterable[str], dataset_id: str) -> list[bytes]:
@@ -109,10 +108,10 @@ def prove_member_tlog(
         if row is None:
             raise NotFound("dataset", dataset_id)
         origin = log_origin(store_tlog.ensure_workspace_id(conn))
-        signer, chain = auditlog.ledger_signer(conn, key_file, origin)
+        signer, chain = workspace.ledger_signer(conn, key_file, origin)
         entry = store_tlog.latest_entry(conn, "datasets", dataset_id)
         stored = store_tlog.dataset_row(conn, dataset_id)
-        auditlog.check_entry(conn, "datasets", stored, entry, "the dataset's registry row")
+        workspace.check_entry(conn, "datasets", stored, entry, "the dataset's registry row")
         assert entry is not None
         key = store_audit.workspace_secret(conn)
         tree = MemberTree(
@@ -120,7 +119,7 @@ def prove_member_tlog(
         )
         secret = member_secret(key, member_id)
         mine = member_key(secret, member_id, dataset_id)
-        cp, result = auditlog.covering_checkpoint(
+        cp, result = workspace.covering_checkpoint(
             conn,
             signer,
             chain,
@@ -147,7 +146,7 @@ def prove_member_tlog(
                 member_proof=tree.prove(mine, dataset_id=dataset_id),
                 log_keys=chain,
             )
-    auditlog.require_quorum(policy, cp, result)
+    workspace.require_quorum(policy, cp, result)
     if text is None:  # pragma: no cover - require_quorum raised
         raise AuditChainBroken("the checkpoint is not witnessed")
     return IssuedTlogProof(

@@ -14,9 +14,8 @@ from consentgate import consent as core
 from consentgate.errors import NotFound
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store
-from consentgate.timestamps import format_timestamp, utcnow
-from consentgate.withdrawals.orders import is_overdue
-from consentgate.workspace import Clock
+from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.workspace.remediation import is_overdue
 
 
 def _ts(value: datetime | None) -> str | None:

@@ -23,7 +23,7 @@ from consentgate.store import audit as store_audit
 from consentgate.store import registry
 from consentgate.store import transparency as store_tlog
 from consentgate.store.erasure import MEMBER_ERASED
-from consentgate.timestamps import format_timestamp, utcnow
+from consentgate.timestamps import Clock, format_timestamp, utcnow
 from consentgate.tlog import audit
 from consentgate.tlog.checkpoint import (
     Checkpoint,
@@ -51,8 +51,7 @@ from consentgate.tlog.receipts import (
 from consentgate.tlog.statements import build_receipt_proof
 from consentgate.tlog.tiles import CHECKPOINT, TileReader, first_difference
 from consentgate.tlog.witness_client import Witnessing
-from consentgate.witnessing import cosigners, witness_stored, witnessed
-from consentgate.workspace import Clock
+from consentgate.workspace.witnessing import cosigners, witness_stored, witnessed
 
 
 def ensure_signing_key(engine: sa.Engine, key_file: Path) -> str:
@@ -579,3 +578,12 @@ def rotate_key(engine: sa.Engine, key_file: Path, *, now: Clock = utcnow) -> Rot
     os.replace(key_file, retired)
     os.replace(next_file, key_file)
     return Rotation(old.verifier_key, new.verifier_key, head.checkpoint, retired)
+
+
+def verify_audit(engine: sa.Engine) -> store_audit.VerifyReport:
+    from consentgate.store import registry
+
+    with engine.connect() as conn:
+        report = store_audit.verify(conn)
+        registry.verify_members(conn)
+        return report

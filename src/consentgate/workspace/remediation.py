@@ -15,8 +15,7 @@ from consentgate.errors import NotFound
 from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.store import ledger
 from consentgate.store import remediation as store
-from consentgate.timestamps import utcnow
-from consentgate.workspace import Clock
+from consentgate.timestamps import Clock, utcnow
 
 
 def rules_from(settings: Any) -> DeadlineRules:

@@ -1,6 +1,6 @@
 """Use cases for training datasets: build through the gate, registry, impact, exposure audit.
 
-Like ``workspace``, these take an engine and values and return values; the CLI renders them.
+Like the other ``workspace`` modules, these take an engine and values and return values; the CLI renders them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from consentgate import proofs, workspace
+from consentgate import workspace
 from consentgate.errors import (
     InvalidInput,
     NotFound,
@@ -32,14 +32,13 @@ from consentgate.gate.manifest import MANIFEST_NAME, canonical_json, read_manife
 from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.run import BuildResult, Progress, build_dataset
 from consentgate.gate.source import open_source
-from consentgate.publication import Publication, keep_registered
 from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY
-from consentgate.timestamps import utcnow
-from consentgate.workspace import Clock
+from consentgate.timestamps import Clock, utcnow
+from consentgate.workspace.publication import Publication, keep_registered
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ def build(
 ) -> BuildResult:
     """Snapshot consent at ``as_of`` and now, gate ``source`` into ``out``, and register
     the dataset — the directory appears under ``out`` together with its registry row
-    (``consentgate.publication``).
+    (``consentgate.workspace.publication``).
 
     A record must be eligible at ``as_of`` (default: now) and at the build time, both as
     known now; ``as_of`` after now is refused, and so is a third party whose contract
@@ -108,7 +107,7 @@ def build(
     def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
         counts_of.append(member_counts)
         ids = member_counts.column("member_id").to_pylist()
-        return proofs.member_commitment(key, ids, str(manifest["dataset_id"]))
+        return workspace.member_commitment(key, ids, str(manifest["dataset_id"]))
 
     def register(
         conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str

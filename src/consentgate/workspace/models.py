@@ -24,11 +24,10 @@ from consentgate.files import sha256_file
 from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.remediation.orders import ModelFacts
 from consentgate.store import remediation as store
-from consentgate.timestamps import utcnow
+from consentgate.timestamps import Clock, utcnow
 from consentgate.unlearn import load_model, read_rows, save_model, shard_fingerprint, train_shards
-from consentgate.withdrawals.files import parts_of, registered_dataset
-from consentgate.withdrawals.orders import members_of
-from consentgate.workspace import Clock
+from consentgate.workspace.dataset_files import parts_of, registered_dataset
+from consentgate.workspace.remediation import members_of
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from consentgate import auditlog
+from consentgate import workspace
 from consentgate.errors import NotFound
 from consentgate.files import write_atomic
 from consentgate.gate.batch import Columns
@@ -34,17 +34,16 @@ from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
 from consentgate.store import remediation as store
 from consentgate.store import transparency as store_tlog
-from consentgate.timestamps import format_timestamp, utcnow
+from consentgate.timestamps import Clock, format_timestamp, utcnow
 from consentgate.tlog.checkpoint import Signer, load_signer
 from consentgate.tlog.receipts import log_origin
-from consentgate.withdrawals.files import (
+from consentgate.workspace.dataset_files import (
     manifest_of,
     part_files,
     registered_dataset,
     removed_on_failure,
 )
-from consentgate.withdrawals.orders import unsent_notice_orders
-from consentgate.workspace import Clock
+from consentgate.workspace.remediation import unsent_notice_orders
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def _owned_by(batch: pa.RecordBatch, members: pa.Array, columns: Columns) -> lis
 
 
 def _signer(engine: sa.Engine, key_file: Path) -> Signer:
-    auditlog.ensure_signing_key(engine, key_file)  # creates it, or refuses another ledger's
+    workspace.ensure_signing_key(engine, key_file)  # creates it, or refuses another ledger's
     return load_signer(key_file)
 
 

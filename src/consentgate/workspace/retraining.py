@@ -22,13 +22,12 @@ import sqlalchemy as sa
 from consentgate.errors import Conflict, InvalidInput, NotFound, UsageError
 from consentgate.files import sha256_file
 from consentgate.store import remediation as store
-from consentgate.timestamps import utcnow
+from consentgate.timestamps import Clock, utcnow
 from consentgate.unlearn import load_model, read_rows, save_model, train_shards
 from consentgate.unlearn import retrain as sisa_retrain
 from consentgate.unlearn.features import feature_columns
-from consentgate.withdrawals.files import parts_of, registered_dataset, removed_on_failure
-from consentgate.withdrawals.models import model_id_for
-from consentgate.workspace import Clock
+from consentgate.workspace.dataset_files import parts_of, registered_dataset, removed_on_failure
+from consentgate.workspace.models import model_id_for
 
 logger = logging.getLogger(__name__)
 

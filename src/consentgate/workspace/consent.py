@@ -1,9 +1,6 @@
-"""Use cases: what the CLI and the HTTP API do, each in one transaction.
-
-A workspace is a ledger database (plus key files). Functions here take an engine and plain
-values, call the pure core (policy, consent, ingest) and the store, and return values. They
-never print; the CLI and the API render what they return.
-"""
+"""Use cases for consent (DESIGN.md "Consent"): import members and events, record one
+event, move a member between jurisdictions, and a member's consent status. Each runs in one
+transaction, takes an engine and values, and returns values; it never prints."""
 
 from __future__ import annotations
 
@@ -20,143 +17,20 @@ import sqlalchemy as sa
 
 from consentgate import consent as core
 from consentgate import ids, ingest
-from consentgate.errors import Conflict, InvalidInput, NotFound, PolicyError, UsageError
+from consentgate.errors import Conflict, InvalidInput, NotFound
 from consentgate.files import write_atomic
 from consentgate.policy import (
-    Change,
-    PolicyHistory,
-    PolicyVersion,
     Scope,
-    check_publication,
-    parse_policy,
-    validate_policy,
 )
 from consentgate.remediation.deadlines import DeadlineRules
-from consentgate.snapshot import ConsentSnapshot
 from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
 from consentgate.store import erasure as store_erasure
 from consentgate.store import ledger
 from consentgate.store import remediation as store_remediation
-from consentgate.taxonomy import FIRST_PARTY, parse_taxonomy_file
-from consentgate.timestamps import format_timestamp, utcnow
+from consentgate.timestamps import Clock, format_timestamp, utcnow
 
 logger = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def init_workspace(
-    engine: sa.Engine, *, taxonomy_file: Path | None = None, now: Clock = utcnow
-) -> dict[str, Any]:
-    revision = store_engine.upgrade(engine)
-    added = 0
-    with engine.begin() as conn:
-        store_audit.ensure_secret(conn)
-        if taxonomy_file is not None:
-            cats, uses = parse_taxonomy_file(taxonomy_file)
-            added = ledger.add_taxonomy_keys(conn, categories=cats, uses=uses, at=now())
-    return {"revision": revision, "taxonomy_keys_added": added}
-
-
-# --------------------------------------------------------------------------- policies
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    policy: PolicyVersion
-    changes: list[Change]
-    created: bool
-
-
-def publish_policy(
-    engine: sa.Engine,
-    path: Path,
-    *,
-    notice_days: int,
-    now: Clock = utcnow,
-    rules: DeadlineRules | None = None,
-) -> Published:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
-    policy = parse_policy(text, name=str(path))
-    with engine.begin() as conn:
-        validate_policy(policy, ledger.load_taxonomy(conn), name=str(path))
-        stored = ledger.stored_policy_sha(conn, policy.version)
-        history = ledger.load_history(conn)
-        if stored is not None:
-            if stored == policy.sha256:
-                previous = _previous(history, policy)
-                return Published(
-                    history.get(policy.version) or policy, _diff(previous, policy), False
-                )
-            raise PolicyError(
-                "immutability",
-                f"{path}: version {policy.version!r} is already published with different "
-                "content; publish a new version instead",
-            )
-        previous = history.latest()
-        changes = check_publication(policy, previous, notice_days=notice_days, name=str(path))
-        ledger.insert_policy(conn, policy, at=now())
-        # A version that drops a scope opens orders for datasets built on it (issue 5).
-        store_remediation.open_for_policy(
-            conn, previous, policy, at=now(), rules=rules or DeadlineRules()
-        )
-    logger.info("policy version published (%d changes)", len(changes))
-    return Published(policy, changes, True)
-
-
-def _previous(history: PolicyHistory, policy: PolicyVersion) -> PolicyVersion | None:
-    before = [v for v in history.versions if v.effective_from < policy.effective_from]
-    return before[-1] if before else None
-
-
-def _diff(old: PolicyVersion | None, new: PolicyVersion) -> list[Change]:
-    from consentgate.policy import diff
-
-    return diff(old, new)
-
-
-def policy_history(engine: sa.Engine) -> PolicyHistory:
-    with engine.connect() as conn:
-        return ledger.load_history(conn)
-
-
-def list_policies(engine: sa.Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        history = ledger.load_history(conn)
-        rows = ledger.policy_rows(conn)
-    out = []
-    for r in rows:
-        v = history.get(r.version)
-        out.append(
-            {
-                "version": r.version,
-                "published_at": format_timestamp(r.published_at),
-                "effective_from": format_timestamp(r.effective_from),
-                "settings": [s.id for s in v.settings] if v else [],
-                "sha256": r.sha256,
-            }
-        )
-    return out
-
-
-def get_policy(engine: sa.Engine, version: str) -> PolicyVersion:
-    policy = policy_history(engine).get(version)
-    if policy is None:
-        raise NotFound("policy version", version)
-    return policy
-
-
-def diff_policies(engine: sa.Engine, a: str, b: str) -> list[Change]:
-    history = policy_history(engine)
-    old, new = history.get(a), history.get(b)
-    if old is None:
-        raise NotFound("policy version", a)
-    if new is None:
-        raise NotFound("policy version", b)
-    return _diff(old, new)
 
 
 # --------------------------------------------------------------------------- members and events
@@ -483,112 +357,3 @@ def scope_consent(
     return core.effective_consent(
         member, scope, events=events, history=history, at=at, known_at=known_at or utcnow()
     )
-
-
-def check_recipient(history: PolicyHistory, use: str, recipient: str, at: datetime) -> None:
-    """Refuse a third-party recipient the policy in force at ``at`` does not allow for ``use``."""
-    if recipient == FIRST_PARTY:
-        return
-    from consentgate.errors import RecipientRefused
-
-    policy = history.in_force(at)
-    if policy is None:
-        raise RecipientRefused(f"no policy version is in force at {format_timestamp(at)}")
-    r = policy.recipient(recipient)
-    if r is None:
-        raise RecipientRefused(
-            f"recipient {recipient!r} is not named by policy {policy.version!r} in force at {format_timestamp(at)}"
-        )
-    reason = r.allows(use, at)
-    if reason:
-        raise RecipientRefused(reason)
-
-
-def build_snapshot(
-    engine: sa.Engine,
-    *,
-    use: str,
-    recipient: str,
-    as_of: datetime,
-    known_at: datetime | None = None,
-    record: bool = True,
-    now: Clock = utcnow,
-    refuse_recipient: bool = True,
-) -> ConsentSnapshot:
-    """Compute (and record, with an audit entry) the consent snapshot for (use, recipient, as_of).
-
-    ``refuse_recipient`` False: compute it even for a third party the policy does not
-    allow at ``as_of`` (an audit reports that instead of refusing).
-    """
-    known_at = known_at or now()
-    with engine.begin() as conn:
-        taxonomy = ledger.load_taxonomy(conn)
-        taxonomy.check_use(use, where="--use")
-        history = ledger.load_history(conn)
-        if not history.versions:
-            raise UsageError("no policy version is published yet")
-        if refuse_recipient:
-            check_recipient(history, use, recipient, as_of)
-        categories = history.scope_categories(use, recipient)
-        from consentgate.policy import settings_touching
-
-        settings = settings_touching(history, [Scope(use, c, recipient) for c in categories])
-        snap = core.compute_snapshot(
-            members=ledger.members_table(conn, known_at=known_at),
-            moves=ledger.moves_table(conn, as_of=as_of, known_at=known_at),
-            events=ledger.events_table(conn, as_of=as_of, known_at=known_at, settings=settings),
-            history=history,
-            use=use,
-            recipient=recipient,
-            as_of=as_of,
-            known_at=known_at,
-        )
-        if record:
-            ledger.record_snapshot(conn, snap, sha256=snap.sha256, at=now())
-    logger.info("snapshot computed: %d grant rows", snap.grants.num_rows)
-    return snap
-
-
-def build_snapshots(
-    engine: sa.Engine,
-    *,
-    use: str,
-    recipient: str,
-    as_of: datetime,
-    built_at: datetime,
-) -> tuple[ConsentSnapshot, ConsentSnapshot]:
-    """The two snapshots a build is judged by (DESIGN.md "Record eligibility"): consent at
-    the cutoff ``as_of`` and at the build time ``built_at``, both as known at the build
-    time (not recorded here: a build records them when it registers its dataset).
-
-    Refuses a cutoff after the build time, and a third party the policy does not allow
-    for ``use`` at either time. When ``as_of`` is the build time, one snapshot serves both.
-    """
-    if as_of > built_at:
-        raise InvalidInput(
-            f"--as-of {format_timestamp(as_of)} is after the build time "
-            f"{format_timestamp(built_at)}: a dataset's cutoff cannot be in the future"
-        )
-    at_cutoff = build_snapshot(
-        engine, use=use, recipient=recipient, as_of=as_of, known_at=built_at, record=False
-    )
-    if as_of == built_at:
-        return at_cutoff, at_cutoff
-    at_build = build_snapshot(
-        engine, use=use, recipient=recipient, as_of=built_at, known_at=built_at, record=False
-    )
-    return at_cutoff, at_build
-
-
-def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:
-    """Write the snapshot's grants Parquet atomically; return its sha256."""
-    return write_atomic(out, snapshot.grants_parquet_bytes())
-
-
-def verify_audit(engine: sa.Engine) -> store_audit.VerifyReport:
-    from consentgate.store import registry
-
-    with engine.connect() as conn:
-        report = store_audit.verify(conn)
-        registry.verify_members(conn)
-        return report

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import sqlalchemy as sa
@@ -16,8 +16,10 @@ from rich.table import Table
 from consentgate import ids
 from consentgate.config import Settings
 from consentgate.errors import UsageError
-from consentgate.store.engine import check_current, make_engine
 from consentgate.timestamps import parse_timestamp
+
+if TYPE_CHECKING:
+    from consentgate.workspace.context import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,19 +27,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 @dataclass
 class AppContext:
     settings: Settings
-    _engine: sa.Engine | None = field(default=None, repr=False)
+    _workspace: Workspace | None = field(default=None, repr=False)
+
+    def workspace(self, *, check: bool = True) -> Workspace:
+        """The workspace of the settings, built once (see ``Workspace.from_settings``)."""
+        if self._workspace is None:
+            from consentgate.workspace.context import Workspace
+
+            self._workspace = Workspace.from_settings(self.settings, check=check)
+        return self._workspace
 
     def engine(self, *, check: bool = True) -> sa.Engine:
         """The ledger's engine; with ``check``, the schema must be current, and every
         dataset publication a crash interrupted is finished first."""
-        if self._engine is None:
-            self._engine = make_engine(self.settings.db_url)
-            if check:
-                check_current(self._engine)
-                from consentgate.workspace.publication import recover
-
-                recover(self._engine)
-        return self._engine
+        return self.workspace(check=check).engine
 
 
 pass_app = click.make_pass_decorator(AppContext)

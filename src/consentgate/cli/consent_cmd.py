@@ -21,7 +21,6 @@ from consentgate.cli.common import (
     print_table,
 )
 from consentgate.timestamps import format_timestamp, utcnow
-from consentgate.workspace.remediation import rules_from
 
 ON_ERROR = click.Choice(["refuse", "skip"])
 
@@ -127,7 +126,7 @@ def consent_import(
     """Import consent events from JSONL (idempotent by event_id)."""
     _report(
         workspace.import_events(
-            app.engine(), file, on_error=on_error, rejects=rejects, rules=rules_from(app.settings)
+            app.engine(), file, on_error=on_error, rejects=rejects, rules=app.workspace().rules
         ),
         "Consent events",
         as_json,
@@ -167,10 +166,8 @@ def consent_record(
     as_json: bool,
 ) -> None:
     """Record one consent event for MEMBER."""
-    import uuid
-
     record = {
-        "event_id": event_id or f"ev-{uuid.uuid4().hex}",
+        "event_id": event_id,
         "member_id": member,
         "type": etype,
         "setting": setting,
@@ -180,7 +177,7 @@ def consent_record(
         "source": source,
     }
     record = {k: v for k, v in record.items() if v is not None}
-    event, created = workspace.record_event(app.engine(), record, rules=rules_from(app.settings))
+    event, created = workspace.record_event(app.engine(), record, rules=app.workspace().rules)
     data = {
         "event_id": event.event_id,
         "created": created,

@@ -10,7 +10,6 @@ import click
 from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app, print_table
 from consentgate.timestamps import format_timestamp
-from consentgate.workspace.remediation import rules_from
 
 
 @click.command()
@@ -25,10 +24,8 @@ from consentgate.workspace.remediation import rules_from
 def init(app: AppContext, taxonomy_file: Path | None, as_json: bool) -> None:
     """Create or upgrade the ledger database (idempotent) and the log's signing key."""
     engine = app.engine(check=False)
-    result = workspace.init_workspace(engine, taxonomy_file=taxonomy_file)
     key_file = app.settings.signing_key_path
-    result["public_key"] = workspace.ensure_signing_key(engine, key_file)
-    result["signing_key"] = str(key_file)
+    result = workspace.init_workspace(engine, taxonomy_file=taxonomy_file, key_file=key_file)
     if as_json:
         echo_json(result)
         return
@@ -59,7 +56,7 @@ def publish(app: AppContext, file: Path, notice_days: int | None, as_json: bool)
     """Validate FILE against the publication rules and publish it."""
     days = app.settings.notice_days if notice_days is None else notice_days
     result = workspace.publish_policy(
-        app.engine(), file, notice_days=days, rules=rules_from(app.settings)
+        app.engine(), file, notice_days=days, rules=app.workspace().rules
     )
     material = [c for c in result.changes if c.material]
     if as_json:

@@ -145,7 +145,7 @@ def models_register(
         unlearning=unlearning,
         deployed_to=deployed_to,
         artifact=artifact,
-        rules=workspace.rules_from(app.settings),
+        rules=app.workspace().rules,
     )
     if as_json:
         echo_json(_jsonable(row))

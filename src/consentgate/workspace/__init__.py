@@ -4,6 +4,8 @@ A workspace is a ledger database plus its key files and outbox. Use cases take a
 values, call the pure core and the store, and return values; they never print. One module
 per concept of DESIGN.md:
 
+* ``context`` — ``Workspace``: engine, signing key, outbox and deadline rules, built once
+  from the settings;
 * ``policies`` — set up a workspace, publish, list, show and diff policy versions;
 * ``consent`` — import members and events, record an event, move a member, consent status;
 * ``snapshots`` — consent snapshots for (use, recipient, as of);
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         record_event,
         scope_consent,
     )
+    from consentgate.workspace.context import Workspace, rules_from
     from consentgate.workspace.dataset_remediation import (
         Remediated,
         fresh_snapshot,
@@ -100,7 +103,6 @@ if TYPE_CHECKING:
     from consentgate.workspace.remediation import (
         list_orders,
         open_for_policy,
-        rules_from,
     )
     from consentgate.workspace.reports import (
         dsar,
@@ -117,6 +119,7 @@ if TYPE_CHECKING:
     )
 
 _MODULES: dict[str, tuple[str, ...]] = {
+    "context": ("Workspace", "rules_from"),
     "policies": (
         "init_workspace",
         "Published",
@@ -156,7 +159,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     "models": ("UNLEARNING", "register_model", "list_models", "train_model"),
     "retraining": ("Retrained", "retrain"),
-    "remediation": ("rules_from", "list_orders", "open_for_policy"),
+    "remediation": ("list_orders", "open_for_policy"),
     "notices": ("SentNotice", "send_notices", "list_notices", "acknowledge_notice"),
     "reports": ("dsar",),
     "log": (
@@ -187,6 +190,7 @@ __all__ = [
     "Retrained",
     "Rotation",
     "SentNotice",
+    "Workspace",
     "acknowledge_notice",
     "build",
     "build_snapshot",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
 from consentgate.store import erasure as store_erasure
 from consentgate.store import ledger
-from consentgate.store import remediation as store_remediation
 from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.workspace.remediation import open_for_events
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def _store_events(
     stored = ledger.insert_events(conn, new, at=at)
     # A withdrawal, a denial after a default-on or an erasure opens remediation orders for
     # everything holding the member's data, in the same transaction (issue 5).
-    store_remediation.open_for_events(conn, stored, at=at, rules=rules)
+    open_for_events(conn, stored, at=at, rules=rules)
     # Then the erasure itself (DESIGN.md "Erasure"), still in the same transaction.
     erasing = sorted({e.member_id for e in stored if e.type is core.EventType.ERASE})
     return len(new), same, store_erasure.erase(conn, erasing, at=at) if erasing else None
@@ -269,8 +270,14 @@ def record_event(
     recorded_at: datetime | None = None,
     rules: DeadlineRules | None = None,
 ) -> tuple[core.ConsentEvent, bool]:
-    """Record one event given as an event object (the JSONL format). True when new."""
+    """Record one event given as an event object (the JSONL format). True when new.
+
+    Without an ``event_id`` (the idempotency key) one is generated (``ev-`` and 32 hex
+    digits), so the event is always new.
+    """
     at = now()
+    if record.get("event_id") is None:
+        record = {**record, "event_id": f"ev-{uuid.uuid4().hex}"}
     with engine.begin() as conn:
         history = ledger.load_history(conn)
         mid = record.get("member_id")

@@ -19,7 +19,6 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate import consent as core
-from consentgate import workspace
 from consentgate.errors import Conflict
 from consentgate.gate.batch import Columns, prepare
 from consentgate.gate.manifest import MANIFEST_NAME
@@ -32,6 +31,7 @@ from consentgate.store import remediation as store
 from consentgate.store.audit import workspace_secret
 from consentgate.timestamps import Clock, format_timestamp, utcnow
 from consentgate.workspace.dataset_files import manifest_of, registered_dataset
+from consentgate.workspace.proofs import member_commitment
 from consentgate.workspace.publication import Publication, keep_registered
 from consentgate.workspace.remediation import members_of, unsent_notice_orders
 
@@ -189,7 +189,7 @@ def remediate(
     def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
         counts_of.append(member_counts)
         ids = member_counts.column("member_id").to_pylist()
-        return workspace.member_commitment(key, ids, str(manifest["dataset_id"]))
+        return member_commitment(key, ids, str(manifest["dataset_id"]))
 
     def register(
         conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str

@@ -18,7 +18,6 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from consentgate import workspace
 from consentgate.errors import (
     InvalidInput,
     NotFound,
@@ -38,7 +37,9 @@ from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, utcnow
+from consentgate.workspace.proofs import member_commitment
 from consentgate.workspace.publication import Publication, keep_registered
+from consentgate.workspace.snapshots import build_snapshot, build_snapshots, check_recipient
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def build(
             "--no-redact is refused (use --profile to choose the rules)"
         )
     check_categories(engine, source, column_map)
-    at_cutoff, at_build = workspace.build_snapshots(
+    at_cutoff, at_build = build_snapshots(
         engine, use=use, recipient=recipient, as_of=as_of, built_at=built_at
     )
     with engine.connect() as conn:
@@ -107,7 +108,7 @@ def build(
     def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
         counts_of.append(member_counts)
         ids = member_counts.column("member_id").to_pylist()
-        return workspace.member_commitment(key, ids, str(manifest["dataset_id"]))
+        return member_commitment(key, ids, str(manifest["dataset_id"]))
 
     def register(
         conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str
@@ -257,7 +258,7 @@ def exposure(
     with; ``profile`` overrides it (other datasets: the shipped profile). A third party
     the policy did not allow at ``as_of`` is reported, not refused.
     """
-    snap = workspace.build_snapshot(
+    snap = build_snapshot(
         engine, use=use, recipient=recipient, as_of=as_of, record=False, refuse_recipient=False
     )
     with engine.connect() as conn:
@@ -265,7 +266,7 @@ def exposure(
         key = store_audit.workspace_secret(conn)
     problem: str | None = None
     try:
-        workspace.check_recipient(history, use, recipient, as_of)
+        check_recipient(history, use, recipient, as_of)
     except RecipientRefused as exc:
         problem = str(exc)
     manifest = read_manifest(source) if (source / MANIFEST_NAME).is_file() else None

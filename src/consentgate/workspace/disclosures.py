@@ -9,13 +9,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import workspace
 from consentgate.errors import Conflict, InvalidInput, RecipientRefused, UsageError
 from consentgate.store import ledger
 from consentgate.store import remediation as store
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, format_timestamp, utcnow
 from consentgate.workspace.dataset_files import registered_dataset
+from consentgate.workspace.remediation import follow_dataset_orders
+from consentgate.workspace.snapshots import check_recipient
 
 
 def disclose(
@@ -60,7 +61,7 @@ def disclose(
             )
         if ds["status"] != "active":
             raise Conflict(f"dataset {dataset_id} is {ds['status']}; disclose its current version")
-        workspace.check_recipient(ledger.load_history(conn), ds["use"], recipient, when)
+        check_recipient(ledger.load_history(conn), ds["use"], recipient, when)
         values = store.record_disclosure(
             conn,
             dataset_id=dataset_id,
@@ -76,7 +77,7 @@ def disclose(
             values["evidence"] = store.record_disclosure_evidence(
                 conn, str(values["disclosure_id"]), {"note": evidence.strip()}, at=stamp
             )
-        store.follow_dataset_orders(conn, dataset_id, recipient=recipient, at=stamp)
+        follow_dataset_orders(conn, dataset_id, recipient=recipient, at=stamp)
     return values
 
 

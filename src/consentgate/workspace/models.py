@@ -27,7 +27,7 @@ from consentgate.store import remediation as store
 from consentgate.timestamps import Clock, utcnow
 from consentgate.unlearn import load_model, read_rows, save_model, shard_fingerprint, train_shards
 from consentgate.workspace.dataset_files import parts_of, registered_dataset
-from consentgate.workspace.remediation import members_of
+from consentgate.workspace.remediation import follow_dataset_orders, members_of
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def register_model(
             frozenset(trained) if trained is not None else None,
         )
         for d in datasets:
-            store.follow_dataset_orders(conn, d["dataset_id"], model=facts, at=at)
+            follow_dataset_orders(conn, d["dataset_id"], model=facts, at=at)
     logger.info("model registered (version %d, %d datasets)", version, len(datasets))
     return values
 

@@ -18,7 +18,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from consentgate import workspace
 from consentgate.errors import NotFound
 from consentgate.files import write_atomic
 from consentgate.gate.batch import Columns
@@ -43,6 +42,7 @@ from consentgate.workspace.dataset_files import (
     registered_dataset,
     removed_on_failure,
 )
+from consentgate.workspace.log import ensure_signing_key
 from consentgate.workspace.remediation import unsent_notice_orders
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _owned_by(batch: pa.RecordBatch, members: pa.Array, columns: Columns) -> lis
 
 
 def _signer(engine: sa.Engine, key_file: Path) -> Signer:
-    workspace.ensure_signing_key(engine, key_file)  # creates it, or refuses another ledger's
+    ensure_signing_key(engine, key_file)  # creates it, or refuses another ledger's
     return load_signer(key_file)
 
 

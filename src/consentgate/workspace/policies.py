@@ -23,16 +23,28 @@ from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
 from consentgate.store import ledger
-from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import parse_taxonomy_file
 from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.workspace.remediation import open_orders_for_policy
 
 logger = logging.getLogger(__name__)
 
 
 def init_workspace(
-    engine: sa.Engine, *, taxonomy_file: Path | None = None, now: Clock = utcnow
+    engine: sa.Engine,
+    *,
+    taxonomy_file: Path | None = None,
+    key_file: Path | None = None,
+    now: Clock = utcnow,
 ) -> dict[str, Any]:
+    """Create or upgrade the ledger (idempotent), add the taxonomy keys of ``taxonomy_file``
+    and, with ``key_file``, create the log's signing key there unless it exists.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> workspace.init_workspace(make_engine("sqlite://"))["taxonomy_keys_added"]
+    0
+    """
     revision = store_engine.upgrade(engine)
     added = 0
     with engine.begin() as conn:
@@ -40,7 +52,13 @@ def init_workspace(
         if taxonomy_file is not None:
             cats, uses = parse_taxonomy_file(taxonomy_file)
             added = ledger.add_taxonomy_keys(conn, categories=cats, uses=uses, at=now())
-    return {"revision": revision, "taxonomy_keys_added": added}
+    result: dict[str, Any] = {"revision": revision, "taxonomy_keys_added": added}
+    if key_file is not None:
+        from consentgate.workspace.log import ensure_signing_key
+
+        result["public_key"] = ensure_signing_key(engine, key_file)
+        result["signing_key"] = str(key_file)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +100,7 @@ def publish_policy(
         changes = check_publication(policy, previous, notice_days=notice_days, name=str(path))
         ledger.insert_policy(conn, policy, at=now())
         # A version that drops a scope opens orders for datasets built on it (issue 5).
-        store_remediation.open_for_policy(
-            conn, previous, policy, at=now(), rules=rules or DeadlineRules()
-        )
+        open_orders_for_policy(conn, previous, policy, at=now(), rules=rules or DeadlineRules())
     logger.info("policy version published (%d changes)", len(changes))
     return Published(policy, changes, True)
 

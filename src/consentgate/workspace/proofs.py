@@ -17,7 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import workspace
 from consentgate.errors import AuditChainBroken, NotFound
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
@@ -27,6 +26,12 @@ from consentgate.tlog.membership import MembershipProof, MemberTree, member_key,
 from consentgate.tlog.policy import TlogPolicy
 from consentgate.tlog.receipts import LoggedCheckpoint, log_origin
 from consentgate.tlog.statements import build_membership_proof
+from consentgate.workspace.log import (
+    check_entry,
+    covering_checkpoint,
+    ledger_signer,
+    require_quorum,
+)
 from consentgate.workspace.witnessing import cosigners, witnessed
 
 
@@ -108,10 +113,10 @@ def prove_member_tlog(
         if row is None:
             raise NotFound("dataset", dataset_id)
         origin = log_origin(store_tlog.ensure_workspace_id(conn))
-        signer, chain = workspace.ledger_signer(conn, key_file, origin)
+        signer, chain = ledger_signer(conn, key_file, origin)
         entry = store_tlog.latest_entry(conn, "datasets", dataset_id)
         stored = store_tlog.dataset_row(conn, dataset_id)
-        workspace.check_entry(conn, "datasets", stored, entry, "the dataset's registry row")
+        check_entry(conn, "datasets", stored, entry, "the dataset's registry row")
         assert entry is not None
         key = store_audit.workspace_secret(conn)
         tree = MemberTree(
@@ -119,7 +124,7 @@ def prove_member_tlog(
         )
         secret = member_secret(key, member_id)
         mine = member_key(secret, member_id, dataset_id)
-        cp, result = workspace.covering_checkpoint(
+        cp, result = covering_checkpoint(
             conn,
             signer,
             chain,
@@ -146,7 +151,7 @@ def prove_member_tlog(
                 member_proof=tree.prove(mine, dataset_id=dataset_id),
                 log_keys=chain,
             )
-    workspace.require_quorum(policy, cp, result)
+    require_quorum(policy, cp, result)
     if text is None:  # pragma: no cover - require_quorum raised
         raise AuditChainBroken("the checkpoint is not witnessed")
     return IssuedTlogProof(

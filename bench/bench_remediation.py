@@ -90,7 +90,12 @@ def workspace_for(work: Path, members: int) -> Any:
     workspace.init_workspace(engine)
     data = ROOT / "src" / "consentgate" / "data"
     for v in ("v1", "v2"):
-        workspace.publish_policy(engine, data / f"policy-{v}.yaml", notice_days=30)
+        workspace.publish_policy(
+            engine,
+            (data / f"policy-{v}.yaml").read_text(encoding="utf-8"),
+            name=str(data / f"policy-{v}.yaml"),
+            notice_days=30,
+        )
     names = gd.member_ids(members).to_pylist()
     (work / "members.csv").write_text(
         "member_id,jurisdiction\n" + "".join(f"{m},EU\n" for m in names)

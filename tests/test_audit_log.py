@@ -60,7 +60,9 @@ def log(engine: sa.Engine, tmp_path: Path, key_file: Path) -> sa.Engine:
     workspace.ensure_signing_key(engine, key_file)
     policy = tmp_path / "v1.yaml"
     policy.write_text(policy_yaml("v1", settings=[setting(defaults={"*": "off"})]))
-    workspace.publish_policy(engine, policy, notice_days=30)
+    workspace.publish_policy(
+        engine, policy.read_text(encoding="utf-8"), name=str(policy), notice_days=30
+    )
     members = tmp_path / "members.jsonl"
     members.write_text(
         "".join(json.dumps({"member_id": m, "jurisdiction": "EU"}) + "\n" for m in MEMBERS)

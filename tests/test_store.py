@@ -34,7 +34,9 @@ def _publish(
 ) -> workspace.Published:
     path = tmp_path / f"{version}.yaml"
     path.write_text(policy_yaml(version, **kw))  # type: ignore[arg-type]
-    return workspace.publish_policy(engine, path, notice_days=30)
+    return workspace.publish_policy(
+        engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
+    )
 
 
 def _members(

@@ -83,7 +83,9 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     for name in ("policy-v1.yaml", "policy-v2.yaml"):
         path = directory / name
         path.write_text(_example(name), encoding="utf-8")
-        published = workspace.publish_policy(engine, path, notice_days=30)
+        published = workspace.publish_policy(
+            engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
+        )
         material = [c for c in published.changes if c.material]
         echo(
             f"   published {published.policy.version}: effective {format_timestamp(published.policy.effective_from)}, {len(material)} material change(s)"
@@ -95,7 +97,9 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
         path = directory / name
         path.write_text(_example(name), encoding="utf-8")
         try:
-            workspace.publish_policy(engine, path, notice_days=30)
+            workspace.publish_policy(
+                engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
+            )
             echo(f"   UNEXPECTED: {name} was accepted")
         except ConsentgateError as exc:
             echo(f"   refused ({why}): {str(exc).splitlines()[0][:160]}")

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from consentgate.cli.common import AppContext, pass_app
+from consentgate.cli.common import AppContext, flags_in_errors, pass_app
 from consentgate.config import Settings
 from consentgate.errors import ConsentgateError
 
@@ -63,6 +63,7 @@ def _register() -> None:
         demo_cmd,
     ):
         for command in module.COMMANDS:
+            flags_in_errors(command)
             cli.add_command(command)
 
 

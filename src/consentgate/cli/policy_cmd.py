@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from consentgate import workspace
-from consentgate.cli.common import AppContext, echo_json, json_option, pass_app, print_table
+from consentgate.cli.common import (
+    AppContext,
+    echo_json,
+    json_option,
+    pass_app,
+    print_table,
+    read_text,
+)
 from consentgate.timestamps import format_timestamp
 
 
@@ -56,7 +63,11 @@ def publish(app: AppContext, file: Path, notice_days: int | None, as_json: bool)
     """Validate FILE against the publication rules and publish it."""
     days = app.settings.notice_days if notice_days is None else notice_days
     result = workspace.publish_policy(
-        app.engine(), file, notice_days=days, rules=app.workspace().rules
+        app.engine(),
+        read_text(file),
+        name=str(file),
+        notice_days=days,
+        rules=app.workspace().rules,
     )
     material = [c for c in result.changes if c.material]
     if as_json:

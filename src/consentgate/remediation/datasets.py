@@ -174,8 +174,8 @@ def _scan_part(
     missing = [c for c in needed if c not in pf.schema_arrow.names]
     if missing:
         raise SchemaMismatch(
-            f"{path}: columns {missing} are missing (was the dataset built with --map? "
-            "give the same --map)"
+            f"{path}: columns {missing} are missing (was the dataset built with a column map? "
+            "give the same `column_map`)"
         )
     masks = [
         tally.add(batch, columns, index, owners)

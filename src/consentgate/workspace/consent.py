@@ -125,7 +125,7 @@ def move_member(
     on (append-only; audited). Nothing is recorded when, as known now, the member already is
     in ``jurisdiction`` at ``effective_at``."""
     if not ingest.JURISDICTION.match(jurisdiction):
-        raise InvalidInput("--jurisdiction: expected a code like US, US-CA, EU")
+        raise InvalidInput("`jurisdiction`: expected a code like US, US-CA, EU")
     at = now()
     with engine.begin() as conn:
         if ledger.get_member(conn, member_id) is None:

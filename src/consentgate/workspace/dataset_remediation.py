@@ -156,7 +156,7 @@ def remediate(
             if unsent:
                 raise Conflict(
                     f"{len(unsent)} deletion notice(s) for this dataset are not sent yet; "
-                    "run `consentgate notices send` before --purge (they list its records)"
+                    "send them (`send_notices`) before `purge` (they list its records)"
                 )
     old_manifest = manifest_of(ds)
     snap = fresh_snapshot(

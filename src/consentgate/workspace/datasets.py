@@ -80,7 +80,7 @@ def build(
     if third_party and redactor is None:
         raise UsageError(
             "a dataset for a third party is always redacted and carries no member ids: "
-            "--no-redact is refused (use --profile to choose the rules)"
+            "building without a redactor is refused (`redactor`: give a redaction profile)"
         )
     check_categories(engine, source, column_map)
     at_cutoff, at_build = build_snapshots(
@@ -184,7 +184,7 @@ def _guard_existing(
         shutil.rmtree(staged, ignore_errors=True)  # a publisher owns what it refuses
         raise InvalidInput(
             f"{final}: already holds dataset {existing['dataset_id']}; this build gives "
-            f"another dataset ({data['dataset_id']}); choose another --out (nothing was written)"
+            f"another dataset ({data['dataset_id']}); choose another `out_dir` (nothing was written)"
         )
 
     return publish

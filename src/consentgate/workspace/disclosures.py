@@ -40,17 +40,17 @@ def disclose(
     stamp = now()
     when = at or stamp
     if historical and not (evidence and evidence.strip()):
-        raise UsageError("--historical needs --evidence: where the proof of the delivery is kept")
+        raise UsageError("`historical` needs `evidence`: where the proof of the delivery is kept")
     if evidence is not None and not historical:
-        raise UsageError("--evidence goes with --historical")
+        raise UsageError("`evidence` goes with `historical`")
     with engine.begin() as conn:
         ds = registered_dataset(conn, dataset_id)
         if when < ds["created_at"] and not historical:
             raise InvalidInput(
-                f"--at {format_timestamp(when)} is before dataset {dataset_id} was registered "
+                f"`at` {format_timestamp(when)} is before dataset {dataset_id} was registered "
                 f"({format_timestamp(ds['created_at'])}): a delivery of the dataset cannot "
-                "precede it; to record an earlier delivery of its data, give --historical "
-                "with --evidence"
+                "precede it; to record an earlier delivery of its data, give `historical` "
+                "with `evidence`"
             )
         if recipient == FIRST_PARTY:
             raise InvalidInput("first_party is not a third party: nothing to disclose")

@@ -262,7 +262,7 @@ def verify_log(
         if (stored or given or published) and keys is None:
             raise UsageError(
                 f"{len(stored) + len(given)} signed checkpoints to check but no verifier key: "
-                f"give --public-key FILE (what `audit public-key` prints), --policy FILE, "
+                f"give `public_key` (the log's verifier key), `policy` (a tlog-policy), "
                 f"or the signing key {key_file}"
             )
         assert origin is not None or not (stored or given or published)
@@ -316,7 +316,8 @@ def _quorum(policy: TlogPolicy, cp: LoggedCheckpoint, origin: str) -> tuple[str,
     except AuditChainBroken as exc:
         raise AuditChainBroken(
             f"{cp.label} (the latest, size {cp.size}) is not witnessed under the policy: "
-            f"{exc}; run `consentgate log publish DIR --policy FILE`"
+            f"{exc}; publish the log under the policy first (`publish_log`), which has its "
+            "checkpoint witnessed"
         ) from exc
 
 

@@ -48,17 +48,17 @@ def _check_trained_shards(
     if unlearning == "sisa":
         if unsharded:
             problems.append(
-                f"--unlearning sisa needs sharded datasets; not sharded: {', '.join(unsharded)}"
+                f"`unlearning` sisa needs sharded datasets; not sharded: {', '.join(unsharded)}"
             )
         if len(counts) > 1:
-            problems.append(f"--unlearning sisa needs one shard count, got {sorted(counts)}")
+            problems.append(f"`unlearning` sisa needs one shard count, got {sorted(counts)}")
     if trained_shards is not None:
         if unsharded:
-            problems.append("--trained-shards needs sharded datasets")
+            problems.append("`trained_shards` needs sharded datasets")
         top = min(counts) if counts else 0
         bad = [s for s in trained_shards if not 0 <= s < top]
         if bad:
-            problems.append(f"--trained-shards: {bad} outside 0..{top - 1}")
+            problems.append(f"`trained_shards`: {bad} outside 0..{top - 1}")
     return problems
 
 
@@ -107,11 +107,11 @@ def register_model(
     """
     problems = []
     if not _NAME.fullmatch(name):
-        problems.append(f"NAME: {name!r} (letters, digits, '.', '_', '-'; at most 200)")
+        problems.append(f"`name`: {name!r} (letters, digits, '.', '_', '-'; at most 200)")
     if unlearning not in UNLEARNING:
-        problems.append(f"--unlearning: {unlearning!r} (want {'|'.join(UNLEARNING)})")
+        problems.append(f"`unlearning`: {unlearning!r} (want {'|'.join(UNLEARNING)})")
     if not dataset_ids:
-        problems.append("--dataset: at least one dataset is needed")
+        problems.append("`dataset_ids`: at least one dataset is needed")
     if problems:
         raise InvalidInput("cannot register the model", problems)
     at = now()

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate.errors import InvalidInput, NotFound, PolicyError
+from consentgate.errors import NotFound, PolicyError
 from consentgate.policy import (
     Change,
     PolicyHistory,
@@ -70,19 +70,29 @@ class Published:
 
 def publish_policy(
     engine: sa.Engine,
-    path: Path,
+    text: str,
     *,
+    name: str = "policy",
     notice_days: int,
     now: Clock = utcnow,
     rules: DeadlineRules | None = None,
 ) -> Published:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
-    policy = parse_policy(text, name=str(path))
+    """Validate the policy version ``text`` (YAML; ``name`` is how errors locate it) against
+    the publication rules and publish it; publishing the same version again is a no-op
+    (``created`` False).
+
+    >>> from pathlib import Path
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> text = Path("examples/policy-v1.yaml").read_text(encoding="utf-8")
+    >>> workspace.publish_policy(engine, text, notice_days=30).created
+    True
+    """
+    policy = parse_policy(text, name=name)
     with engine.begin() as conn:
-        validate_policy(policy, ledger.load_taxonomy(conn), name=str(path))
+        validate_policy(policy, ledger.load_taxonomy(conn), name=name)
         stored = ledger.stored_policy_sha(conn, policy.version)
         history = ledger.load_history(conn)
         if stored is not None:
@@ -93,11 +103,11 @@ def publish_policy(
                 )
             raise PolicyError(
                 "immutability",
-                f"{path}: version {policy.version!r} is already published with different "
+                f"{name}: version {policy.version!r} is already published with different "
                 "content; publish a new version instead",
             )
         previous = history.latest()
-        changes = check_publication(policy, previous, notice_days=notice_days, name=str(path))
+        changes = check_publication(policy, previous, notice_days=notice_days, name=name)
         ledger.insert_policy(conn, policy, at=now())
         # A version that drops a scope opens orders for datasets built on it (issue 5).
         open_orders_for_policy(conn, previous, policy, at=now(), rules=rules or DeadlineRules())

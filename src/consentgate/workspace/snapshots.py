@@ -62,7 +62,7 @@ def build_snapshot(
     known_at = known_at or now()
     with engine.begin() as conn:
         taxonomy = ledger.load_taxonomy(conn)
-        taxonomy.check_use(use, where="--use")
+        taxonomy.check_use(use, where="`use`")
         history = ledger.load_history(conn)
         if not history.versions:
             raise UsageError("no policy version is published yet")
@@ -105,7 +105,7 @@ def build_snapshots(
     """
     if as_of > built_at:
         raise InvalidInput(
-            f"--as-of {format_timestamp(as_of)} is after the build time "
+            f"`as_of` {format_timestamp(as_of)} is after the build time "
             f"{format_timestamp(built_at)}: a dataset's cutoff cannot be in the future"
         )
     at_cutoff = build_snapshot(

@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _commands(group: click.Group, prefix: str = "consentgate") -> list[str]:
     out = []
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None
         path = f"{prefix} {name}"
         if isinstance(cmd, click.Group):
             out.extend(_commands(cmd, path))

@@ -465,3 +465,11 @@ def test_upgrade_from_0004_keeps_members_and_the_audit_trail(db_url: str, tmp_pa
     assert workspace.consent_status(eng, "old1", "ai_posts", at=day(60))["state"] == "default_off"
     assert workspace.verify_audit(eng).rows == 3
     eng.dispose()
+
+
+def test_head_revision_is_the_migrations_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from consentgate.store.engine import HEAD_REVISION, MIGRATIONS
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION

@@ -3,21 +3,140 @@
 Each command parses options, calls one use case, and renders the result (a rich table, or
 JSON with ``--json``). Errors: ``ConsentgateError`` → ``Error: ...`` on stderr and its exit
 code (1 refused input, 2 usage); click's own usage errors exit 2.
+
+Start-up is lazy: ``consentgate --help`` lists the commands from the table below without
+importing them, and a command imports only its own module (and what its use case needs).
+``tests/test_cli_startup.py`` checks that the table matches the commands.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
-from consentgate.cli.common import AppContext, flags_in_errors, pass_app
-from consentgate.config import Settings
 from consentgate.errors import ConsentgateError
 
+# name -> (module under consentgate.cli, short help shown by --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "policy_cmd",
+        "Create or upgrade the ledger database (idempotent) and the log's signing key.",
+    ),
+    "policy": ("policy_cmd", "Publish and inspect policy versions."),
+    "members": (
+        "consent_cmd",
+        "Import members (data subjects) and record their jurisdiction moves.",
+    ),
+    "consent": ("consent_cmd", "Record consent events and query effective consent."),
+    "snapshot": (
+        "consent_cmd",
+        "Write the consent snapshot (member_id, category, covers_from) for (use, recipient, as-of).",
+    ),
+    "build": (
+        "dataset_cmd",
+        "Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.",
+    ),
+    "datasets": ("dataset_cmd", "List registered datasets."),
+    "impact": (
+        "dataset_cmd",
+        "Every registered dataset holding MEMBER's records, as author or participant.",
+    ),
+    "audit-dataset": (
+        "dataset_cmd",
+        "Re-check any dataset against the ledger at one past time: violations (consent and content), affected members, exposure.",
+    ),
+    "scan": (
+        "redact_cmd",
+        'Print one JSON object per input line: {"line", "spans": [{"start", "end", "entity", "category"}], "labels"}.',
+    ),
+    "models": (
+        "remediation_cmd",
+        "List registered model versions with their status (or register one).",
+    ),
+    "disclose": ("remediation_cmd", "Record that DATASET was delivered to a third party."),
+    "remediation": (
+        "remediation_cmd",
+        "List remediation orders (pending ones by default) with their deadlines.",
+    ),
+    "remediate": (
+        "remediation_cmd",
+        "Write a new version of DATASET without the records that lost consent.",
+    ),
+    "retrain": (
+        "remediation_cmd",
+        "Retrain MODEL's affected shards (or all, or retire it) and close its orders.",
+    ),
+    "notices": (
+        "remediation_cmd",
+        "List deletion notices sent to third parties, with their status (or send, ack).",
+    ),
+    "report": ("remediation_cmd", "Reports for members and auditors."),
+    "audit": ("audit_cmd", "Verify the tamper-evident audit trail and sign its checkpoints."),
+    "receipt": (
+        "transparency_cmd",
+        "Write a receipt for one of MEMBER's consent events as a tlog-proof file: the checkpoint, the entry's inclusion proof, and the log's signed statement of the event.",
+    ),
+    "verify-receipt": (
+        "transparency_cmd",
+        "Check a consent receipt offline (a tlog-proof file, or the older JSON form); exit 0 when valid, 1 when not (no database).",
+    ),
+    "proof": (
+        "transparency_cmd",
+        "Write a proof that MEMBER's data is, or is NOT, in a dataset (checkable offline).",
+    ),
+    "verify-proof": (
+        "transparency_cmd",
+        "Check a dataset membership proof offline: a tlog-proof file (against the log's key or a policy) or the older JSON form (against --root); print whether the member is IN or OUT.",
+    ),
+    "log": (
+        "log_cmd",
+        "Publish the audit log (C2SP tlog-tiles), have it witnessed, rotate its key.",
+    ),
+    "witness": (
+        "log_cmd",
+        "A minimal C2SP tlog-witness: its own key, its own state, loopback by default.",
+    ),
+    "demo": ("demo_cmd", "Build a demo workspace modelled on the case and walk through it."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when run (or when their own help is asked)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self._load(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def _load(self, cmd_name: str) -> None:
+        from consentgate.cli.common import flags_in_errors
+
+        module = importlib.import_module(f"consentgate.cli.{COMMANDS[cmd_name][0]}")
+        for command in module.COMMANDS:
+            if command.name == cmd_name:
+                flags_in_errors(command)
+                self.add_command(command)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(n) for n in COMMANDS)
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                stub = click.Command(name, help=COMMANDS[name][1])
+                rows.append((name, stub.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     "db_url",
@@ -30,44 +149,15 @@ from consentgate.errors import ConsentgateError
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None, verbose: bool) -> None:
     """Decide, enforce and prove which user data may be used to train AI models."""
+    from consentgate.cli.common import AppContext
+    from consentgate.config import Settings
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     overrides = {"db_url": db_url} if db_url else {}
     ctx.obj = AppContext(Settings(**overrides))  # type: ignore[arg-type]
-
-
-def _register() -> None:
-    from consentgate.cli import (
-        audit_cmd,
-        consent_cmd,
-        dataset_cmd,
-        demo_cmd,
-        log_cmd,
-        policy_cmd,
-        redact_cmd,
-        remediation_cmd,
-        transparency_cmd,
-    )
-
-    for module in (
-        policy_cmd,
-        consent_cmd,
-        dataset_cmd,
-        redact_cmd,
-        remediation_cmd,
-        audit_cmd,
-        transparency_cmd,
-        log_cmd,
-        demo_cmd,
-    ):
-        for command in module.COMMANDS:
-            flags_in_errors(command)
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,4 +177,4 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-__all__ = ["cli", "main", "pass_app"]
+__all__ = ["COMMANDS", "cli", "main"]

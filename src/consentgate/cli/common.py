@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
 
 from consentgate import ids
 from consentgate.config import Settings
@@ -24,6 +22,8 @@ from consentgate.errors import ConsentgateError, InvalidInput, UsageError
 from consentgate.timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from consentgate.workspace.context import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,10 +136,14 @@ def read_text(path: Path) -> str:
 
 
 def console() -> Console:
+    from rich.console import Console  # imported when something is printed as a table
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for col in columns:
         table.add_column(col)
@@ -155,6 +159,7 @@ _BACKTICKED = re.compile(r"`([a-z][a-z0-9_]*)`")
 _USE_CASE_COMMANDS = {
     "send_notices": "`consentgate notices send`",
     "publish_log": "`consentgate log publish`",
+    "init_workspace": "`consentgate init`",
 }
 
 

@@ -22,84 +22,84 @@ from consentgate.errors import ConsentgateError
 # name -> (module under consentgate.cli, short help shown by --help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": (
-        "policy_cmd",
+        "policies",
         "Create or upgrade the ledger database (idempotent) and the log's signing key.",
     ),
-    "policy": ("policy_cmd", "Publish and inspect policy versions."),
+    "policy": ("policies", "Publish and inspect policy versions."),
     "members": (
-        "consent_cmd",
+        "consent",
         "Import members (data subjects) and record their jurisdiction moves.",
     ),
-    "consent": ("consent_cmd", "Record consent events and query effective consent."),
+    "consent": ("consent", "Record consent events and query effective consent."),
     "snapshot": (
-        "consent_cmd",
+        "consent",
         "Write the consent snapshot (member_id, category, covers_from) for (use, recipient, as-of).",
     ),
     "build": (
-        "dataset_cmd",
+        "datasets",
         "Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.",
     ),
-    "datasets": ("dataset_cmd", "List registered datasets."),
+    "datasets": ("datasets", "List registered datasets."),
     "impact": (
-        "dataset_cmd",
+        "datasets",
         "Every registered dataset holding MEMBER's records, as author or participant.",
     ),
     "audit-dataset": (
-        "dataset_cmd",
+        "datasets",
         "Re-check any dataset against the ledger at one past time: violations (consent and content), affected members, exposure.",
     ),
     "scan": (
-        "redact_cmd",
+        "redaction",
         'Print one JSON object per input line: {"line", "spans": [{"start", "end", "entity", "category"}], "labels"}.',
     ),
     "models": (
-        "remediation_cmd",
+        "remediation",
         "List registered model versions with their status (or register one).",
     ),
-    "disclose": ("remediation_cmd", "Record that DATASET was delivered to a third party."),
+    "disclose": ("remediation", "Record that DATASET was delivered to a third party."),
     "remediation": (
-        "remediation_cmd",
+        "remediation",
         "List remediation orders (pending ones by default) with their deadlines.",
     ),
     "remediate": (
-        "remediation_cmd",
+        "remediation",
         "Write a new version of DATASET without the records that lost consent.",
     ),
     "retrain": (
-        "remediation_cmd",
+        "remediation",
         "Retrain MODEL's affected shards (or all, or retire it) and close its orders.",
     ),
     "notices": (
-        "remediation_cmd",
+        "remediation",
         "List deletion notices sent to third parties, with their status (or send, ack).",
     ),
-    "report": ("remediation_cmd", "Reports for members and auditors."),
-    "audit": ("audit_cmd", "Verify the tamper-evident audit trail and sign its checkpoints."),
+    "report": ("remediation", "Reports for members and auditors."),
+    "audit": ("audit", "Verify the tamper-evident audit trail and sign its checkpoints."),
     "receipt": (
-        "transparency_cmd",
+        "proofs",
         "Write a receipt for one of MEMBER's consent events as a tlog-proof file: the checkpoint, the entry's inclusion proof, and the log's signed statement of the event.",
     ),
     "verify-receipt": (
-        "transparency_cmd",
+        "proofs",
         "Check a consent receipt offline (a tlog-proof file, or the older JSON form); exit 0 when valid, 1 when not (no database).",
     ),
     "proof": (
-        "transparency_cmd",
+        "proofs",
         "Write a proof that MEMBER's data is, or is NOT, in a dataset (checkable offline).",
     ),
     "verify-proof": (
-        "transparency_cmd",
+        "proofs",
         "Check a dataset membership proof offline: a tlog-proof file (against the log's key or a policy) or the older JSON form (against --root); print whether the member is IN or OUT.",
     ),
     "log": (
-        "log_cmd",
+        "log",
         "Publish the audit log (C2SP tlog-tiles), have it witnessed, rotate its key.",
     ),
     "witness": (
-        "log_cmd",
+        "log",
         "A minimal C2SP tlog-witness: its own key, its own state, loopback by default.",
     ),
-    "demo": ("demo_cmd", "Build a demo workspace modelled on the case and walk through it."),
+    "demo": ("demo", "Build a demo workspace modelled on the case and walk through it."),
 }
 
 

@@ -10,7 +10,7 @@ import click
 
 from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
-from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
+from consentgate.cli.log import policy_option, read_policy, timeout_option
 from consentgate.errors import InvalidInput
 from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
 from consentgate.tlog.receipts import SignedHead

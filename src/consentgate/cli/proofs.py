@@ -21,7 +21,7 @@ from consentgate.cli.common import (
     json_option,
     pass_app,
 )
-from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
+from consentgate.cli.log import policy_option, read_policy, timeout_option
 from consentgate.errors import AuditChainBroken, InvalidInput, NotFound
 from consentgate.files import write_atomic
 from consentgate.tlog.checkpoint import Verifier, parse_verifier_key

@@ -1226,8 +1226,8 @@ def _escaped(text: str) -> str:
 
 
 def test_json_base64_and_timestamps_are_read_as_consentgate_reads_them(session: Session) -> None:
-    from consentgate import strictjson
     from consentgate.timestamps import format_timestamp, parse_timestamp
+    from consentgate.tlog import strictjson
     from consentgate.tlog.note import b64decode_strict
 
     docs = [

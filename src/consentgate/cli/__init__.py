@@ -56,14 +56,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "remediation",
         "List registered model versions with their status (or register one).",
     ),
-    "disclose": ("remediation", "Record that DATASET was delivered to a third party."),
+    "disclose": (
+        "remediation",
+        "Record that DATASET (its id or a unique prefix) was delivered to a third party.",
+    ),
     "remediation": (
         "remediation",
         "List remediation orders (pending ones by default) with their deadlines.",
     ),
     "remediate": (
         "remediation",
-        "Write a new version of DATASET without the records that lost consent.",
+        "Write a new version of DATASET (its id or a unique prefix) without the records that lost consent.",
     ),
     "retrain": (
         "remediation",
@@ -98,6 +101,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "witness": (
         "log",
         "A minimal C2SP tlog-witness: its own key, its own state, loopback by default.",
+    ),
+    "signals": (
+        "ecosystem",
+        "Machine-readable AI-use preferences (IETF AIPREF, W3C TDMRep): export and import.",
     ),
     "demo": ("demo", "Build a demo workspace modelled on the case and walk through it."),
 }

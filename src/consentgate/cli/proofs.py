@@ -21,6 +21,7 @@ from consentgate.cli.common import (
     json_option,
     pass_app,
 )
+from consentgate.cli.ecosystem import dataset_ref
 from consentgate.cli.log import policy_option, read_policy, timeout_option
 from consentgate.errors import AuditChainBroken, InvalidInput, NotFound
 from consentgate.files import write_atomic
@@ -316,7 +317,9 @@ def verify_proof_cmd(
 
 @click.command("proof")
 @click.argument("member", type=MEMBER_ID)
-@click.option("--dataset", "dataset_id", required=True, help="Registered dataset id.")
+@click.option(
+    "--dataset", "dataset_id", required=True, help="Registered dataset: id, unique prefix or name."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -343,6 +346,7 @@ def proof_cmd(
     """
     from consentgate.workspace.proofs import prove_member_tlog
 
+    dataset_id = dataset_ref(app, dataset_id)  # issue 13
     issued = prove_member_tlog(
         app.engine(),
         app.settings.signing_key_path,

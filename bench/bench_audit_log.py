@@ -37,14 +37,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import audit, auditlog, workspace
-from consentgate.checkpoint import Signer, load_signer
-from consentgate.merkle import MerkleTree, verify_consistency, verify_inclusion
+from consentgate import workspace
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store import transparency as store_tlog
 from consentgate.store.engine import make_engine
-from consentgate.transparency import (
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import Signer, load_signer
+from consentgate.tlog.merkle import MerkleTree, verify_consistency, verify_inclusion
+from consentgate.tlog.receipts import (
     LoggedCheckpoint,
     Receipt,
     build_receipt,
@@ -208,13 +209,13 @@ def build_log(engine: sa.Engine, key_file: Path, *, entries: int, checkpoints: i
         done += n
         if done % every == 0 or done == entries:
             t0 = time.perf_counter()
-            auditlog.create_checkpoint(engine, key_file)
+            workspace.create_checkpoint(engine, key_file)
             signing += time.perf_counter() - t0
     return signing
 
 
 def bench_large_log(engine: sa.Engine, kind: str, key_file: Path, *, entries: int) -> None:
-    auditlog.ensure_signing_key(engine, key_file)
+    workspace.ensure_signing_key(engine, key_file)
     signer = load_signer(key_file)
     t0 = time.perf_counter()
     signing = build_log(engine, key_file, entries=entries, checkpoints=10)
@@ -250,7 +251,7 @@ def bench_large_log(engine: sa.Engine, kind: str, key_file: Path, *, entries: in
         with engine.begin() as conn:
             store_audit.append(conn, items(entries + 10**8 + len(label), 1), at=AT)
         t0 = time.perf_counter()
-        head = auditlog.create_checkpoint(engine, key_file)
+        head = workspace.create_checkpoint(engine, key_file)
         row(
             f"{kind}: audit checkpoint at {head.checkpoint.size:,}, {label}",
             f"{(time.perf_counter() - t0) * 1e3:,.0f} ms",

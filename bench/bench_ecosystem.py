@@ -34,8 +34,8 @@ from bench_gate import later, source_file, timed  # noqa: E402
 
 from consentgate.ecosystem.documents import documenting, write_documents  # noqa: E402
 from consentgate.ecosystem.lineage import emit_dataset_run, local_dataset  # noqa: E402
+from consentgate.files import publish_by_rename  # noqa: E402
 from consentgate.gate.run import build_dataset  # noqa: E402
-from consentgate.gate.staging import publish_by_rename  # noqa: E402
 from consentgate.timestamps import utcnow  # noqa: E402
 
 

@@ -52,7 +52,9 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 def setup(url: str, tmp: Path, n_members: int, n_events: int) -> sa.Engine:
     eng = make_engine(url)
     workspace.init_workspace(eng)
-    workspace.publish_policy(eng, POLICY, notice_days=30)
+    workspace.publish_policy(
+        eng, POLICY.read_text(encoding="utf-8"), name=str(POLICY), notice_days=30
+    )
     rng = random.Random(1)
     ids = [f"m{i:07d}" for i in range(n_members)]
     pq.write_table(

@@ -58,7 +58,9 @@ def setup(url: str, tmp: Path, n_members: int) -> sa.Engine:
     eng = make_engine(url)
     workspace.init_workspace(eng)
     (tmp / "p.yaml").write_text(POLICY)
-    workspace.publish_policy(eng, tmp / "p.yaml", notice_days=30)
+    workspace.publish_policy(
+        eng, (tmp / "p.yaml").read_text(encoding="utf-8"), name=str(tmp / "p.yaml"), notice_days=30
+    )
     rng = random.Random(1)
     table = pa.table(
         {

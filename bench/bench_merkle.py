@@ -19,15 +19,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from consentgate.checkpoint import parse_signer_key, sign_checkpoint, verify_checkpoint
-from consentgate.membership import (
+from consentgate.tlog.checkpoint import parse_signer_key, sign_checkpoint, verify_checkpoint
+from consentgate.tlog.membership import (
     MembershipProof,
     MemberTree,
     member_key,
     member_secret,
     verify_proof,
 )
-from consentgate.merkle import (
+from consentgate.tlog.merkle import (
     CompactRange,
     MerkleTree,
     leaf_hash,

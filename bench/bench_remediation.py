@@ -8,11 +8,11 @@ here every record is a message) over ``--members`` members who all granted shari
 messages with the third party ``acme-ai`` (policy v2 of the demo). Through the real use
 cases, on a SQLite ledger:
 
-  build       ``builds.build`` of the dataset for acme-ai, ``--shards`` shards by author
+  build       ``workspace.build`` of the dataset for acme-ai, ``--shards`` shards by author
   withdraw    ``workspace.import_events`` of the withdrawals (the hook opens the orders)
-  remediate   ``withdrawals.remediate``: fresh snapshot, part hashes checked, eligibility
+  remediate   ``workspace.remediate``: fresh snapshot, part hashes checked, eligibility
               columns scanned, affected parts rewritten, others hard-linked, registered
-  rebuild     ``builds.build`` from the source again at the same as-of: what you would do
+  rebuild     ``workspace.build`` from the source again at the same as-of: what you would do
               without remediation (the baseline)
   remediate1  one more withdrawal, remediating the new version: the shard-local case
 
@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import gate_data as gd  # noqa: E402
 
-from consentgate import builds, withdrawals, workspace  # noqa: E402
+from consentgate import workspace  # noqa: E402
 from consentgate.gate.run import build_dataset  # noqa: E402
 from consentgate.store.engine import make_engine  # noqa: E402
 
@@ -90,7 +90,12 @@ def workspace_for(work: Path, members: int) -> Any:
     workspace.init_workspace(engine)
     data = ROOT / "src" / "consentgate" / "data"
     for v in ("v1", "v2"):
-        workspace.publish_policy(engine, data / f"policy-{v}.yaml", notice_days=30)
+        workspace.publish_policy(
+            engine,
+            (data / f"policy-{v}.yaml").read_text(encoding="utf-8"),
+            name=str(data / f"policy-{v}.yaml"),
+            notice_days=30,
+        )
     names = gd.member_ids(members).to_pylist()
     (work / "members.csv").write_text(
         "member_id,jurisdiction\n" + "".join(f"{m},EU\n" for m in names)
@@ -130,7 +135,7 @@ def keep_all(engine: Any) -> Any:
     from consentgate.redact import parse_profile
 
     rules = parse_profile({"version": 1, "default_entity": "keep", "default_label": "keep"})
-    return builds.make_redactor(engine, rules=rules)
+    return workspace.make_redactor(engine, rules=rules)
 
 
 def rebuild(engine: Any, source: Path, out: Path, args: argparse.Namespace) -> Any:
@@ -179,7 +184,7 @@ def main() -> None:
     engine, names = workspace_for(work, args.members)
     built_s, built = timed(
         "build",
-        lambda: builds.build(
+        lambda: workspace.build(
             engine,
             source,
             use="train_ai_system",
@@ -193,13 +198,13 @@ def main() -> None:
     step = max(1, len(names) // args.withdraw)
     leaving = names[::step][: args.withdraw]
     withdraw_s, _ = timed("withdraw", lambda: withdraw(engine, work, leaving, "w.jsonl"))
-    orders = withdrawals.list_orders(engine)
+    orders = workspace.list_orders(engine)
     print(
         f"              -> {len(orders)} open orders ({sum(o['kind'] == 'dataset' for o in orders)} dataset shards)"
     )
     remediate_s, done = timed(
         "remediate",
-        lambda: withdrawals.remediate(engine, built.dataset_id, as_of=RECHECK),
+        lambda: workspace.remediate(engine, built.dataset_id, as_of=RECHECK),
     )
     rebuild_s, rebuilt = timed("rebuild", lambda: rebuild(engine, source, work / "rebuilt", args))
     same = ids(done.out) == ids(work / "rebuilt")
@@ -209,7 +214,7 @@ def main() -> None:
     withdraw(engine, work, [one], "w1.jsonl")
     one_s, done1 = timed(
         "remediate1",
-        lambda: withdrawals.remediate(engine, str(done.new_dataset_id), as_of=RECHECK),
+        lambda: workspace.remediate(engine, str(done.new_dataset_id), as_of=RECHECK),
     )
     n = built.counts.included
     print()

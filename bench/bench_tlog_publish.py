@@ -35,12 +35,13 @@ from pathlib import Path
 
 import httpx
 
-from consentgate import audit
-from consentgate.checkpoint import generate_signing_key, load_signer, sign_checkpoint
-from consentgate.membership import MemberTree, member_key, member_secret
-from consentgate.merkle import MerkleTree
-from consentgate.published import PublishedDirectory
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import generate_signing_key, load_signer, sign_checkpoint
+from consentgate.tlog.membership import MemberTree, member_key, member_secret
+from consentgate.tlog.merkle import MerkleTree
 from consentgate.tlog.policy import parse_policy
+from consentgate.tlog.published import PublishedDirectory
+from consentgate.tlog.receipts import entry_leaf
 from consentgate.tlog.statements import (
     build_membership_proof,
     build_receipt_proof,
@@ -48,8 +49,7 @@ from consentgate.tlog.statements import (
     verify_receipt_proof,
 )
 from consentgate.tlog.tiles import TileReader, build_tiles, tile_path
-from consentgate.transparency import entry_leaf
-from consentgate.witness_client import witness_checkpoint
+from consentgate.tlog.witness_client import witness_checkpoint
 
 ROWS: list[tuple[str, str]] = []
 ORIGIN = "consentgate/bench0000000000000"
@@ -119,17 +119,17 @@ def publish_in_memory(directory: Path, n: int) -> None:
 
 def publish_from_store(tmp: Path, n: int) -> None:
     from consentgate import workspace
-    from consentgate.log_publication import publish_log
     from consentgate.store import audit as store_audit
     from consentgate.store.engine import make_engine
+    from consentgate.workspace.log_publication import publish_log
 
     print(f"1b. log publish from a SQLite ledger of {n:,} entries")
     engine = make_engine(f"sqlite:///{tmp / 'ledger.db'}")
     workspace.init_workspace(engine)
     key = tmp / "log.key"
-    from consentgate import auditlog
+    from consentgate import workspace
 
-    auditlog.ensure_signing_key(engine, key)
+    workspace.ensure_signing_key(engine, key)
     at = datetime(2025, 1, 1, tzinfo=UTC)
 
     def add(count: int, start: int) -> None:

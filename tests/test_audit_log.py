@@ -13,14 +13,15 @@ import pytest
 import sqlalchemy as sa
 from factories import day, policy_yaml, setting
 
-from consentgate import audit, auditlog, workspace
-from consentgate.checkpoint import generate_signing_key, load_signer, sign_checkpoint
+from consentgate import workspace
 from consentgate.errors import AuditChainBroken, NotFound, UsageError
-from consentgate.merkle import MerkleTree, leaf_hash, root_from_leaf_hashes, verify_consistency
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store import transparency as store_tlog
-from consentgate.transparency import Receipt, verify_receipt
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import generate_signing_key, load_signer, sign_checkpoint
+from consentgate.tlog.merkle import MerkleTree, leaf_hash, root_from_leaf_hashes, verify_consistency
+from consentgate.tlog.receipts import Receipt, verify_receipt
 
 MEMBERS = ["m0", "m1", "m2", "m3"]
 
@@ -56,10 +57,12 @@ def key_file(tmp_path: Path) -> Path:
 def log(engine: sa.Engine, tmp_path: Path, key_file: Path) -> sa.Engine:
     """A workspace with a signing key, a policy, four members and four consent events:
     nine audit entries (0: policy, 1-4: members, 5-8: events)."""
-    auditlog.ensure_signing_key(engine, key_file)
+    workspace.ensure_signing_key(engine, key_file)
     policy = tmp_path / "v1.yaml"
     policy.write_text(policy_yaml("v1", settings=[setting(defaults={"*": "off"})]))
-    workspace.publish_policy(engine, policy, notice_days=30)
+    workspace.publish_policy(
+        engine, policy.read_text(encoding="utf-8"), name=str(policy), notice_days=30
+    )
     members = tmp_path / "members.jsonl"
     members.write_text(
         "".join(json.dumps({"member_id": m, "jurisdiction": "EU"}) + "\n" for m in MEMBERS)
@@ -70,7 +73,7 @@ def log(engine: sa.Engine, tmp_path: Path, key_file: Path) -> sa.Engine:
 
 
 def _verify(engine: sa.Engine, key_file: Path, **kw: Any) -> store_audit.VerifyReport:
-    return auditlog.verify_log(engine, key_file=key_file, **kw)
+    return workspace.verify_log(engine, key_file=key_file, **kw)
 
 
 def _entries(engine: sa.Engine) -> list[audit.AuditEntry]:
@@ -120,13 +123,13 @@ def test_the_root_is_the_rfc_9162_root_of_the_entry_bytes(log: sa.Engine, key_fi
 def test_checkpoints_are_signed_stored_and_consistent(
     log: sa.Engine, tmp_path: Path, key_file: Path
 ) -> None:
-    first = auditlog.create_checkpoint(log, key_file)
+    first = workspace.create_checkpoint(log, key_file)
     assert first.created and first.previous is None and first.checkpoint.number == 1
     assert first.checkpoint.size == 9
-    again = auditlog.create_checkpoint(log, key_file)
+    again = workspace.create_checkpoint(log, key_file)
     assert not again.created and again.checkpoint == first.checkpoint
     _events(log, tmp_path, [_event("m0", "withdraw", 70)])
-    second = auditlog.create_checkpoint(log, key_file)
+    second = workspace.create_checkpoint(log, key_file)
     assert second.created and second.checkpoint.number == 2 and second.checkpoint.size == 10
     assert second.previous == first.checkpoint
     tree = MerkleTree(leaf_hash(e.entry_bytes()) for e in _entries(log))
@@ -151,12 +154,12 @@ def test_checkpoints_are_signed_stored_and_consistent(
 def test_the_signing_key_is_created_once_outside_the_database(
     engine: sa.Engine, key_file: Path
 ) -> None:
-    public = auditlog.ensure_signing_key(engine, key_file)
+    public = workspace.ensure_signing_key(engine, key_file)
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert (
-        auditlog.ensure_signing_key(engine, key_file)
+        workspace.ensure_signing_key(engine, key_file)
         == public
-        == auditlog.log_public_key(engine, key_file)
+        == workspace.log_public_key(engine, key_file)
     )
     with engine.connect() as conn:
         stored = " ".join(str(v) for v in conn.execute(sa.select(t.meta.c.value)).scalars())
@@ -168,13 +171,13 @@ def test_the_signing_key_is_created_once_outside_the_database(
 
 
 def test_checkpoints_need_a_verifier_key(log: sa.Engine, tmp_path: Path, key_file: Path) -> None:
-    auditlog.create_checkpoint(log, key_file)
+    workspace.create_checkpoint(log, key_file)
     with pytest.raises(UsageError, match="no verifier key"):
         _verify(log, tmp_path / "absent.key")
-    public = auditlog.log_public_key(log, key_file)
+    public = workspace.log_public_key(log, key_file)
     assert _verify(log, tmp_path / "absent.key", public_key=public).log is not None
     with pytest.raises(NotFound):
-        auditlog.create_checkpoint(log, tmp_path / "absent.key")
+        workspace.create_checkpoint(log, tmp_path / "absent.key")
 
 
 # --------------------------------------------------------------------------- tampering
@@ -198,7 +201,7 @@ def _each_tamper(rows: list[dict[str, Any]]) -> Iterator[tuple[str, int, list[di
 def test_every_edit_delete_insert_or_reorder_names_its_index(
     log: sa.Engine, key_file: Path
 ) -> None:
-    auditlog.create_checkpoint(log, key_file)
+    workspace.create_checkpoint(log, key_file)
     rows = _log_rows(log)
     seen = set()
     for what, index, tampered in _each_tamper(rows):
@@ -218,9 +221,9 @@ def test_every_edit_delete_insert_or_reorder_names_its_index(
 def test_a_rechained_rewrite_behind_a_checkpoint_fails(
     log: sa.Engine, tmp_path: Path, key_file: Path
 ) -> None:
-    first = auditlog.create_checkpoint(log, key_file).checkpoint  # size 9
+    first = workspace.create_checkpoint(log, key_file).checkpoint  # size 9
     _events(log, tmp_path, [_event(m, "deny", 80) for m in MEMBERS])
-    second = auditlog.create_checkpoint(log, key_file).checkpoint  # size 13
+    second = workspace.create_checkpoint(log, key_file).checkpoint  # size 13
     rows = _log_rows(log)
     # Entry 10 gets another time and the chain is recomputed: the chain and every audited
     # row still verify; only the signed checkpoints can tell.
@@ -232,9 +235,9 @@ def test_a_rechained_rewrite_behind_a_checkpoint_fails(
     assert err.value.index == first.size and "checkpoint #2" in str(err.value)
     assert "rewritten or forked" in str(err.value)
     with pytest.raises(AuditChainBroken):
-        auditlog.create_checkpoint(log, key_file)  # never signs a forked log
+        workspace.create_checkpoint(log, key_file)  # never signs a forked log
     with pytest.raises(AuditChainBroken):
-        auditlog.issue_receipt(log, key_file, "m0")
+        workspace.issue_receipt(log, key_file, "m0")
     # Behind the first checkpoint: it names entries from 0.
     with log.begin() as conn:
         _rewrite(
@@ -247,7 +250,7 @@ def test_a_rechained_rewrite_behind_a_checkpoint_fails(
 
 
 def test_a_fork_signed_with_the_stolen_key_still_fails(log: sa.Engine, key_file: Path) -> None:
-    auditlog.create_checkpoint(log, key_file)
+    workspace.create_checkpoint(log, key_file)
     rows = _log_rows(log)
     with log.begin() as conn:
         _rewrite(
@@ -267,10 +270,10 @@ def test_a_fork_signed_with_the_stolen_key_still_fails(log: sa.Engine, key_file:
 def test_a_rollback_behind_a_checkpoint_fails(
     log: sa.Engine, tmp_path: Path, key_file: Path
 ) -> None:
-    auditlog.create_checkpoint(log, key_file)
+    workspace.create_checkpoint(log, key_file)
     _events(log, tmp_path, [_event("m1", "withdraw", 90)])
-    auditlog.create_checkpoint(log, key_file)  # size 10
-    receipt = auditlog.issue_receipt(log, key_file, "m1")
+    workspace.create_checkpoint(log, key_file)  # size 10
+    receipt = workspace.issue_receipt(log, key_file, "m1")
     (tmp_path / "receipt.json").write_text(receipt.to_json())
     # Roll back the last event: its row and its audit entry go. Chain and rows verify.
     with log.begin() as conn:
@@ -311,7 +314,7 @@ def _replace_note(engine: sa.Engine, number: int, **values: Any) -> None:
 def test_a_checkpoint_signed_with_another_key_fails(
     log: sa.Engine, tmp_path: Path, key_file: Path
 ) -> None:
-    cp = auditlog.create_checkpoint(log, key_file).checkpoint
+    cp = workspace.create_checkpoint(log, key_file).checkpoint
     other_key = tmp_path / "other.key"
     with log.connect() as conn:
         origin = store_tlog.origin(conn)
@@ -322,7 +325,7 @@ def test_a_checkpoint_signed_with_another_key_fails(
     with pytest.raises(AuditChainBroken, match=r"checkpoint #1: .*not signed by key"):
         _verify(log, key_file)
     with pytest.raises(AuditChainBroken):
-        auditlog.create_checkpoint(log, key_file)
+        workspace.create_checkpoint(log, key_file)
     _replace_note(log, 1, note=cp.note)
     assert _verify(log, key_file).log is not None
     # Verifying with another public key fails too: it is not one of the ledger's keys.
@@ -333,7 +336,7 @@ def test_a_checkpoint_signed_with_another_key_fails(
 def test_a_checkpoint_for_another_log_or_with_altered_columns_fails(
     log: sa.Engine, key_file: Path
 ) -> None:
-    cp = auditlog.create_checkpoint(log, key_file).checkpoint
+    cp = workspace.create_checkpoint(log, key_file).checkpoint
     foreign = sign_checkpoint(
         load_signer(key_file), origin="consentgate/other", size=cp.size, root=cp.root
     )
@@ -357,21 +360,21 @@ def test_receipts_are_proven_against_a_covering_checkpoint(
     log: sa.Engine, tmp_path: Path, key_file: Path
 ) -> None:
     verifier = load_signer(key_file).verifier
-    r1 = auditlog.issue_receipt(log, key_file, "m2")
+    r1 = workspace.issue_receipt(log, key_file, "m2")
     check = verify_receipt(r1.to_json(), verifier)
     assert check.leaf_index == r1.entry.idx == 7 and check.checkpoint.size == 9
     with log.connect() as conn:
         assert [c.number for c in store_tlog.checkpoints(conn)] == [1]  # signed for it
-    older = auditlog.issue_receipt(log, key_file, "m0")
+    older = workspace.issue_receipt(log, key_file, "m0")
     assert verify_receipt(older.to_json(), verifier).checkpoint.size == 9
     with log.connect() as conn:
         assert len(store_tlog.checkpoints(conn)) == 1  # the latest covered it
     _events(log, tmp_path, [_event("m0", "withdraw", 95)])
-    newest = auditlog.issue_receipt(log, key_file, "m0")
+    newest = workspace.issue_receipt(log, key_file, "m0")
     assert (
         newest.entry.idx == 9 and verify_receipt(newest.to_json(), verifier).checkpoint.size == 10
     )
-    by_id = auditlog.issue_receipt(log, key_file, "m0", event_id=older.entry.key)
+    by_id = workspace.issue_receipt(log, key_file, "m0", event_id=older.entry.key)
     assert (
         by_id.entry == older.entry
         and verify_receipt(by_id.to_json(), verifier).checkpoint.size == 10
@@ -382,7 +385,7 @@ def test_receipts_are_proven_against_a_covering_checkpoint(
 
 
 def test_receipt_event_is_the_stored_row(log: sa.Engine, key_file: Path) -> None:
-    r = auditlog.issue_receipt(log, key_file, "m3")
+    r = workspace.issue_receipt(log, key_file, "m3")
     with log.connect() as conn:
         row = store_tlog.event_row(conn, r.entry.key)
         secret = store_audit.Keyring(conn).member("m3")
@@ -398,13 +401,13 @@ def test_receipt_event_is_the_stored_row(log: sa.Engine, key_file: Path) -> None
 
 
 def test_receipts_refuse_other_members_and_edited_events(log: sa.Engine, key_file: Path) -> None:
-    r = auditlog.issue_receipt(log, key_file, "m1")
+    r = workspace.issue_receipt(log, key_file, "m1")
     with pytest.raises(NotFound):
-        auditlog.issue_receipt(log, key_file, "m2", event_id=r.entry.key)  # not m2's event
+        workspace.issue_receipt(log, key_file, "m2", event_id=r.entry.key)  # not m2's event
     with pytest.raises(NotFound):
-        auditlog.issue_receipt(log, key_file, "nobody")
+        workspace.issue_receipt(log, key_file, "nobody")
     with pytest.raises(NotFound):
-        auditlog.issue_receipt(log, key_file, "m1", event_id="ev-unknown")
+        workspace.issue_receipt(log, key_file, "m1", event_id="ev-unknown")
     with log.begin() as conn:
         conn.execute(
             t.consent_events.update()
@@ -412,7 +415,7 @@ def test_receipts_refuse_other_members_and_edited_events(log: sa.Engine, key_fil
             .values(source="web")
         )
     with pytest.raises(AuditChainBroken, match="differs from its audit entry") as err:
-        auditlog.issue_receipt(log, key_file, "m1")
+        workspace.issue_receipt(log, key_file, "m1")
     assert err.value.index == r.entry.idx
 
 
@@ -436,15 +439,15 @@ def test_receipts_and_checkpoints_read_blocks_not_the_whole_log(
 ) -> None:
     verifier = load_signer(key_file).verifier
     leaves = [leaf_hash(e.entry_bytes()) for e in _entries(log)]
-    first = auditlog.create_checkpoint(log, key_file).checkpoint  # 9 entries: 2 blocks + 1
+    first = workspace.create_checkpoint(log, key_file).checkpoint  # 9 entries: 2 blocks + 1
     assert first.root == root_from_leaf_hashes(leaves)
     assert _blocks(log) == [root_from_leaf_hashes(leaves[o : o + 4]).hex() for o in (0, 4)]
     for step in range(6):  # the log grows across block boundaries
         _events(log, tmp_path, [_event(MEMBERS[step % 4], "deny", 60 + step)])
         if step % 2:
-            auditlog.create_checkpoint(log, key_file)
+            workspace.create_checkpoint(log, key_file)
         for member in MEMBERS:
-            receipt = auditlog.issue_receipt(log, key_file, member)
+            receipt = workspace.issue_receipt(log, key_file, member)
             assert verify_receipt(receipt.to_json(), verifier).leaf_index == receipt.entry.idx
     entries = _entries(log)
     tree = MerkleTree(leaf_hash(e.entry_bytes()) for e in entries)
@@ -462,23 +465,23 @@ def test_receipts_and_checkpoints_read_blocks_not_the_whole_log(
 def test_a_wrong_block_cache_is_rebuilt_but_a_changed_log_is_refused(
     log: sa.Engine, tmp_path: Path, key_file: Path, small_blocks: int
 ) -> None:
-    auditlog.create_checkpoint(log, key_file)
+    workspace.create_checkpoint(log, key_file)
     good = _blocks(log)
     with log.begin() as conn:
         conn.execute(t.log_blocks.update().where(t.log_blocks.c.block == 1).values(hash="ab" * 32))
-    receipt = auditlog.issue_receipt(log, key_file, "m1")  # entry 6, in block 1
+    receipt = workspace.issue_receipt(log, key_file, "m1")  # entry 6, in block 1
     assert verify_receipt(receipt.to_json(), load_signer(key_file).verifier).leaf_index == 6
     assert _blocks(log) == good
     with log.begin() as conn:
         conn.execute(t.log_blocks.update().where(t.log_blocks.c.block == 0).values(hash="cd" * 32))
     _events(log, tmp_path, [_event("m2", "withdraw", 99)])
-    assert auditlog.create_checkpoint(log, key_file).created
+    assert workspace.create_checkpoint(log, key_file).created
     assert _blocks(log)[:2] == good
     # A forged block past the latest checkpoint is recomputed before signing.
     with log.begin() as conn:
         conn.execute(t.log_blocks.insert().values(block=2, hash="ef" * 32))
     _events(log, tmp_path, [_event("m3", "withdraw", 99), _event("m0", "deny", 99)])
-    head = auditlog.create_checkpoint(log, key_file)  # 12 entries: blocks 0, 1 and 2
+    head = workspace.create_checkpoint(log, key_file)  # 12 entries: blocks 0, 1 and 2
     assert head.created and _verify(log, key_file).log is not None
     # A changed log is not a wrong cache. Entries rewritten (and re-chained) behind the
     # latest checkpoint: a receipt that needs them is refused, verify fails, and a new
@@ -490,26 +493,26 @@ def test_a_wrong_block_cache_is_rebuilt_but_a_changed_log_is_refused(
             conn, _rechain([{**r, "recorded_at": day(99)} if r["idx"] == 5 else r for r in rows])
         )
     with pytest.raises(AuditChainBroken, match="audit entries 4 to 7 differ") as err:
-        auditlog.issue_receipt(log, key_file, "m0", event_id=rows[5]["entity_key"])
+        workspace.issue_receipt(log, key_file, "m0", event_id=rows[5]["entity_key"])
     assert err.value.index == 4
     with pytest.raises(AuditChainBroken, match="does not match checkpoint #1") as err:
         _verify(log, key_file)  # the first checkpoint covering entry 5
     assert err.value.index == 0
     _events(log, tmp_path, [_event("m1", "deny", 99)])
     new_leaf = leaf_hash(_entries(log)[-1].entry_bytes())
-    head = auditlog.create_checkpoint(log, key_file)
+    head = workspace.create_checkpoint(log, key_file)
     assert head.created and head.checkpoint.root == root_from_leaf_hashes([*original, new_leaf])
 
 
 def test_signing_checks_the_new_entries_against_the_chain(
     log: sa.Engine, tmp_path: Path, key_file: Path
 ) -> None:
-    auditlog.create_checkpoint(log, key_file)
+    workspace.create_checkpoint(log, key_file)
     _events(log, tmp_path, [_event("m2", "withdraw", 99)])
     with log.begin() as conn:
         conn.execute(t.audit_log.update().where(t.audit_log.c.idx == 9).values(action="x"))
     with pytest.raises(AuditChainBroken, match="audit entry 9 was altered") as err:
-        auditlog.create_checkpoint(log, key_file)
+        workspace.create_checkpoint(log, key_file)
     assert err.value.index == 9
 
 
@@ -529,7 +532,7 @@ def cli_log(
 
     engine = make_engine(db_url)
     key = tmp_path / "keys" / "log.key"
-    auditlog.ensure_signing_key(engine, key)  # idempotent: init may already have made it
+    workspace.ensure_signing_key(engine, key)  # idempotent: init may already have made it
     policy = tmp_path / "v1.yaml"
     policy.write_text(policy_yaml("v1", settings=[setting(defaults={"*": "off"})]))
     assert cli("policy", "publish", str(policy)).exit_code == 0

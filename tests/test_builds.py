@@ -64,24 +64,24 @@ def test_a_contract_ended_at_the_build_time_refuses_a_past_cutoff(
     world: Path, db_url: str, tmp_path: Path
 ) -> None:
     """Acme's contract allowed training on 2024-11-01 but has ended by the build time."""
-    from consentgate import builds
+    from consentgate import workspace
     from consentgate.errors import RecipientRefused
     from consentgate.store.engine import make_engine
 
     engine = make_engine(db_url)
     try:
         with pytest.raises(RecipientRefused, match="ended"):
-            builds.build(
+            workspace.build(
                 engine,
                 world,
                 use="train_ai_system",
                 recipient="acme-ai",
                 out=tmp_path / "late",
                 as_of=datetime(2024, 11, 1, tzinfo=UTC),
-                redactor=builds.make_redactor(engine),
+                redactor=workspace.make_redactor(engine),
                 now=lambda: datetime(2031, 6, 1, tzinfo=UTC),
             )
-        assert not (tmp_path / "late").exists() and builds.list_datasets(engine) == []
+        assert not (tmp_path / "late").exists() and workspace.list_datasets(engine) == []
     finally:
         engine.dispose()
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentgate.checkpoint import (
+from consentgate.errors import AuditChainBroken, Conflict, InvalidInput, NotFound
+from consentgate.tlog.checkpoint import (
     Checkpoint,
     Signer,
     Verifier,
@@ -26,8 +27,7 @@ from consentgate.checkpoint import (
     sign_note,
     verify_checkpoint,
 )
-from consentgate.errors import AuditChainBroken, Conflict, InvalidInput, NotFound
-from consentgate.merkle import MerkleTree, leaf_hash
+from consentgate.tlog.merkle import MerkleTree, leaf_hash
 
 # -- golang.org/x/mod/sumdb/note test vectors (note_test.go) ----------------------------
 

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from conftest import CliResult
 from remediation_world import World, logistic, make_world
 
-from consentgate import audit, withdrawals
+from consentgate import workspace
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store.engine import make_engine
+from consentgate.tlog import audit
 
 pytest.importorskip("sklearn")
 
@@ -65,7 +66,7 @@ def ok(cli: Cli, *args: str) -> CliResult:
 def train(db: sa.Engine, world: World) -> dict[str, Any]:
     from consentgate.unlearn import TextFeatures
 
-    return withdrawals.train_model(
+    return workspace.train_model(
         db,
         "topics",
         [world.posts],

@@ -33,8 +33,8 @@ from consentgate.gate.run import (
     parallel_workers,
     shard_of,
 )
-from consentgate.merkle import leaf_hash, root_from_leaf_hashes
 from consentgate.snapshot import ConsentSnapshot
+from consentgate.tlog.merkle import leaf_hash, root_from_leaf_hashes
 
 SPEC = gd.RecordSpec(n_records=3_000, n_members=400, unknown_fraction=0.01)
 SNAPSHOT = gd.snapshot(gd.SnapshotSpec(n_members=400))

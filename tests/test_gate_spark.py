@@ -67,7 +67,7 @@ def build(source: Path, out: Path, **kw: Any) -> BuildResult:
 
 def test_spark_build_equals_local_build(spark: Any, source: Path, tmp_path: Path) -> None:
     local = build(source, tmp_path / "local", shards=3)
-    on_spark = build(source, tmp_path / "spark", shards=3, engine="spark")
+    on_spark = build(source, tmp_path / "spark", shards=3, runner="spark")
     assert on_spark.counts == local.counts
     assert on_spark.manifest["records_root"] == local.manifest["records_root"]
     assert on_spark.manifest["files"] == local.manifest["files"]  # byte-identical parts
@@ -116,7 +116,7 @@ def test_spark_build_from_jsonl_equals_local(spark: Any, records: pa.Table, tmp_
         for row in records.to_pylist():
             f.write(json.dumps(row, default=lambda t: t.isoformat()) + "\n")
     local = build(path, tmp_path / "local")
-    on_spark = build(path, tmp_path / "spark", engine="spark")
+    on_spark = build(path, tmp_path / "spark", runner="spark")
     assert on_spark.manifest == local.manifest
 
 
@@ -141,6 +141,6 @@ class UpperRedactor:
 
 def test_spark_build_with_a_redactor_equals_local(spark: Any, source: Path, tmp_path: Path) -> None:
     local = build(source, tmp_path / "local", redactor=UpperRedactor())
-    on_spark = build(source, tmp_path / "spark", redactor=UpperRedactor(), engine="spark")
+    on_spark = build(source, tmp_path / "spark", redactor=UpperRedactor(), runner="spark")
     assert local.manifest["counts"]["excluded"]["sensitive_content:finance"] > 0
     assert on_spark.manifest == local.manifest

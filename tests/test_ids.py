@@ -173,7 +173,9 @@ def test_ids_at_the_limit_fit_both_databases(engine: sa.Engine, tmp_path: Path) 
 def ledger(engine: sa.Engine, tmp_path: Path) -> sa.Engine:
     policy = tmp_path / "v1.yaml"
     policy.write_text(policy_yaml("v1", settings=[setting()]))
-    workspace.publish_policy(engine, policy, notice_days=30)
+    workspace.publish_policy(
+        engine, policy.read_text(encoding="utf-8"), name=str(policy), notice_days=30
+    )
     members = tmp_path / "members.jsonl"
     _write_members(members, [REAL, "m2"])
     workspace.import_members(engine, members)

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from consentgate import ids, limits, strictjson
+from consentgate import ids, limits
 from consentgate.timestamps import parse_timestamp
+from consentgate.tlog import strictjson
 
 
 @pytest.mark.parametrize("depth", [1, 31, 32])

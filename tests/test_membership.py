@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate.errors import InvalidInput
-from consentgate.membership import (
+from consentgate.tlog.membership import (
     LeafProof,
     MembershipProof,
     MemberTree,
@@ -23,7 +23,7 @@ from consentgate.membership import (
     verify_proof,
     verify_proof_json,
 )
-from consentgate.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, root_from_leaf_hashes
+from consentgate.tlog.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, root_from_leaf_hashes
 
 DATASET = "ds-2025-01-demo"
 keys_st = st.lists(st.binary(min_size=32, max_size=32), max_size=24)
@@ -148,7 +148,7 @@ def test_proof_file_is_versioned_hex_json() -> None:
     ks = [bytes([i]) * 32 for i in range(5)]
     proof = prove(ks, ks[3], dataset_id=DATASET)
     doc = json.loads(proof.to_json())
-    assert doc["type"] == "consentgate.membership-proof"
+    assert doc["type"] == "consentgate.tlog.membership-proof"
     assert doc["version"] == 1
     assert doc["dataset_id"] == DATASET and doc["tree_size"] == 5
     assert doc["key"] == ks[3].hex() and doc["present"] is True

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate.errors import InvalidInput
-from consentgate.merkle import (
+from consentgate.tlog.merkle import (
     EMPTY_ROOT,
     CompactRange,
     MerkleTree,

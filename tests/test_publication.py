@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import CliResult, build_args
 
-from consentgate import withdrawals
+from consentgate import workspace
+from consentgate.files import STAGES
 from consentgate.gate.manifest import dataset_id_of
-from consentgate.gate.staging import STAGES
 from consentgate.store import registry
 from consentgate.store.engine import make_engine
 
@@ -27,13 +27,12 @@ Cli = Callable[..., CliResult]
 
 KILLER = """
 import os, signal, sys
-from consentgate.gate import staging
-
+from consentgate import files
 def hook(stage):
     if stage == sys.argv[1]:
         os.kill(os.getpid(), signal.SIGKILL)
 
-staging.install_hook(hook)
+files.install_hook(hook)
 from consentgate.cli import main
 main(sys.argv[2:])
 """
@@ -86,15 +85,13 @@ def test_a_build_killed_at_any_stage_leaves_nothing_or_the_registered_dataset(
         assert row["dataset_id"] == manifest["dataset_id"] and row["path"] == str(out.resolve())
         data = (out / "manifest.json").read_bytes()
         assert row["manifest_sha256"] == hashlib.sha256(data).hexdigest()
-        assert [d["dataset_id"] for d in withdrawals.list_disclosures(engine)] == [
-            row["dataset_id"]
-        ]
+        assert [d["dataset_id"] for d in workspace.list_disclosures(engine)] == [row["dataset_id"]]
         assert (
             cli("impact", "e2", "--json").json()["datasets"][0]["dataset_id"] == row["dataset_id"]
         )
     else:
         assert listed.json() == [] and not out.exists()
-        assert withdrawals.list_disclosures(engine) == []
+        assert workspace.list_disclosures(engine) == []
     with engine.connect() as conn:
         assert registry.staged_datasets(conn) == []
     assert cli("audit", "verify").exit_code == 0
@@ -136,7 +133,7 @@ def test_every_file_and_directory_is_fsynced_before_the_rename(
     import pyarrow.parquet as pq
     from test_gate_run import SNAPSHOT, SPEC, build
 
-    from consentgate.gate import staging
+    from consentgate import files
 
     source = tmp_path / "records.parquet"
     pq.write_table(gd.record_table(SPEC), source)
@@ -152,8 +149,8 @@ def test_every_file_and_directory_is_fsynced_before_the_rename(
         renamed.append((str(src), list(synced)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(staging.os, "fsync", fsync)
-    monkeypatch.setattr(staging.os, "replace", replace)
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    monkeypatch.setattr(files.os, "replace", replace)
     result = build(source, tmp_path / "ds", SNAPSHOT, shards=3)
     ((staged, before),) = renamed
     written = [str(p).replace(str(result.out_dir), staged) for p in result.out_dir.rglob("*")]
@@ -164,7 +161,7 @@ def test_every_file_and_directory_is_fsynced_before_the_rename(
 def test_a_stale_staging_directory_is_removed_unless_its_writer_lives(tmp_path: Path) -> None:
     import fcntl
 
-    from consentgate.gate.staging import atomic_directory
+    from consentgate.files import atomic_directory
 
     dead, alive = tmp_path / ".ds.tmp-dead", tmp_path / ".ds.tmp-alive"
     for staged in (dead, alive):

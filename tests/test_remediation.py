@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from conftest import CliResult
 from remediation_world import SHARDS, US, World, logistic, make_world
 
-from consentgate import withdrawals, workspace
+from consentgate import workspace
 from consentgate.gate.run import shard_of
 from consentgate.remediation.deadlines import add_business_days
 from consentgate.store.engine import make_engine
@@ -74,7 +74,7 @@ def withdraw(cli: Cli, member: str, setting: str = "ai_training_posts") -> None:
 def train(db: sa.Engine, world: World, name: str = "topics") -> dict[str, Any]:
     from consentgate.unlearn import TextFeatures
 
-    return withdrawals.train_model(
+    return workspace.train_model(
         db,
         name,
         [world.posts],
@@ -378,11 +378,11 @@ def test_retire_tier_retires_the_model(cli: Cli, world: World) -> None:
 def test_notice_is_signed_pseudonymous_and_ack_clears_overdue(
     cli: Cli, world: World, db: sa.Engine, keys: Path
 ) -> None:
-    from consentgate.checkpoint import load_signer
     from consentgate.errors import AuditChainBroken
     from consentgate.gate.owners import pseudonym, recipient_key
     from consentgate.remediation.notices import record_ref, verify_notice
     from consentgate.store.audit import workspace_secret
+    from consentgate.tlog.checkpoint import load_signer
 
     # an erasure recorded 40 days ago: its orders are overdue already
     workspace.record_event(
@@ -471,7 +471,7 @@ def test_policy_version_dropping_a_scope_opens_orders(
     (world.root / "v3.yaml").write_text(v3[:cut])
     ok(cli, "policy", "publish", str(world.root / "v3.yaml"))
     published = datetime(2024, 12, 1, tzinfo=UTC)
-    opened = withdrawals.open_for_policy(db, "v2", "v3", now=lambda: published)
+    opened = workspace.open_for_policy(db, "v2", "v3", now=lambda: published)
     got = {(o["kind"], o["target"], o["shard"]): o for o in orders(cli)}
     assert len(opened) == len(got) == 2
     assert set(got) == {("dataset", world.acme, None), ("notice", "acme-ai", None)}
@@ -480,8 +480,8 @@ def test_policy_version_dropping_a_scope_opens_orders(
         # consent for the scope ends when v3 takes effect; 30 days from then
         assert o["deadline"] == "2025-02-14T00:00:00Z"
     # v2 dropped nothing of v1; and the order of a dropped scope is opened once
-    assert withdrawals.open_for_policy(db, "v1", "v2") == []
-    withdrawals.open_for_policy(db, "v2", "v3", now=lambda: published)
+    assert workspace.open_for_policy(db, "v1", "v2") == []
+    workspace.open_for_policy(db, "v2", "v3", now=lambda: published)
     assert len(orders(cli)) == 2
 
 

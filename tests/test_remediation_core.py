@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consentgate.checkpoint import generate_signing_key, load_signer
 from consentgate.errors import AuditChainBroken, InvalidInput
 from consentgate.policy import Scope
 from consentgate.remediation.deadlines import DeadlineRules, add_business_days, deadline_for
@@ -24,6 +23,7 @@ from consentgate.remediation.notices import (
     verify_notice,
 )
 from consentgate.remediation.orders import Holding, ModelFacts, Trigger, batch, plan
+from consentgate.tlog.checkpoint import generate_signing_key, load_signer
 
 T0 = datetime(2024, 11, 13, 9, 30, tzinfo=UTC)  # a Wednesday
 RULES = DeadlineRules()

@@ -34,7 +34,9 @@ def _publish(
 ) -> workspace.Published:
     path = tmp_path / f"{version}.yaml"
     path.write_text(policy_yaml(version, **kw))  # type: ignore[arg-type]
-    return workspace.publish_policy(engine, path, notice_days=30)
+    return workspace.publish_policy(
+        engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
+    )
 
 
 def _members(
@@ -433,7 +435,7 @@ def test_audit_detects_tampering(ledger: sa.Engine, tmp_path: Path, what: str, s
 
 
 def test_entry_bytes_are_canonical_json() -> None:
-    from consentgate.audit import AuditEntry, canonical_json
+    from consentgate.tlog.audit import AuditEntry, canonical_json
 
     e = AuditEntry(3, "consent.recorded", "consent_events", 'ev-"ü"\n', None, day(1.5), "ab" * 32)
     assert e.entry_bytes() == canonical_json(e.as_dict())
@@ -464,3 +466,11 @@ def test_upgrade_from_0004_keeps_members_and_the_audit_trail(db_url: str, tmp_pa
     assert workspace.consent_status(eng, "old1", "ai_posts", at=day(60))["state"] == "default_off"
     assert workspace.verify_audit(eng).rows == 3
     eng.dispose()
+
+
+def test_head_revision_is_the_migrations_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from consentgate.store.engine import HEAD_REVISION, MIGRATIONS
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION

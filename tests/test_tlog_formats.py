@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from consentgate import audit
-from consentgate.checkpoint import Signer, generate_signing_key, load_signer, sign_checkpoint
 from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.membership import MemberTree, member_key, member_secret
-from consentgate.merkle import MerkleTree
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import Signer, generate_signing_key, load_signer, sign_checkpoint
 from consentgate.tlog.keys import key_chain, rotation_statement
+from consentgate.tlog.membership import MemberTree, member_key, member_secret
+from consentgate.tlog.merkle import MerkleTree
 from consentgate.tlog.note import with_signatures
 from consentgate.tlog.policy import parse_policy
 from consentgate.tlog.proof import TlogProof, is_tlog_proof, parse_tlog_proof
+from consentgate.tlog.receipts import entry_leaf
 from consentgate.tlog.statements import (
     build_membership_proof,
     build_receipt_proof,
@@ -26,7 +27,6 @@ from consentgate.tlog.statements import (
     verify_receipt_proof,
 )
 from consentgate.tlog.witness import Cosigner, new_cosigner_key, parse_cosigner_key
-from consentgate.transparency import entry_leaf
 
 ORIGIN = "consentgate/0123456789abcdef"
 
@@ -270,7 +270,7 @@ def test_receipt_statements_are_checked_field_by_field(keys: list[Signer]) -> No
     note = sign_checkpoint(keys[0], origin=ORIGIN, size=4, root=tree.root())
 
     def forge(index: int, statement: str) -> str:
-        from consentgate.checkpoint import sign_note
+        from consentgate.tlog.checkpoint import sign_note
 
         extra = sign_note(keys[0], statement).encode()
         return TlogProof(index, tuple(tree.inclusion_proof(index)), note, extra).text()

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import CliResult
 
-from consentgate.checkpoint import generate_signing_key, load_signer
 from consentgate.store import tables as t
 from consentgate.store.engine import make_engine
+from consentgate.tlog.checkpoint import generate_signing_key, load_signer
 from consentgate.tlog.note import open_note
 
 Cli = Callable[..., CliResult]

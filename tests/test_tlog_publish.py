@@ -17,12 +17,12 @@ from conftest import CliResult
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from consentgate.checkpoint import parse_verifier_key, verify_checkpoint
-from consentgate.published import TileServer, respond
 from consentgate.store import audit as store_audit
 from consentgate.store.engine import make_engine
+from consentgate.tlog.checkpoint import parse_verifier_key, verify_checkpoint
+from consentgate.tlog.published import TileServer, respond
+from consentgate.tlog.receipts import entry_leaf
 from consentgate.tlog.tiles import TileReader, decode_bundle
-from consentgate.transparency import entry_leaf
 
 Cli = Callable[..., CliResult]
 

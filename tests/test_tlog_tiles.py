@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.merkle import MerkleTree, leaf_hash
 from consentgate.tlog import tiles
+from consentgate.tlog.merkle import MerkleTree, leaf_hash
 from consentgate.tlog.tiles import (
     Resource,
     TileReader,
@@ -172,7 +172,7 @@ def test_a_reader_refuses_wrong_tiles_and_absent_sizes() -> None:
 
 
 def test_a_changed_tile_gives_proofs_that_fail() -> None:
-    from consentgate.merkle import verify_inclusion
+    from consentgate.tlog.merkle import verify_inclusion
 
     entries = [b"%d" % i for i in range(1000)]
     store = _grow([1000], entries)

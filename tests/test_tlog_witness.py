@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from consentgate.checkpoint import Signer, generate_signing_key, load_signer, sign_checkpoint
 from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.merkle import EMPTY_ROOT, MerkleTree, leaf_hash
+from consentgate.tlog.checkpoint import Signer, generate_signing_key, load_signer, sign_checkpoint
+from consentgate.tlog.merkle import EMPTY_ROOT, MerkleTree, leaf_hash
 from consentgate.tlog.note import open_note, parse_vkey, with_signatures
 from consentgate.tlog.witness import (
     AddCheckpoint,

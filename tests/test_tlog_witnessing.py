@@ -21,10 +21,10 @@ from independent_verifier import Invalid
 from independent_verifier import verify_receipt as independent_verify
 from witnesses import RunningWitness, policy_text, running_witnesses
 
-from consentgate import audit
-from consentgate.checkpoint import parse_verifier_key
 from consentgate.store import tables as t
 from consentgate.store.engine import make_engine
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import parse_verifier_key
 from consentgate.tlog.note import open_note
 from consentgate.tlog.witness import (
     AddCheckpoint,
@@ -32,7 +32,7 @@ from consentgate.tlog.witness import (
     origin_hash,
     parse_cosigner_key,
 )
-from consentgate.witness_server import WitnessState
+from consentgate.tlog.witness_server import WitnessState
 
 Cli = Callable[..., CliResult]
 
@@ -346,7 +346,7 @@ def test_witness_state_survives_a_restart(cli: Cli, world: Path, tmp_path: Path)
     # a new process on the same state file remembers the size it cosigned
     from starlette.testclient import TestClient
 
-    from consentgate.witness_server import create_witness_app
+    from consentgate.tlog.witness_server import create_witness_app
 
     app = create_witness_app(
         ws[0].cosigner,

@@ -15,18 +15,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentgate import audit
-from consentgate.checkpoint import (
+from consentgate.errors import AuditChainBroken, InvalidInput
+from consentgate.tlog import audit
+from consentgate.tlog.checkpoint import (
     Signer,
     generate_signing_key,
     load_signer,
     sign_checkpoint,
     sign_note,
 )
-from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.membership import MemberTree, member_key, member_secret
-from consentgate.merkle import MerkleTree, leaf_hash, root_from_leaf_hashes
-from consentgate.transparency import (
+from consentgate.tlog.membership import MemberTree, member_key, member_secret
+from consentgate.tlog.merkle import MerkleTree, leaf_hash, root_from_leaf_hashes
+from consentgate.tlog.receipts import (
     LoggedCheckpoint,
     Receipt,
     blocked_inclusion_proof,

@@ -385,9 +385,9 @@ def test_shard_of_is_in_range_and_stable(member: str, shards: int) -> None:
 
 
 def test_conversation_key_ignores_roles_order_and_duplicates() -> None:
-    assert conversation_key("a", ["b", "c"]) == conversation_key("c", ["b", "a", "a"])
-    assert conversation_key("a", ["b"]) != conversation_key("a", ["b", "c"])
-    assert conversation_key("bob", ["cat", "ann"]) == "ann\x1fbob\x1fcat"  # as the gate keys it
+    assert conversation_key(["a", "b", "c"]) == conversation_key(["c", "b", "a", "a"])
+    assert conversation_key(["a", "b"]) != conversation_key(["a", "b", "c"])
+    assert conversation_key(["bob", "cat", "ann"]) == "ann\x1fbob\x1fcat"  # as the gate keys it
 
 
 def messages_table() -> pa.Table:
@@ -421,8 +421,8 @@ def test_conversation_sharding_keeps_a_reply_with_its_message() -> None:
     authors = table.column("author_id").to_pylist()
     assert by_author.column("shard").to_pylist() == [shard_of(a, 1000) for a in authors]
     shards = by_conversation.column("shard").to_pylist()
-    assert shards[0] == shards[1] == shard_of(conversation_key("ann", ["bob"]), 1000)
-    assert shards[3] == shard_of(conversation_key("dan", []), 1000)
+    assert shards[0] == shards[1] == shard_of(conversation_key(["ann", "bob"]), 1000)
+    assert shards[3] == shard_of(conversation_key(["dan"]), 1000)
     assert by_conversation.column("shard").type == pa.int32()
 
 

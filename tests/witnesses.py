@@ -1,4 +1,4 @@
-"""Witnesses on loopback for tests: ``consentgate.witness_server`` apps run by uvicorn in
+"""Witnesses on loopback for tests: ``consentgate.tlog.witness_server`` apps run by uvicorn in
 threads on 127.0.0.1 (ephemeral ports), stopped at the end; and policy files for them."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import uvicorn
 
-from consentgate.checkpoint import parse_verifier_key
+from consentgate.tlog.checkpoint import parse_verifier_key
 from consentgate.tlog.witness import Cosigner
-from consentgate.witness_server import WitnessState, create_witness_app, create_witness_key
+from consentgate.tlog.witness_server import WitnessState, create_witness_app, create_witness_key
 
 
 @dataclass

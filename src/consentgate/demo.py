@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from consentgate import auditlog, builds, proofs, workspace
+from consentgate import workspace
 from consentgate.errors import ConsentgateError
 from consentgate.store.engine import make_engine
 from consentgate.timestamps import format_timestamp
@@ -83,7 +83,9 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     for name in ("policy-v1.yaml", "policy-v2.yaml"):
         path = directory / name
         path.write_text(_example(name), encoding="utf-8")
-        published = workspace.publish_policy(engine, path, notice_days=30)
+        published = workspace.publish_policy(
+            engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
+        )
         material = [c for c in published.changes if c.material]
         echo(
             f"   published {published.policy.version}: effective {format_timestamp(published.policy.effective_from)}, {len(material)} material change(s)"
@@ -95,7 +97,9 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
         path = directory / name
         path.write_text(_example(name), encoding="utf-8")
         try:
-            workspace.publish_policy(engine, path, notice_days=30)
+            workspace.publish_policy(
+                engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
+            )
             echo(f"   UNEXPECTED: {name} was accepted")
         except ConsentgateError as exc:
             echo(f"   refused ({why}): {str(exc).splitlines()[0][:160]}")
@@ -185,12 +189,12 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
         f"   sources: posts.parquet ({n_posts} public posts), messages.parquet ({n_messages} private messages)"
     )
     leaver = _leaver(engine, directory, at)
-    redactor = builds.make_redactor(engine)
+    redactor = workspace.make_redactor(engine)
     for label, source, recipient, out in (
         ("first-party model, public posts", "posts.parquet", "first_party", "dataset-posts"),
         ("Acme AI (third party), private messages", "messages.parquet", "acme-ai", "dataset-acme"),
     ):
-        result = builds.build(
+        result = workspace.build(
             engine,
             directory / source,
             use="train_ai_system",
@@ -212,7 +216,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
             echo(f"     owner columns {', '.join(owners['columns'])}: {owners['treatment']}")
     _past_cutoff_section(engine, directory, at, leaver, echo)
     who = str(result.member_counts.column("member_id")[0])
-    held = builds.impact(engine, who)
+    held = workspace.impact(engine, who)
     roles = ", ".join(
         f"{h['recipient']}: {h['as_author']} as author, {h['as_participant']} as participant"
         for h in held
@@ -275,13 +279,13 @@ def _past_cutoff_section(
 ) -> None:
     """A past cutoff is reproducible, never a way back to consent that has since ended."""
     then = workspace.consent_status(engine, leaver, "ai_training_posts", at=at)
-    held = builds.impact(engine, leaver)
+    held = workspace.impact(engine, leaver)
     echo(
         f"   {leaver} withdrew from 'ai_training_posts' on 2024-12-15, after the cutoff: "
         f"on 2024-11-01 they were {then['state']}, yet the builds made now exclude their "
         f"posts as withdrawn (eligible at the cutoff AND now); {len(held)} dataset(s) hold them"
     )
-    again = builds.build(
+    again = workspace.build(
         engine,
         directory / "posts.parquet",
         use="train_ai_system",
@@ -289,7 +293,7 @@ def _past_cutoff_section(
         out=directory / "dataset-posts-again",
         as_of=at,
         shards=8,
-        redactor=builds.make_redactor(engine),
+        redactor=workspace.make_redactor(engine),
     )
     if again.registered is not None:
         echo(
@@ -298,14 +302,14 @@ def _past_cutoff_section(
         )
     future = datetime.now(UTC) + timedelta(days=1)
     try:
-        builds.build(
+        workspace.build(
             engine,
             directory / "posts.parquet",
             use="train_ai_system",
             recipient="first_party",
             out=directory / "dataset-future",
             as_of=future,
-            redactor=builds.make_redactor(engine),
+            redactor=workspace.make_redactor(engine),
         )
         echo("   UNEXPECTED: a build with a cutoff in the future was accepted")
     except ConsentgateError as exc:
@@ -319,37 +323,37 @@ def _proofs_section(
     messages are NOT in a dataset (c2sp.org/tlog-proof files), and checks both offline with
     nothing but the public key — and the receipt against the published log. Returns the
     member and the receipt file."""
-    from consentgate.checkpoint import parse_verifier_key
-    from consentgate.log_publication import publish_log
-    from consentgate.published import open_log
+    from consentgate.tlog.checkpoint import parse_verifier_key
+    from consentgate.tlog.published import open_log
     from consentgate.tlog.statements import (
         verify_in_published,
         verify_membership_proof,
         verify_receipt_proof,
     )
     from consentgate.tlog.tiles import CHECKPOINT
+    from consentgate.workspace.log_publication import publish_log
 
     echo("\n9. Proofs a member can check offline")
     key = directory / "keys" / "log.key"
-    public_key = auditlog.ensure_signing_key(engine, key)
+    public_key = workspace.ensure_signing_key(engine, key)
     (directory / "log.pub").write_text(public_key + "\n", encoding="utf-8")
     verifier = parse_verifier_key(public_key)
     acme = next(
         d
-        for d in builds.list_datasets(engine)
+        for d in workspace.list_datasets(engine)
         if d["recipient"] == "acme-ai" and d["status"] == "active"
     )
     manifest = json.loads((Path(acme["path"]) / "manifest.json").read_text(encoding="utf-8"))
-    inside = set(builds.dataset_member_ids(engine, acme["dataset_id"]))
+    inside = set(workspace.dataset_member_ids(engine, acme["dataset_id"]))
     member = next(m for m in candidates if m not in inside)
-    receipt = auditlog.issue_receipt_proof(engine, key, member)
+    receipt = workspace.issue_receipt_proof(engine, key, member)
     rpath = directory / f"receipt-{member}.tlog-proof"
     rpath.write_text(receipt.text, encoding="utf-8")
     checked = verify_receipt_proof(rpath.read_bytes(), log_keys=[verifier])
     echo(
         f"   receipt for {member}'s latest consent event: leaf {checked.leaf_index}, verified offline"
     )
-    issued = proofs.prove_member_tlog(engine, key, member, acme["dataset_id"])
+    issued = workspace.prove_member_tlog(engine, key, member, acme["dataset_id"])
     ppath = directory / f"proof-{member}-not-in-acme.tlog-proof"
     ppath.write_text(issued.text, encoding="utf-8")
     result = verify_membership_proof(
@@ -390,7 +394,7 @@ def _erasure_section(
 ) -> None:
     """The receipt holder asks for erasure: their details leave the ledger file, the audit
     trail stays intact and their receipt still verifies against the log."""
-    from consentgate.checkpoint import load_signer
+    from consentgate.tlog.checkpoint import load_signer
     from consentgate.tlog.proof import parse_tlog_proof
     from consentgate.tlog.statements import verify_receipt_proof
 
@@ -410,7 +414,7 @@ def _erasure_section(
     )
     key = db.parent / "keys" / "log.key"
     held = parse_tlog_proof(receipt.read_bytes())
-    report = auditlog.verify_log(
+    report = workspace.verify_log(
         engine, key_file=key, checkpoints=[(receipt.name, held.checkpoint)]
     )
     checked = verify_receipt_proof(receipt.read_bytes(), log_keys=[load_signer(key).verifier])
@@ -571,12 +575,12 @@ def _withdrawal_section(
     engine: Any, directory: Path, at: datetime, acme_members: Any, echo: Echo
 ) -> None:
     """A member withdraws: orders, dataset remediation, SISA retraining, a deletion notice."""
-    from consentgate import withdrawals
+    from consentgate import workspace
     from consentgate.gate.run import shard_of
     from consentgate.remediation.notices import verify_notice
 
     echo("\n7. A withdrawal reaches datasets, models and a third party")
-    built = builds.build(
+    built = workspace.build(
         engine,
         _topic_posts(directory),
         use="train_ai_system",
@@ -592,7 +596,7 @@ def _withdrawal_section(
         return
     from consentgate.unlearn import TextFeatures
 
-    model = withdrawals.train_model(
+    model = workspace.train_model(
         engine,
         "topic-classifier",
         [built.dataset_id],
@@ -634,7 +638,7 @@ def _withdrawal_section(
     echo(
         f"   {pair[0]} and {pair[1]} withdraw 'ai_training_posts'; {sharer} withdraws message sharing"
     )
-    for o in withdrawals.list_orders(engine):
+    for o in workspace.list_orders(engine):
         target = o["target"][:12] + "…" if len(o["target"]) > 13 else o["target"]
         where = "" if o["shard"] is None else f" shard {o['shard']}"
         echo(
@@ -642,16 +646,16 @@ def _withdrawal_section(
             f"due {format_timestamp(o['deadline'])[:10]} ({o['legal_basis'][0]})"
         )
     for o in {
-        o["target"]: o for o in withdrawals.list_orders(engine) if o["kind"] == "dataset"
+        o["target"]: o for o in workspace.list_orders(engine) if o["kind"] == "dataset"
     }.values():
-        done = withdrawals.remediate(engine, o["target"])
+        done = workspace.remediate(engine, o["target"])
         echo(
             f"   remediated {o['target'][:12]}… -> {done.out.name if done.out else '-'}: "
             f"{done.records_removed} of {done.records_before} records removed (re-checked now), "
             f"{len(done.parts_rewritten) + len(done.parts_removed)} part(s) rewritten, "
             f"{len(done.parts_kept)} kept byte-identical"
         )
-    result = withdrawals.retrain(engine, str(model["model_id"]))
+    result = workspace.retrain(engine, str(model["model_id"]))
     ev = result.evidence
     echo(
         f"   retrained {result.new_model_id}: shard(s) {ev['shards_retrained']} of {ev['shard_count']} "
@@ -659,8 +663,8 @@ def _withdrawal_section(
         f"{ev['accuracy_before']:.3f} -> {ev['accuracy_after']:.3f} (in-sample)"
     )
     key = directory / "keys" / "log.key"
-    for sent in withdrawals.send_notices(engine, key_file=key, outbox=directory / "outbox"):
-        from consentgate.checkpoint import load_signer
+    for sent in workspace.send_notices(engine, key_file=key, outbox=directory / "outbox"):
+        from consentgate.tlog.checkpoint import load_signer
 
         body = verify_notice(sent.path.read_text(), load_signer(key).verifier)
         echo(
@@ -668,7 +672,7 @@ def _withdrawal_section(
             f"record reference(s), due {body['deadline'][:10]}, signature verified -> "
             f"{sent.path.relative_to(directory)}"
         )
-    report = withdrawals.dsar(engine, pair[0])
+    report = workspace.dsar(engine, pair[0])
     echo(
         f"   {pair[0]}'s access report: {len(report['datasets'])} dataset(s), "
         f"{len(report['models'])} model(s), {len(report['remediation'])} order(s) "

@@ -16,6 +16,10 @@
 
 The CLI catches ConsentgateError once, prints ``Error: ...`` and exits with ``exit_code``;
 the HTTP API maps the classes to status codes in one table.
+
+Messages never name a caller's flags or routes: a message about an argument names the
+Python parameter between backticks (```as_of` is after the build time``), and each edge
+says it its own way (the CLI turns ```as_of``` into ``--as-of`` for the command that ran).
 """
 
 from __future__ import annotations

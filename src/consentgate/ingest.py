@@ -30,12 +30,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from consentgate import ids, limits, strictjson
-from consentgate.audit import canonical_json
+from consentgate import ids, limits
 from consentgate.consent import SOURCES, ConsentEvent, EventType
 from consentgate.errors import InvalidInput
 from consentgate.policy import PolicyHistory
 from consentgate.timestamps import parse_timestamp
+from consentgate.tlog import strictjson
+from consentgate.tlog.audit import canonical_json
 
 JURISDICTION = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
 MEMBER_FIELDS = ("member_id", "jurisdiction", "jurisdiction_effective_at", "name", "email", "phone")

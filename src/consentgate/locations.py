@@ -4,7 +4,7 @@ The text is parsed as ``pyarrow.fs`` parses it (``FileSystem.from_uri``) for ``f
 a plain path stays a path. Any other URL scheme (``s3://``, ``gs://``, ``hdfs://``,
 ``abfs://``, ...) is refused with a message naming the scheme: a dataset is published
 atomically by a rename on a local filesystem together with its registry row
-(``consentgate.publication``), which object stores cannot do, and consentgate is not
+(``consentgate.workspace.publication``), which object stores cannot do, and consentgate is not
 configured for remote output. It never creates a local folder named after a URL scheme.
 """
 

@@ -9,9 +9,13 @@ UTC a timestamp must lie in 1970-01-01 .. 9999-12-31 (``consentgate.limits``): a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from consentgate.limits import timestamp_problem
+
+Clock = Callable[[], datetime]
+"""What use cases take to read the time (``utcnow`` by default; tests pass a fixed one)."""
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -16,8 +16,8 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from consentgate.checkpoint import Signer
-from consentgate.merkle import MerkleTree, leaf_hash
+from consentgate.tlog.checkpoint import Signer
+from consentgate.tlog.merkle import MerkleTree, leaf_hash
 from consentgate.tlog.note import open_note
 from consentgate.tlog.proof import parse_tlog_proof
 from consentgate.tlog.witness import Cosigner

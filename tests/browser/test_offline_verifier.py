@@ -31,15 +31,15 @@ from witnesses import policy_text, running_witnesses
 from browser import csp
 from browser.conftest import ARTIFACTS
 from browser.forge import EMPTY_ROOT_HEX, Forger, flips, huge_log, inserts, take_apart
-from consentgate import auditlog
-from consentgate.checkpoint import generate_signing_key, load_signer, parse_verifier_key
+from consentgate import workspace
 from consentgate.store.engine import make_engine
+from consentgate.tlog.checkpoint import generate_signing_key, load_signer, parse_verifier_key
 from consentgate.tlog.policy import parse_policy
 from consentgate.tlog.proof import is_tlog_proof
+from consentgate.tlog.receipts import Receipt, verify_receipt
 from consentgate.tlog.statements import verify_membership_proof, verify_receipt_proof
 from consentgate.tlog.witness import new_cosigner_key, parse_cosigner_key
-from consentgate.transparency import Receipt, verify_receipt
-from consentgate.witness_server import load_witness_key
+from consentgate.tlog.witness_server import load_witness_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "src" / "consentgate" / "web" / "static" / "verifier.html"
@@ -157,7 +157,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
             cmd = ("proof", member, "--dataset", dataset_id, "--out", str(out), "--json")
             proofs[member] = json.loads(_cli(db, *cmd))
         engine = make_engine(db)
-        json_receipt = auditlog.issue_receipt(engine, tmp / "keys" / "log.key", "u1").to_json()
+        json_receipt = workspace.issue_receipt(engine, tmp / "keys" / "log.key", "u1").to_json()
         engine.dispose()
 
         # a receipt cosigned by three witnesses on loopback (a new event, so a new head)
@@ -965,7 +965,7 @@ def _membership_edits(s: bytes) -> list[bytes]:
         put(tree_size=-1),
         put(dataset_id="another"),
         put(version=2),
-        put(type="consentgate.membership-proof/v2"),
+        put(type="consentgate.tlog.membership-proof/v2"),
         put(extra=1),
         _edit_json_line(s, b"proof", lambda d: d.pop("successor")),
         _edit_json_line(s, b"dataset", lambda d: d.update(members_count=d["members_count"] + 1)),
@@ -1148,7 +1148,7 @@ def test_policies_get_the_same_verdict(session: Session, artifacts: Artifacts) -
 def test_verifier_keys_are_read_as_consentgate_reads_them(
     session: Session, artifacts: Artifacts
 ) -> None:
-    from consentgate.checkpoint import parse_verifier_key as parse_log_key
+    from consentgate.tlog.checkpoint import parse_verifier_key as parse_log_key
     from consentgate.tlog.note import key_id
     from consentgate.tlog.witness import parse_cosigner_verifier_key
 
@@ -1226,8 +1226,8 @@ def _escaped(text: str) -> str:
 
 
 def test_json_base64_and_timestamps_are_read_as_consentgate_reads_them(session: Session) -> None:
-    from consentgate import strictjson
     from consentgate.timestamps import format_timestamp, parse_timestamp
+    from consentgate.tlog import strictjson
     from consentgate.tlog.note import b64decode_strict
 
     docs = [
@@ -1490,7 +1490,7 @@ def test_forged_logs_under_two_keys_get_the_same_verdict(
 def test_forged_member_trees_get_the_same_verdict(session: Session, artifacts: Artifacts) -> None:
     """Dataset statements for member trees the forger makes up: neighbours that are not
     adjacent, not first or last, an empty tree, and proofs that hold."""
-    from consentgate.membership import MembershipProof, MemberTree
+    from consentgate.tlog.membership import MembershipProof, MemberTree
 
     a, f = artifacts, artifacts.forger
     parts = take_apart(a.proof_out, f.log)

@@ -5,24 +5,152 @@ JSON with ``--json``). Errors: ``ConsentgateError`` → ``Error: ...`` on stderr
 code (1 refused input, 2 usage); click's own usage errors exit 2. A database error that
 escapes a use case (a lost connection, a terminated PostgreSQL backend, a damaged SQLite
 file) exits 1 with one line naming its kind, never a traceback, and never the statement
-or its parameters (they may hold personal data).
+or its parameters (they may hold personal data); see ``consentgate.cli.failures``.
+
+Start-up is lazy: ``consentgate --help`` lists the commands from the table below without
+importing them, and a command imports only its own module (and what its use case needs).
+``tests/test_cli_startup.py`` checks that the table matches the commands.
 """
 
 from __future__ import annotations
 
-import errno
+import importlib
 import logging
 import sys
 
 import click
-import sqlalchemy as sa
 
-from consentgate.cli.common import AppContext, pass_app
-from consentgate.config import Settings
-from consentgate.errors import ConsentgateError, DatabaseUnavailable
+from consentgate.errors import ConsentgateError
+
+# name -> (module under consentgate.cli, short help shown by --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "policies",
+        "Create or upgrade the ledger database (idempotent) and the log's signing key.",
+    ),
+    "policy": ("policies", "Publish and inspect policy versions."),
+    "members": (
+        "consent",
+        "Import members (data subjects) and record their jurisdiction moves.",
+    ),
+    "consent": ("consent", "Record consent events and query effective consent."),
+    "snapshot": (
+        "consent",
+        "Write the consent snapshot (member_id, category, covers_from) for (use, recipient, as-of).",
+    ),
+    "build": (
+        "datasets",
+        "Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.",
+    ),
+    "datasets": ("datasets", "List registered datasets."),
+    "impact": (
+        "datasets",
+        "Every registered dataset holding MEMBER's records, as author or participant.",
+    ),
+    "audit-dataset": (
+        "datasets",
+        "Re-check any dataset against the ledger at one past time: violations (consent and content), affected members, exposure.",
+    ),
+    "scan": (
+        "redaction",
+        'Print one JSON object per input line: {"line", "spans": [{"start", "end", "entity", "category"}], "labels"}.',
+    ),
+    "models": (
+        "remediation",
+        "List registered model versions with their status (or register one).",
+    ),
+    "disclose": (
+        "remediation",
+        "Record that DATASET (its id or a unique prefix) was delivered to a third party.",
+    ),
+    "remediation": (
+        "remediation",
+        "List remediation orders (pending ones by default) with their deadlines.",
+    ),
+    "remediate": (
+        "remediation",
+        "Write a new version of DATASET (its id or a unique prefix) without the records that lost consent.",
+    ),
+    "retrain": (
+        "remediation",
+        "Retrain MODEL's affected shards (or all, or retire it) and close its orders.",
+    ),
+    "notices": (
+        "remediation",
+        "List deletion notices sent to third parties, with their status (or send, ack).",
+    ),
+    "report": ("remediation", "Reports for members and auditors."),
+    "audit": ("audit", "Verify the tamper-evident audit trail and sign its checkpoints."),
+    "receipt": (
+        "proofs",
+        "Write a receipt for one of MEMBER's consent events as a tlog-proof file: the checkpoint, the entry's inclusion proof, and the log's signed statement of the event.",
+    ),
+    "verify-receipt": (
+        "proofs",
+        "Check a consent receipt offline (a tlog-proof file, or the older JSON form); exit 0 when valid, 1 when not (no database).",
+    ),
+    "proof": (
+        "proofs",
+        "Write a proof that MEMBER's data is, or is NOT, in a dataset (checkable offline).",
+    ),
+    "verify-proof": (
+        "proofs",
+        "Check a dataset membership proof offline: a tlog-proof file (against the log's key or a policy) or the older JSON form (against --root); print whether the member is IN or OUT.",
+    ),
+    "log": (
+        "log",
+        "Publish the audit log (C2SP tlog-tiles), have it witnessed, rotate its key.",
+    ),
+    "witness": (
+        "log",
+        "A minimal C2SP tlog-witness: its own key, its own state, loopback by default.",
+    ),
+    "signals": (
+        "ecosystem",
+        "Machine-readable AI-use preferences (IETF AIPREF, W3C TDMRep): export and import.",
+    ),
+    "verify-dataset": (
+        "verify",
+        "Check every file of a dataset against its manifest, the manifest against the registry and the audit log, and recompute records_root and members_root.",
+    ),
+    "demo": ("demo", "Build a demo workspace modelled on the case and walk through it."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported when run (or when their own help is asked)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self._load(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def _load(self, cmd_name: str) -> None:
+        from consentgate.cli.common import flags_in_errors
+
+        module = importlib.import_module(f"consentgate.cli.{COMMANDS[cmd_name][0]}")
+        for command in module.COMMANDS:
+            if command.name == cmd_name:
+                flags_in_errors(command)
+                self.add_command(command)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(n) for n in COMMANDS)
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                stub = click.Command(name, help=COMMANDS[name][1])
+                rows.append((name, stub.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     "db_url",
@@ -35,13 +163,16 @@ from consentgate.errors import ConsentgateError, DatabaseUnavailable
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None, verbose: bool) -> None:
     """Decide, enforce and prove which user data may be used to train AI models."""
+    from consentgate.cli.common import AppContext
+    from consentgate.config import Settings
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     overrides = {"db_url": db_url} if db_url else {}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    from consentgate.startup import apply_umask
+    from consentgate.workspace.startup import apply_umask
 
     apply_umask(settings.umask)
     ctx.obj = AppContext(settings)
@@ -50,11 +181,13 @@ def cli(ctx: click.Context, db_url: str | None, verbose: bool) -> None:
 @cli.result_callback()
 def _after_command(_result: object, **_params: object) -> None:
     """After a command that succeeded: sign a checkpoint if it grew the log."""
+    from consentgate.cli.common import AppContext
+
     app = click.get_current_context().obj
     engine = app.opened_engine if isinstance(app, AppContext) else None
     if engine is None or not app.settings.auto_checkpoint:
         return
-    from consentgate.autocheckpoint import after_command
+    from consentgate.workspace.autocheckpoint import after_command
 
     after_command(
         engine,
@@ -62,41 +195,6 @@ def _after_command(_result: object, **_params: object) -> None:
         app.settings.key_dir,
         every=app.settings.checkpoint_every,
     )
-
-
-def _register() -> None:
-    from consentgate.cli import (
-        audit_cmd,
-        consent_cmd,
-        dataset_cmd,
-        demo_cmd,
-        ecosystem_cmd,
-        log_cmd,
-        policy_cmd,
-        redact_cmd,
-        remediation_cmd,
-        transparency_cmd,
-        verify_cmd,
-    )
-
-    for module in (
-        policy_cmd,
-        consent_cmd,
-        dataset_cmd,
-        redact_cmd,
-        remediation_cmd,
-        audit_cmd,
-        transparency_cmd,
-        log_cmd,
-        verify_cmd,
-        demo_cmd,
-        ecosystem_cmd,  # issue 13: signals
-    ):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,51 +211,22 @@ def main(argv: list[str] | None = None) -> None:
     except ConsentgateError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except sa.exc.DBAPIError as exc:
+    except OSError as exc:
+        from consentgate.cli.failures import file_error
+
+        click.echo(f"Error: {file_error(exc)}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        # A database error is only possible once a command has imported SQLAlchemy.
+        sa = sys.modules.get("sqlalchemy")
+        if sa is None or not isinstance(exc, sa.exc.DBAPIError):
+            raise
+        from consentgate.cli.failures import database_error
+
         error = database_error(exc)
         click.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)
-    except OSError as exc:
-        click.echo(f"Error: {file_error(exc)}", err=True)
-        sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def database_error(exc: sa.exc.DBAPIError) -> DatabaseUnavailable:
-    """A one-line description of a database failure: the driver's error class and the
-    first line of its message for connection problems (no statement, no parameters);
-    only the class for the rest (a constraint's message can quote a key's value)."""
-    orig = exc.orig
-    kind = type(orig).__name__ if orig is not None else type(exc).__name__
-    first = str(orig).strip().splitlines()[0] if orig is not None and str(orig).strip() else ""
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) and first:
-        if exc.connection_invalidated or "terminat" in first.lower() or "closed" in first:
-            return DatabaseUnavailable(
-                f"the database connection was lost ({kind}: {first}); the interrupted "
-                "command's transaction was rolled back: run it again (imports are "
-                "idempotent by event id)"
-            )
-        return DatabaseUnavailable(f"database error ({kind}: {first}); nothing was written")
-    return DatabaseUnavailable(
-        f"database error ({kind}); the command's transaction was rolled back"
-    )
-
-
-def file_error(exc: OSError) -> str:
-    """One line for a failed file operation (a full disk, a permission): the file, the
-    system's reason. Outputs are written in staging places and removed on failure, so
-    nothing partial is left under an output's name and nothing was registered."""
-    reason = exc.strerror or type(exc).__name__
-    name = errno.errorcode.get(exc.errno or 0, "")
-    where = f"{exc.filename}: " if exc.filename else ""
-    hint = " (free some space and run the command again)" if exc.errno in _FULL else ""
-    return (
-        f"{where}{reason}{f' [{name}]' if name else ''}{hint}; the partial output was "
-        "removed and nothing was registered"
-    )
-
-
-_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-
-
-__all__ = ["cli", "database_error", "file_error", "main", "pass_app"]
+__all__ = ["COMMANDS", "cli", "main"]

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import functools
 import json
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
 
 from consentgate import ids
 from consentgate.config import Settings
-from consentgate.errors import InvalidInput, UsageError
-from consentgate.store.engine import check_current, make_engine
-from consentgate.timestamps import parse_timestamp
+from consentgate.errors import ConsentgateError, InvalidInput, UsageError
+from consentgate.timestamps import format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from consentgate.workspace.context import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,34 +33,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 @dataclass
 class AppContext:
     settings: Settings
-    _engine: sa.Engine | None = field(default=None, repr=False)
+    _workspace: Workspace | None = field(default=None, repr=False)
+
+    def workspace(self, *, check: bool = True) -> Workspace:
+        """The workspace of the settings, built once (see ``Workspace.from_settings``)."""
+        if self._workspace is None:
+            from consentgate.workspace.context import Workspace
+
+            self._workspace = Workspace.from_settings(self.settings, check=check)
+        return self._workspace
 
     def engine(self, *, check: bool = True) -> sa.Engine:
         """The ledger's engine; with ``check``, the schema must be current, and every
         dataset publication a crash interrupted is finished first."""
-        if self._engine is None:
-            self._engine = make_engine(
-                self.settings.db_url, busy_timeout=self.settings.busy_timeout
-            )
-            if check:
-                check_current(self._engine)
-                from consentgate.startup import check_workspace
-
-                check_workspace(self._engine, self.settings.signing_key_path)
-                from consentgate.publication import recover
-
-                recover(self._engine)
-        return self._engine
+        return self.workspace(check=check).engine
 
     @property
     def opened_engine(self) -> sa.Engine | None:
         """The engine if a command opened it (None: the command did not touch the ledger)."""
-        return self._engine
+        return self._workspace.engine if self._workspace is not None else None
 
     def checkpoint_now(self) -> None:
         """Sign the log's head before a build or disclosure (``auto_checkpoint``)."""
         if self.settings.auto_checkpoint:
-            from consentgate.autocheckpoint import before_disclosure
+            from consentgate.workspace.autocheckpoint import before_disclosure
 
             before_disclosure(self.engine(), self.settings.signing_key_path, self.settings.key_dir)
 
@@ -137,18 +139,107 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(f)
 
 
+def jsonable(value: Any) -> Any:
+    """The one JSON encoding of use-case results at the edge: frozen dataclasses as objects,
+    datetimes as RFC 3339 UTC (``format_timestamp``), paths as text, tuples and sets as
+    lists (sets sorted), enums by value; anything else as ``str``."""
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(jsonable(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    click.echo(json.dumps(jsonable(data), indent=2, sort_keys=True))
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 file the user named, or ``InvalidInput`` naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
 
 
 def console() -> Console:
+    from rich.console import Console  # imported when something is printed as a table
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for col in columns:
         table.add_column(col)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console().print(table)
+
+
+# Where a command's click parameter is named differently from the use case's argument.
+_PARAM_ALIASES = {"column_map": "mapping", "out_dir": "out", "dataset_ids": "datasets"}
+_BACKTICKED = re.compile(r"`([a-z][a-z0-9_]*)`")
+# Where a use-case message names another use case, the command that runs it.
+_USE_CASE_COMMANDS = {
+    "send_notices": "`consentgate notices send`",
+    "publish_log": "`consentgate log publish`",
+    "init_workspace": "`consentgate init`",
+}
+
+
+def _flag(command: click.Command, name: str) -> str | None:
+    wanted = _PARAM_ALIASES.get(name, name)
+    for param in command.params:
+        opts = [o for o in param.opts if o.startswith("--")]
+        if param.name == wanted or any(o[2:].replace("-", "_") == wanted for o in opts):
+            if isinstance(param, click.Argument):
+                return param.human_readable_name.upper()
+            return max(opts, key=len) if opts else param.opts[0]
+    return None
+
+
+def name_flags(command: click.Command, message: str) -> str:
+    """``message`` (from a use case) with each backticked argument name the command has
+    as a flag or argument written the command's way (```as_of``` -> ``--as-of``)."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return _flag(command, name) or _USE_CASE_COMMANDS.get(name) or m.group(0)
+
+    return _BACKTICKED.sub(sub, message)
+
+
+def flags_in_errors(command: click.Command) -> None:
+    """Make ``command`` (and every subcommand) show use-case errors with its own flag names."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            flags_in_errors(sub)
+        return
+    callback = command.callback
+    if callback is None or getattr(callback, "_names_flags", False):
+        return
+
+    @functools.wraps(callback)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ConsentgateError as exc:
+            if exc.args and isinstance(exc.args[0], str):
+                exc.args = (name_flags(command, exc.args[0]), *exc.args[1:])
+            raise
+
+    wrapped._names_flags = True  # type: ignore[attr-defined]
+    command.callback = wrapped

@@ -1,6 +1,6 @@
 """Write a dataset's public documents (Croissant, dataset card) beside its manifest.
 
-``documenting(publish)`` wraps a publisher (``consentgate.publication``) so that the
+``documenting(publish)`` wraps a publisher (``consentgate.workspace.publication``) so that the
 documents are written into the staged directory before it is published: they appear at
 the dataset's path together with its parts and manifest, never later.
 """

@@ -7,11 +7,45 @@ PySpark), through ``sink`` (shards, member counts) and ``parts`` (the Parquet pa
 ``exposure`` re-checks an existing dataset. Importing this package never imports pyspark.
 """
 
-from consentgate.gate.batch import REASONS, GateOutput, Redactor, evaluate, gate_batch
-from consentgate.gate.columns import Columns
-from consentgate.gate.exposure import ExposureReport, audit_dataset
-from consentgate.gate.lookup import GateIndex, prepare
-from consentgate.gate.run import BuildResult, Counts, build_dataset
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from consentgate.gate.batch import REASONS, GateOutput, Redactor, evaluate, gate_batch
+    from consentgate.gate.columns import Columns
+    from consentgate.gate.exposure import ExposureReport, audit_dataset
+    from consentgate.gate.lookup import GateIndex, prepare
+    from consentgate.gate.run import BuildResult, Counts, build_dataset
+
+_WHERE = {
+    "REASONS": "batch",
+    "GateOutput": "batch",
+    "Redactor": "batch",
+    "evaluate": "batch",
+    "gate_batch": "batch",
+    "Columns": "columns",
+    "ExposureReport": "exposure",
+    "audit_dataset": "exposure",
+    "GateIndex": "lookup",
+    "prepare": "lookup",
+    "BuildResult": "run",
+    "Counts": "run",
+    "build_dataset": "run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule of ``name`` on first use (``consentgate.gate.manifest`` alone
+    must not pull pandas in through ``batch``)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "REASONS",

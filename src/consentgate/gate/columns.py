@@ -28,12 +28,12 @@ class Columns:
             return DEFAULT_COLUMNS
         known = cls.__slots__
         problems = [
-            f"--map {key}={value}: unknown column {key!r} (known: {', '.join(known)})"
+            f"`column_map` {key}={value}: unknown column {key!r} (known: {', '.join(known)})"
             for key, value in mapping.items()
             if key not in known
         ]
         problems += [
-            f"--map {key}=: empty column name" for key, value in mapping.items() if not value
+            f"`column_map` {key}=: empty column name" for key, value in mapping.items() if not value
         ]
         if problems:
             raise InvalidInput("bad column map", problems)

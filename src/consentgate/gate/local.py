@@ -1,4 +1,4 @@
-"""The local engine: gate a source in this process or in worker processes.
+"""The local runner: gate a source in this process or in worker processes.
 
 ``gate_locally`` reads the source batch by batch and applies ``gate_batch`` (the same
 pure function Spark runs) to each, returning a ``Gated`` stream of the included rows for

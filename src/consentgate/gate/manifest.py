@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentgate.errors import InvalidInput
-from consentgate.merkle import leaf_hash, root_from_leaf_hashes
+from consentgate.tlog.merkle import leaf_hash, root_from_leaf_hashes
 
 __all__ = [
     "MANIFEST_NAME",

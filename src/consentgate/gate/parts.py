@@ -17,14 +17,13 @@ SHA-256 (for the manifest) stay under this module's control.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consentgate.gate.staging import atomic_directory
+from consentgate.files import atomic_directory, sha256_file
 
 __all__ = [
     "DATA_DIR",
@@ -137,12 +136,3 @@ class PartWriter:
         for writer, _, _ in self.writers.values():
             writer.close()
         self.writers.clear()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 4 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -2,10 +2,10 @@
 
 ``build_dataset`` opens the source, builds the ``GateIndex`` from the build's snapshots
 (consent at the cutoff ``as_of`` and, with ``at_build``, at the build time, both as known
-at the build time), has an engine gate every batch (``consentgate.gate.local``, or
+at the build time), has a runner gate every batch (``consentgate.gate.local``, or
 ``consentgate.gate.spark``), and streams the included rows through the ``Sink``
 (``consentgate.gate.sink``) into Parquet parts under ``data/`` (``consentgate.gate.parts``)
-inside a staging sibling ``.<name>.tmp-<random>`` (``consentgate.gate.staging``). Only
+inside a staging sibling ``.<name>.tmp-<random>`` (``consentgate.files``). Only
 when every part, the shard assignment and ``manifest.json`` (with everything, including
 what ``seal`` adds, e.g. ``members_root``) are written and ``fsync``ed does the publisher
 (default: ``os.replace``) make it appear at ``out_dir``; a build that fails or is killed
@@ -17,7 +17,7 @@ Records created after the build time are bad input: they are excluded and counte
 ``max_future_share`` of the source.
 
 Reproducibility: the parts are cut at fixed row counts with fixed writer settings, so
-the same inputs give byte-identical parts whatever engine produced the rows, however
+the same inputs give byte-identical parts whatever runner produced the rows, however
 they were chunked, and however many worker processes gated them.
 
 ``shard_of``, ``conversation_key``, ``parallel_workers`` and the other names this module
@@ -36,6 +36,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from consentgate.errors import InvalidInput
+from consentgate.files import Publisher, atomic_directory, publish_by_rename, reached
 from consentgate.gate.batch import REASONS, Redactor
 from consentgate.gate.local import gate_locally, parallel_workers
 from consentgate.gate.lookup import GateIndex, prepare
@@ -44,7 +45,6 @@ from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.parts import WRITER_OPTIONS
 from consentgate.gate.sink import SHARD_COLUMN, Gated, Owners, Progress, Sink
 from consentgate.gate.source import Source, fingerprint, open_source
-from consentgate.gate.staging import Publisher, atomic_directory, publish_by_rename, reached
 from consentgate.sharding import ShardBy, conversation_key, shard_of
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.timestamps import format_timestamp
@@ -64,7 +64,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Engine = Literal["local", "spark"]
+Runner = Literal["local", "spark"]
 
 MAX_SHARDS = 1024
 
@@ -119,7 +119,7 @@ def _check_request(
     as_of: datetime,
     shards: int | None,
     shard_by: str,
-    engine: str,
+    runner: str,
     batch_rows: int,
     workers: int | None = None,
     at_build: ConsentSnapshot | None = None,
@@ -140,8 +140,8 @@ def _check_request(
         problems.append(f"shards: must be between 1 and {MAX_SHARDS}, got {shards}")
     if shard_by not in ("author", "conversation"):
         problems.append(f"shard_by: must be 'author' or 'conversation', got {shard_by!r}")
-    if engine not in ("local", "spark"):
-        problems.append(f"engine: must be 'local' or 'spark', got {engine!r}")
+    if runner not in ("local", "spark"):
+        problems.append(f"runner: must be 'local' or 'spark', got {runner!r}")
     if batch_rows < 1:
         problems.append(f"batch_rows: must be positive, got {batch_rows}")
     if workers is not None and workers < 1:
@@ -170,7 +170,7 @@ def build_dataset(
     shards: int | None = None,
     shard_by: ShardBy = "author",
     column_map: dict[str, str] | None = None,
-    engine: Engine = "local",
+    runner: Runner = "local",
     redactor: Redactor | None = None,
     batch_rows: int = 65_536,
     progress: Progress | None = None,
@@ -195,7 +195,7 @@ def build_dataset(
     dataset is byte-identical whatever the number. ``owner_columns``: what to do with
     the owner columns (default: keep them). ``manifest_extra``: keys added to the
     manifest before its id is computed; ``seal``: keys added after. ``publish`` and
-    ``keep``: see ``consentgate.gate.staging.atomic_directory``; ``out_may_exist``: the
+    ``keep``: see ``consentgate.files.atomic_directory``; ``out_may_exist``: the
     publisher decides what an existing ``out_dir`` means (a verification target).
     """
     out = Path(out_dir)
@@ -207,7 +207,7 @@ def build_dataset(
         as_of=as_of,
         shards=shards,
         shard_by=shard_by,
-        engine=engine,
+        runner=runner,
         batch_rows=batch_rows,
         workers=workers,
         at_build=at_build,
@@ -251,7 +251,7 @@ def build_dataset(
             snapshot=snapshot,
             shards=shards,
             shard_by=shard_by,
-            engine=engine,
+            runner=runner,
             redactor=redactor,
             batch_rows=batch_rows,
             progress=progress,
@@ -288,7 +288,7 @@ def _build_into(
     snapshot: ConsentSnapshot,
     shards: int | None,
     shard_by: ShardBy,
-    engine: Engine,
+    runner: Runner,
     redactor: Redactor | None,
     batch_rows: int,
     progress: Progress | None,
@@ -309,7 +309,7 @@ def _build_into(
         owners=owners,
     )
     gated: Gated
-    if engine == "spark":
+    if runner == "spark":
         from consentgate.gate.spark import gate_source_on_spark
 
         gated = gate_source_on_spark(

@@ -1,6 +1,6 @@
-"""What a build accumulates from the included rows, and how the engines hand them over.
+"""What a build accumulates from the included rows, and how the runners hand them over.
 
-An engine (the local runner in ``consentgate.gate.local``, Spark in
+A runner (the local runner in ``consentgate.gate.local``, Spark in
 ``consentgate.gate.spark``) gates a source and returns a ``Gated``: the included rows,
 in source order, each batch with its ``Owners``. The ``Sink`` takes them in that order:
 it assigns each row its shard (``consentgate.sharding``: by author, or by conversation),
@@ -24,11 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from consentgate.files import sha256_file
 from consentgate.gate.batch import Assessment, assess
 from consentgate.gate.lookup import GateIndex
 from consentgate.gate.manifest import SHARDS_NAME, records_root
 from consentgate.gate.owners import DROPPED, KEPT, OwnerColumns, Pseudonymizer
-from consentgate.gate.parts import WRITER_OPTIONS, PartWriter, sha256_file
+from consentgate.gate.parts import WRITER_OPTIONS, PartWriter
 from consentgate.gate.source import Source
 from consentgate.sharding import CONVERSATION_SEPARATOR, ShardBy, shard_of
 

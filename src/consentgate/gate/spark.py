@@ -3,11 +3,11 @@
 ``gate_spark_dataframe`` is the entry point for Spark users: it broadcasts the
 ``GateIndex`` and returns the DataFrame with ``_eligible`` and ``_reason`` added, computed
 by ``consentgate.gate.batch.gate_batch`` on each Arrow batch — the very function the local
-runner uses, so both engines decide identically.
+runner uses, so both runners decide identically.
 
-``gate_source_on_spark`` backs ``build_dataset(engine="spark")``: Spark reads the source
+``gate_source_on_spark`` backs ``build_dataset(runner="spark")``: Spark reads the source
 (Parquet; JSONL is parsed by the local reader and handed to Spark as Arrow so that both
-engines parse it the same way), gates it, and the included rows are collected back to the
+runners parse it the same way), gates it, and the included rows are collected back to the
 driver in source order (Parquet's ``_metadata.row_index``) so that the local writer
 produces byte-identical parts. That collects the included rows into driver memory: for
 datasets larger than the driver, use ``gate_spark_dataframe`` and write with Spark.
@@ -50,7 +50,7 @@ def _require_spark() -> None:
     # pyspark's Arrow functions (mapInArrow, toArrow) refuse to run without pandas
     if find_spec("pyspark") is None or find_spec("pandas") is None:
         raise UsageError(
-            "engine 'spark' needs PySpark and pandas: pip install 'consentgate[spark]'"
+            "runner 'spark' needs PySpark and pandas: pip install 'consentgate[spark]'"
         )
 
 

@@ -15,6 +15,6 @@ pure parts live here:
 
 The database side is ``consentgate.store.remediation``; the use cases (and the CLI's
 ``models``, ``disclose``, ``remediation``, ``remediate``, ``retrain``, ``notices`` and
-``report dsar``) are in ``consentgate.withdrawals``. Importing this package stays light:
+``report dsar``) are in ``consentgate.workspace``. Importing this package stays light:
 import the submodules you need.
 """

@@ -29,7 +29,6 @@ eligible now is not in the parts and stays out (that takes a new build).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Callable
@@ -43,13 +42,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consentgate.errors import InvalidInput, SchemaMismatch
+from consentgate.files import Publisher, atomic_directory, reached, sha256_file
 from consentgate.gate.batch import OK, REASONS, Columns, GateIndex, assess
 from consentgate.gate.manifest import build_manifest, records_root, write_manifest
 from consentgate.gate.owners import DROPPED, KEPT
 from consentgate.gate.parts import empty_part
 from consentgate.gate.run import SHARD_COLUMN, WRITER_OPTIONS, Counts, Owners, Seal
 from consentgate.gate.sink import write_assignment
-from consentgate.gate.staging import Publisher, atomic_directory, reached
 from consentgate.remediation.owners import DatasetOwners
 from consentgate.snapshot import ConsentSnapshot
 from consentgate.timestamps import format_timestamp
@@ -78,14 +77,6 @@ class FilterResult:
     @property
     def removed(self) -> int:
         return self.counts.input - self.counts.included
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -183,8 +174,8 @@ def _scan_part(
     missing = [c for c in needed if c not in pf.schema_arrow.names]
     if missing:
         raise SchemaMismatch(
-            f"{path}: columns {missing} are missing (was the dataset built with --map? "
-            "give the same --map)"
+            f"{path}: columns {missing} are missing (was the dataset built with a column map? "
+            "give the same `column_map`)"
         )
     masks = [
         tally.add(batch, columns, index, owners)

@@ -131,7 +131,7 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: tuple[tuple[str, str], ..
 
 
 def render_html(report: Mapping[str, Any]) -> str:
-    """The page for a DSAR report (the dict ``withdrawals.dsar`` returns)."""
+    """The page for a DSAR report (the dict ``workspace.dsar`` returns)."""
     parts = []
     for key, title, note, columns in _SECTIONS:
         intro = f'<p class="muted">{escape(note)}</p>' if note else ""

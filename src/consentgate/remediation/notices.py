@@ -16,7 +16,7 @@ with ``all_records: true`` instead of references; ``superseded_by`` names the ve
 that replaces it.
 
 The file (``<outbox>/<notice_id>.json``) is ``{"notice": {...}, "signature": "— <key
-name> <base64>"}``. The signature is a signed note (see ``consentgate.checkpoint``) over the
+name> <base64>"}``. The signature is a signed note (see ``consentgate.tlog.checkpoint``) over the
 *statement*: the line ``consentgate deletion notice v1`` then the canonical JSON (sorted
 keys, no spaces, UTF-8) of ``notice``, each newline-terminated — made with the audit log's
 signing key, so the verifier key ``consentgate audit public-key`` prints checks it.
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from consentgate.checkpoint import Signer, Verifier, open_note, sign_note
 from consentgate.errors import AuditChainBroken, InvalidInput
 from consentgate.timestamps import format_timestamp
+from consentgate.tlog.checkpoint import Signer, Verifier, open_note, sign_note
 
 __all__ = [
     "NOTICE_TYPE",

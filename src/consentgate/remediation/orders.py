@@ -26,7 +26,7 @@ withdrawals touching one shard give one retrain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -293,3 +293,21 @@ def dropped_scopes(old: PolicyVersion | None, new: PolicyVersion) -> tuple[Scope
             if not new.declares(scope):
                 seen[scope] = None
     return tuple(seen)
+
+
+def notice_members(requests: Iterable[Request]) -> set[str]:
+    """The members named by notice requests (whose earlier notices must be looked up)."""
+    return {r.member_id for r in requests if r.key[0] == "notice" and r.member_id is not None}
+
+
+def drop_notified(
+    requests: Sequence[Request], done: Collection[tuple[str, str, str]]
+) -> list[Request]:
+    """Drop notice requests for a member whose data in that dataset was already notified to
+    that recipient (``done``: (member, recipient, dataset)): a recipient is asked once per
+    record."""
+    return [
+        r
+        for r in requests
+        if not (r.key[0] == "notice" and (r.member_id, r.key[1], r.dataset_id) in done)
+    ]

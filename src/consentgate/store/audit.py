@@ -1,6 +1,6 @@
 """Audit log storage: append entries in the caller's transaction; verify the whole trail.
 
-The entries are also the leaves of the transparency log (``consentgate.transparency``):
+The entries are also the leaves of the transparency log (``consentgate.tlog.receipts``):
 ``verify`` rebuilds the Merkle tree in the same pass as the hash chain.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import audit
 from consentgate.errors import AuditChainBroken
-from consentgate.merkle import MerkleTree, leaf_hash
 from consentgate.store import bulk
 from consentgate.store import tables as t
-from consentgate.transparency import LogCheck
+from consentgate.tlog import audit
+from consentgate.tlog.merkle import MerkleTree, leaf_hash
+from consentgate.tlog.receipts import LogCheck
 
 SECRET_KEY = "workspace_secret"
 

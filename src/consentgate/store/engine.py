@@ -32,18 +32,21 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 from consentgate.errors import ConsentgateError, DatabaseBusy, UsageError
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+HEAD_REVISION = "0008"
+"""The newest migration (``migrations/versions``); a test pins it to Alembic's head."""
 
 
 def normalize_url(url: str) -> str:
@@ -148,6 +151,8 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sa.E
 
 
 def _alembic_config(conn: sa.Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
@@ -156,6 +161,9 @@ def _alembic_config(conn: sa.Connection) -> Config:
 
 def upgrade(engine: sa.Engine) -> str:
     """Create or upgrade the schema to the newest revision; idempotent. Returns the revision."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), "head")
@@ -165,16 +173,25 @@ def upgrade(engine: sa.Engine) -> str:
 
 
 def check_current(engine: sa.Engine) -> None:
-    """Refuse to work on a database that is missing or behind (``consentgate init`` fixes it)."""
+    """Refuse to work on a database that is missing or behind (``init_workspace`` fixes it).
+
+    Reads ``alembic_version`` directly and compares it with ``HEAD_REVISION``, so a command
+    that only reads the ledger does not import Alembic (``tests/test_store.py`` checks that
+    ``HEAD_REVISION`` is the migrations' head)."""
+    version = sa.table("alembic_version", sa.column("version_num", sa.String))
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table("alembic_version"):
+                current = None
+            else:
+                rows = conn.execute(sa.select(version.c.version_num)).scalars().all()
+                current = rows[0] if len(rows) == 1 else None
     except sa.exc.OperationalError as exc:
         raise ConsentgateError(f"cannot open database: {exc.orig}") from exc
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    if current != head:
+    if current != HEAD_REVISION:
         raise ConsentgateError(
-            "the database is not initialised or is out of date: run `consentgate init`"
+            "the database is not initialised or is out of date: initialise or upgrade it "
+            "first (`init_workspace`)"
         )
 
 

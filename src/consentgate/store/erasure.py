@@ -24,9 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from consentgate.files import write_atomic
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger
 from consentgate.store import tables as t
@@ -211,17 +210,7 @@ def scrub_files(paths: Iterable[Path], terms: Iterable[str]) -> int:
         if len(kept) == len(lines):
             continue
         dropped += len(lines) - len(kept)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                fh.writelines(kept)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, "".join(kept).encode("utf-8", "surrogateescape"), mode=mode)
     logger.info("erasure: %d lines dropped from rejects files", dropped)
     return dropped
 

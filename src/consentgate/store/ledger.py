@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from consentgate import audit
 from consentgate import consent as core
 from consentgate.consent import EVENTS_SCHEMA, MOVES_SCHEMA, ConsentEvent, EventType
 from consentgate.errors import Conflict
@@ -26,6 +25,7 @@ from consentgate.store import audit as store_audit
 from consentgate.store import bulk
 from consentgate.store import tables as t
 from consentgate.taxonomy import Taxonomy, default_taxonomy
+from consentgate.tlog import audit
 
 # --------------------------------------------------------------------------- taxonomy
 

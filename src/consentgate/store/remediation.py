@@ -2,9 +2,9 @@
 
 Every write appends audit entries in the caller's transaction (the tables are in
 ``store.audit.AUDITED``). ``open_for_events`` is the hook the consent ledger calls right
-after it stores events: a withdrawal, a denial after consent (or a default-on) and an
-erasure open orders for every dataset, model and recipient holding the member's data, in
-the same transaction as the event.
+after it stores events lives in the use-case layer (``consentgate.workspace.remediation``):
+the rules of which event opens which order are the pure ``consentgate.remediation`` core;
+this module keeps the SQL (holdings, models, disclosures, writing and closing orders).
 
 Orders are batched: at most one *open* order exists per (kind, target, shard) — the
 ``open_key`` column is unique while an order is open and null afterwards — and new
@@ -21,24 +21,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import consent as core
-from consentgate.policy import PolicyVersion
-from consentgate.remediation.deadlines import Deadline, DeadlineRules
+from consentgate.remediation.deadlines import Deadline
 from consentgate.remediation.orders import (
     Holding,
     ModelFacts,
     PlannedOrder,
-    Request,
-    Trigger,
     Who,
-    batch,
-    dropped_scopes,
-    plan,
-    request_for_recipient,
-    requests_for_model,
 )
 from consentgate.store import audit as store_audit
-from consentgate.store import bulk, ledger
+from consentgate.store import bulk
 from consentgate.store import tables as t
 
 logger = logging.getLogger(__name__)
@@ -56,7 +47,6 @@ NOTICE_SENT = "notice.sent"
 NOTICE_ACKNOWLEDGED = "notice.acknowledged"
 
 _CHUNK = 5000
-_TRIGGER_TYPES = (core.EventType.WITHDRAW, core.EventType.DENY, core.EventType.ERASE)
 
 
 def _append(
@@ -138,123 +128,16 @@ def disclosure_recipients(conn: sa.Connection, dataset_ids: Iterable[str]) -> di
     return out
 
 
-def _jurisdictions(conn: sa.Connection, member_ids: Iterable[str], at: datetime) -> dict[str, str]:
-    """Each member's jurisdiction now, as known now (its deadlines follow it)."""
-    return ledger.jurisdictions_at(conn, member_ids, at=at, known_at=at)
+def any_dataset(conn: sa.Connection) -> bool:
+    """Whether any dataset is registered (no dataset: no order to open)."""
+    return conn.execute(sa.select(t.datasets.c.dataset_id).limit(1)).first() is not None
 
 
-# --------------------------------------------------------------------------- opening orders
-
-
-def _was_allowed(conn: sa.Connection, event: core.ConsentEvent, history: Any, at: datetime) -> bool:
-    """Whether the member had consent (a grant or a default-on, in the jurisdiction they
-    then had) for some scope of a denial just before it took effect."""
-    others = [
-        e for e in ledger.member_events(conn, event.member_id) if e.event_id != event.event_id
-    ]
-    member = ledger.get_member(conn, event.member_id)
-    if member is None:
-        return False
-    return any(
-        core.effective_consent(
-            member, scope, events=others, history=history, at=event.effective_at, known_at=at
-        ).allowed
-        for scope in core.event_scopes(event, history)
-    )
-
-
-def open_for_events(
-    conn: sa.Connection,
-    events: Sequence[core.ConsentEvent],
-    *,
-    at: datetime,
-    rules: DeadlineRules | None = None,
-) -> list[str]:
-    """Open (or merge into) remediation orders for newly stored events; returns order ids.
-
-    Cheap when nothing is registered or no event is a withdrawal, denial or erasure.
-    """
-    relevant = [e for e in events if e.type in _TRIGGER_TYPES]
-    if not relevant or conn.execute(sa.select(t.datasets.c.dataset_id).limit(1)).first() is None:
-        return []
-    holdings = member_holdings(conn, (e.member_id for e in relevant))
-    relevant = [e for e in relevant if e.member_id in holdings]
-    if not relevant:
-        return []
-    history = ledger.load_history(conn)
-    jurisdictions = _jurisdictions(conn, (e.member_id for e in relevant), at)
-    triggers = []
-    for e in relevant:
-        jur = jurisdictions.get(e.member_id, "*")
-        if e.type is core.EventType.DENY and not _was_allowed(conn, e, history, at):
-            continue
-        triggers.append(
-            Trigger(
-                kind=e.type.value,
-                member_id=e.member_id,
-                event_id=e.event_id,
-                scopes=core.event_scopes(e, history),
-                jurisdiction=jur,
-                received_at=max(e.recorded_at, e.effective_at),
-            )
-        )
-    return open_for_triggers(conn, triggers, holdings, at=at, rules=rules or DeadlineRules())
-
-
-def open_for_triggers(
-    conn: sa.Connection,
-    triggers: Sequence[Trigger],
-    holdings: Mapping[str, Sequence[Holding]],
-    *,
-    at: datetime,
-    rules: DeadlineRules,
-) -> list[str]:
-    """Plan, batch and write the orders of ``triggers`` (holdings keyed by member id; a
-    policy trigger, with no member, finds its holdings under "")."""
-    dataset_ids = {h.dataset_id for hs in holdings.values() for h in hs}
-    models = active_models_by_dataset(conn, dataset_ids)
-    disclosed = disclosure_recipients(conn, dataset_ids)
-    requests: list[Request] = []
-    for trigger in triggers:
-        requests += plan(
-            trigger,
-            holdings.get(trigger.member_id or "", ()),
-            models=models,
-            disclosures=disclosed,
-            rules=rules,
-        )
-    return write_orders(conn, batch(_not_yet_notified(conn, requests)), at=at)
-
-
-def open_for_policy(
-    conn: sa.Connection,
-    old: PolicyVersion | None,
-    new: PolicyVersion,
-    *,
-    at: datetime,
-    rules: DeadlineRules,
-) -> list[str]:
-    """Orders for every dataset, model and recipient of a scope ``new`` no longer declares.
-
-    Consent for a dropped scope ends when ``new`` takes effect; the orders are due
-    ``withdrawal_days`` after that. Each covers the whole dataset (no member list).
-    """
-    scopes = dropped_scopes(old, new)
-    if not scopes:
-        return []
-    trigger = Trigger("policy", None, None, scopes, "*", max(at, new.effective_from))
-    return open_for_triggers(conn, [trigger], {"": all_holdings(conn)}, at=at, rules=rules)
-
-
-def _not_yet_notified(conn: sa.Connection, requests: list[Request]) -> list[Request]:
-    """Drop notice requests for a member whose data in that dataset was already notified
-    to that recipient (in any order, sent or not): a recipient is asked once per record."""
-    wanted = {r.member_id for r in requests if r.key[0] == "notice" and r.member_id is not None}
-    if not wanted:
-        return requests
+def notified(conn: sa.Connection, member_ids: Iterable[str]) -> set[tuple[str, str, str]]:
+    """(member, recipient, dataset) for every notice order (sent or not) listing these members."""
     o, m = t.remediation_orders.c, t.remediation_order_members.c
     done: set[tuple[str, str, str]] = set()
-    for chunk in _chunks(wanted):
+    for chunk in _chunks(member_ids):
         q = (
             sa.select(m.member_id, o.target, o.datasets)
             .join(t.remediation_orders, o.order_id == m.order_id)
@@ -262,11 +145,7 @@ def _not_yet_notified(conn: sa.Connection, requests: list[Request]) -> list[Requ
         )
         for member_id, recipient, datasets in conn.execute(q):
             done.update((member_id, recipient, d) for d in datasets or ())
-    return [
-        r
-        for r in requests
-        if not (r.key[0] == "notice" and (r.member_id, r.key[1], r.dataset_id) in done)
-    ]
+    return done
 
 
 def open_key(key: tuple[str, str, int | None]) -> str:
@@ -367,17 +246,9 @@ def write_orders(
     return touched
 
 
-def follow_dataset_orders(
-    conn: sa.Connection,
-    dataset_id: str,
-    *,
-    model: ModelFacts | None = None,
-    recipient: str | None = None,
-    at: datetime,
-) -> list[str]:
-    """When a model is registered on, or a recipient receives, a dataset version whose
-    members have dataset orders (open or done), open the matching model or notice orders:
-    that model or recipient now holds their data too. Deadlines are the members' own."""
+def dataset_order_members(conn: sa.Connection, dataset_id: str) -> dict[str, Who]:
+    """Each member of the dataset orders (open or done) of ``dataset_id``, with their own
+    trigger and deadline (the earliest when several)."""
     o, m = t.remediation_orders.c, t.remediation_order_members.c
     rows = conn.execute(
         sa.select(m.member_id, m.event_id, m.trigger, m.legal_basis, m.deadline)
@@ -388,20 +259,7 @@ def follow_dataset_orders(
     whos: dict[str, Who] = {}
     for r in rows:
         whos.setdefault(r[0], Who(r[0], r[1], r[2], Deadline(r[4], r[3])))
-    if not whos:
-        return []
-    holdings = member_holdings(conn, whos)
-    requests: list[Request] = []
-    for member_id, who in whos.items():
-        held = next((h for h in holdings.get(member_id, ()) if h.dataset_id == dataset_id), None)
-        if held is None:
-            continue
-        if model is not None:
-            shards = set(held.shards) if held.shards is not None else None
-            requests += requests_for_model(model, shards, dataset_id, who)
-        if recipient is not None:
-            requests.append(request_for_recipient(recipient, dataset_id, who))
-    return write_orders(conn, batch(_not_yet_notified(conn, requests)), at=at)
+    return whos
 
 
 # --------------------------------------------------------------------------- reading orders

@@ -20,15 +20,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from consentgate import audit
-from consentgate.checkpoint import Signer, Verifier, sign_checkpoint
 from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.merkle import MerkleTree, root_from_leaf_hashes
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
-from consentgate.tlog import subtree
+from consentgate.tlog import audit, subtree
+from consentgate.tlog.checkpoint import Signer, Verifier, sign_checkpoint
+from consentgate.tlog.merkle import MerkleTree, root_from_leaf_hashes
 from consentgate.tlog.note import verify_checkpoint, with_signatures
-from consentgate.transparency import (
+from consentgate.tlog.receipts import (
     LoggedCheckpoint,
     SignedHead,
     blocked_inclusion_proof,

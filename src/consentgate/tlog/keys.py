@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from consentgate.checkpoint import Signer, Verifier, parse_verifier_key, sign_note
 from consentgate.errors import AuditChainBroken, InvalidInput
+from consentgate.tlog.checkpoint import Signer, Verifier, parse_verifier_key, sign_note
 from consentgate.tlog.note import open_note, with_signatures
 from consentgate.tlog.statements import parse_statement, statement_text
 

@@ -8,7 +8,7 @@ result says which of the keys signed. Callers then decide what is enough (a log 
 policy's quorum of witnesses).
 
 Any object with ``name``, ``key_id`` and ``verify(message, signature)`` is a key here:
-``consentgate.checkpoint.Verifier`` (Ed25519 note signatures, type 0x01) and
+``consentgate.tlog.checkpoint.Verifier`` (Ed25519 note signatures, type 0x01) and
 ``consentgate.tlog.witness.CosignatureVerifier`` (``cosignature/v1``, type 0x04).
 
 ``parse_vkey`` reads the verifier key encoding of c2sp.org/signed-note
@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from consentgate.checkpoint import Checkpoint, parse_checkpoint, split_note
 from consentgate.errors import AuditChainBroken, InvalidInput
+from consentgate.tlog.checkpoint import Checkpoint, parse_checkpoint, split_note
 
 __all__ = [
     "NoteVerifier",

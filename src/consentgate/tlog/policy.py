@@ -38,8 +38,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from consentgate.checkpoint import Checkpoint, Verifier, parse_verifier_key
 from consentgate.errors import AuditChainBroken, InvalidInput
+from consentgate.tlog.checkpoint import Checkpoint, Verifier, parse_verifier_key
 from consentgate.tlog.note import open_note, verify_checkpoint
 from consentgate.tlog.witness import CosignatureVerifier, parse_cosigner_verifier_key
 

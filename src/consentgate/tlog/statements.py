@@ -25,7 +25,7 @@ hash is ``SHA-256(0x00 || entry bytes)`` and the proof's inclusion hashes lead f
 the checkpoint's root. The statement's signature binds the entry, which commits to its
 row only through an HMAC the holder cannot recompute, to the row's content (the event)
 or to the dataset's member commitment (``members_root``); the ``proof`` line is the
-membership proof of ``consentgate.membership`` against that root.
+membership proof of ``consentgate.tlog.membership`` against that root.
 
 Verification needs the log's key(s) — or a c2sp.org/tlog-policy, which also requires the
 witnesses' quorum on the checkpoint.
@@ -38,17 +38,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consentgate import strictjson
-from consentgate.audit import CONSENT_RECORDED, AuditEntry, canonical_json
-from consentgate.checkpoint import Checkpoint, Signer, Verifier, sign_note
 from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.membership import MembershipProof, verify_proof
-from consentgate.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
+from consentgate.tlog import strictjson
+from consentgate.tlog.audit import CONSENT_RECORDED, AuditEntry, canonical_json
+from consentgate.tlog.checkpoint import Checkpoint, Signer, Verifier, sign_note
+from consentgate.tlog.membership import MembershipProof, verify_proof
+from consentgate.tlog.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
 from consentgate.tlog.note import open_note, verify_checkpoint
 from consentgate.tlog.policy import TlogPolicy
 from consentgate.tlog.proof import TlogProof, parse_tlog_proof
+from consentgate.tlog.receipts import event_document
 from consentgate.tlog.tiles import TileReader
-from consentgate.transparency import event_document
 
 __all__ = [
     "DATASET_STATEMENT",

@@ -5,7 +5,7 @@ starts at a multiple of a power of two at least as large as the range, so it fol
 most ``log2(n)`` *complete* (perfect) subtrees. The functions here take that one primitive,
 ``perfect(start, width)`` — the hash of the complete subtree of ``width`` (a power of two)
 leaves starting at ``start`` — and build everything else from it. The same code then serves
-an in-memory ``consentgate.merkle.MerkleTree``, the ledger's cached block roots and a
+an in-memory ``consentgate.tlog.merkle.MerkleTree``, the ledger's cached block roots and a
 verifier reading published tiles (``consentgate.tlog.tiles``).
 
 Callers validate sizes and indexes; these functions assume ``0 <= index < size`` and

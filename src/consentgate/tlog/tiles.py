@@ -1,5 +1,5 @@
 """The c2sp.org/tlog-tiles layout of a log, and proofs read back from it. Pure: reading and
-writing files or URLs is the caller's (``consentgate.published``).
+writing files or URLs is the caller's (``consentgate.tlog.published``).
 
 A tiled log is a set of static resources under a prefix:
 

@@ -1,6 +1,6 @@
 """Witnesses: c2sp.org/tlog-witness messages and decisions, and c2sp.org/tlog-cosignature
 ``cosignature/v1`` (Ed25519) keys and signatures. Pure: the HTTP server and client are
-``consentgate.witness_server`` and ``consentgate.witness_client``.
+``consentgate.tlog.witness_server`` and ``consentgate.tlog.witness_client``.
 
 **Cosignature/v1** (signature type 0x04). A witness key is an Ed25519 key with a name; its
 key id is ``SHA-256(name || 0x0A || 0x04 || public key)[:4]``, its verifier key
@@ -23,7 +23,7 @@ a consistency proof that does not verify, or equal sizes with another root 422; 
 with the check (see the server).
 
 Why hand-written: there is no Python implementation of these specs to pin; each is a
-page over ``cryptography``'s Ed25519 and ``consentgate.merkle``.
+page over ``cryptography``'s Ed25519 and ``consentgate.tlog.merkle``.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from consentgate.checkpoint import parse_checkpoint, split_note
 from consentgate.errors import AuditChainBroken, InvalidInput
-from consentgate.merkle import EMPTY_ROOT, verify_consistency
+from consentgate.tlog.checkpoint import parse_checkpoint, split_note
+from consentgate.tlog.merkle import EMPTY_ROOT, verify_consistency
 from consentgate.tlog.note import (
     NoteVerifier,
     b64decode_strict,

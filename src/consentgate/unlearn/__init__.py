@@ -10,9 +10,7 @@ scikit-learn is an optional extra (``consentgate[unlearn]``), imported only when
 is trained, featurised or saved; importing this package does not need it.
 """
 
-from consentgate.unlearn.artifact import load_model, save_model
-from consentgate.unlearn.features import ColumnFeatures, Features, TextFeatures, featurize
-from consentgate.unlearn.sharding import (
+from consentgate.sharding import (
     ShardBy,
     assign_shards,
     conversation_key,
@@ -20,6 +18,8 @@ from consentgate.unlearn.sharding import (
     shard_of,
     shards_touched,
 )
+from consentgate.unlearn.artifact import load_model, save_model
+from consentgate.unlearn.features import ColumnFeatures, Features, TextFeatures, featurize
 from consentgate.unlearn.sisa import (
     Label,
     RetrainResult,

@@ -1,0 +1,414 @@
+"""Use cases for consent (DESIGN.md "Consent"): import members and events, record one
+event, move a member between jurisdictions, and a member's consent status. Each runs in one
+transaction, takes an engine and values, and returns values; it never prints."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from consentgate import consent as core
+from consentgate import ids, ingest
+from consentgate.errors import Conflict, InvalidInput, NotFound
+from consentgate.policy import (
+    Scope,
+)
+from consentgate.remediation.deadlines import DeadlineRules
+from consentgate.store import audit as store_audit
+from consentgate.store import engine as store_engine
+from consentgate.store import erasure as store_erasure
+from consentgate.store import ledger
+from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.workspace.remediation import open_for_events
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- members and events
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rejects_path: Path | None
+    erased: int = 0  # rows of erased members, not stored again
+    moved: int = 0  # members: jurisdiction changes recorded as moves
+
+
+def check_rejects_target(path: Path, rejects: Path | None) -> Path:
+    """Where an import's rejected lines would go, checked before anything is written: an
+    existing directory to hold it, not itself a directory (``InvalidInput`` otherwise)."""
+    target = _rejects_for(path, rejects)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInput(f"`rejects` {target}: directory {parent} does not exist; nothing stored")
+    if target.is_dir():
+        raise InvalidInput(f"`rejects` {target}: is a directory; nothing was stored")
+    if not os.access(parent, os.W_OK):
+        raise InvalidInput(
+            f"`rejects` {target}: directory {parent} is not writable; nothing stored"
+        )
+    return target
+
+
+def _stage_rejects(path: Path, lines: Iterable[str]) -> Path:
+    """Write the rejected lines to a temporary file beside ``path`` (renamed into place
+    only once the import has committed: the import and its rejects file are one unit)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise InvalidInput(
+            f"`rejects` {path}: cannot write ({exc.strerror}); nothing was stored"
+        ) from exc
+    return Path(tmp)
+
+
+def _rejects_for(path: Path, rejects: Path | None) -> Path:
+    return rejects or path.with_name(path.name + ".rejects")
+
+
+def _plan_rejects(
+    conn: sa.Connection, path: Path, rejects: Path | None, lines: list[str], *, at: datetime
+) -> tuple[Path | None, list[str]]:
+    """Where an import's rejected lines go and which of them (none naming an erased
+    member): the file is recorded in the ledger, so that a later erasure scrubs it too."""
+    if not lines:
+        return None, []
+    rpath = _rejects_for(path, rejects)
+    store_erasure.record_rejects_file(conn, rpath, at=at)
+    return rpath, store_erasure.without_erased(conn, lines)
+
+
+def _finish_erasure(engine: sa.Engine, erased: store_erasure.Erased | None) -> None:
+    """After an erasure committed: drop the members' lines from the rejects files imports
+    wrote, and make SQLite release the old copies of the pages it changed."""
+    if erased is None:
+        return
+    store_erasure.scrub_files(erased.rejects_files, erased.terms)
+    store_engine.reclaim_freed_pages(engine)
+
+
+def import_members(
+    engine: sa.Engine,
+    path: Path,
+    *,
+    on_error: str = "refuse",
+    rejects: Path | None = None,
+    now: Clock = utcnow,
+) -> ImportResult:
+    if on_error != "refuse":
+        check_rejects_target(path, rejects)
+    parsed = ingest.parse_members(path)
+    if on_error == "refuse":
+        parsed.refuse_if_bad(f"{path}: member import")
+    at = now()
+    staged: Path | None = None
+    try:
+        with engine.begin() as conn:
+            counts = ledger.upsert_members(conn, parsed.items, at=at)
+            rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+            if rpath is not None:
+                staged = _stage_rejects(rpath, lines)
+    except BaseException:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    if staged is not None and rpath is not None:
+        os.replace(staged, rpath)
+    logger.info(
+        "members imported: %d added, %d updated, %d moved, %d rejected, %d erased",
+        counts.added,
+        counts.updated,
+        counts.moved,
+        len(parsed.problems),
+        counts.erased,
+    )
+    return ImportResult(
+        counts.added,
+        counts.updated,
+        counts.unchanged,
+        len(parsed.problems),
+        rpath,
+        erased=counts.erased,
+        moved=counts.moved,
+    )
+
+
+def move_member(
+    engine: sa.Engine,
+    member_id: str,
+    *,
+    jurisdiction: str,
+    effective_at: datetime,
+    now: Clock = utcnow,
+) -> dict[str, Any]:
+    """``members move``: record that the member is in ``jurisdiction`` from ``effective_at``
+    on (append-only; audited). Nothing is recorded when, as known now, the member already is
+    in ``jurisdiction`` at ``effective_at``."""
+    if not ingest.JURISDICTION.match(jurisdiction):
+        raise InvalidInput("`jurisdiction`: expected a code like US, US-CA, EU")
+    at = now()
+    with engine.begin() as conn:
+        if ledger.get_member(conn, member_id) is None:
+            raise NotFound("member", member_id)
+        if ledger.erased_member_ids(conn, [member_id]):
+            raise Conflict("the member is erased: nothing more is recorded for them")
+        change = ledger.move_member(conn, member_id, jurisdiction, effective_at=effective_at, at=at)
+    logger.info("member move %s", "recorded" if change else "not needed")
+    return {
+        "member_id": member_id,
+        "jurisdiction": jurisdiction,
+        "effective_at": format_timestamp(effective_at),
+        "moved": change is not None,
+        "recorded_at": format_timestamp(change.recorded_at) if change else None,
+        "seq": change.seq if change else None,
+    }
+
+
+def _store_events(
+    conn: sa.Connection,
+    events: list[core.ConsentEvent],
+    *,
+    at: datetime,
+    problems: list[str],
+    where: Callable[[int], str],
+    rules: DeadlineRules | None,
+) -> tuple[int, int, store_erasure.Erased | None]:
+    """Store the events not recorded yet; ``where(i)`` locates ``events[i]`` for problems.
+    Returns (added, unchanged, what an erasure among them removed)."""
+    existing = ledger.existing_events(conn, [e.event_id for e in events])
+    erased = ledger.erased_member_ids(conn, {e.member_id for e in events})
+    new: list[core.ConsentEvent] = []
+    same = 0
+    for i, e in enumerate(events):
+        old = existing.get(e.event_id)
+        if old is None:
+            if e.member_id in erased:
+                problems.append(
+                    f"{where(i)}: member_id: the member is erased; nothing more is recorded "
+                    "for them"
+                )
+            new.append(e)
+        elif _same_event(old, e):
+            same += 1
+        else:
+            problems.append(f"{where(i)}: event_id: already recorded with different content")
+    if problems:
+        return 0, same, None
+    stored = ledger.insert_events(conn, new, at=at)
+    # A withdrawal, a denial after a default-on or an erasure opens remediation orders for
+    # everything holding the member's data, in the same transaction (issue 5).
+    open_for_events(conn, stored, at=at, rules=rules)
+    # Then the erasure itself (DESIGN.md "Erasure"), still in the same transaction.
+    erasing = sorted({e.member_id for e in stored if e.type is core.EventType.ERASE})
+    return len(new), same, store_erasure.erase(conn, erasing, at=at) if erasing else None
+
+
+def _same_event(a: core.ConsentEvent, b: core.ConsentEvent) -> bool:
+    fields = (
+        "member_id",
+        "type",
+        "setting",
+        "policy_version",
+        "effective_at",
+        "covers_from",
+        "source",
+    )
+    return all(getattr(a, f) == getattr(b, f) for f in fields)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a bulk import (then restore it).
+
+    An import allocates a few objects per line (decoded dicts, events, rows) and keeps them
+    all until it commits; the collector would rescan that growing heap again and again,
+    a fifth of the import's time, to find no cycles. Reference counting still frees as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def import_events(
+    engine: sa.Engine,
+    path: Path,
+    *,
+    on_error: str = "refuse",
+    rejects: Path | None = None,
+    now: Clock = utcnow,
+    recorded_at: datetime | None = None,
+    rules: DeadlineRules | None = None,
+) -> ImportResult:
+    if on_error != "refuse":
+        check_rejects_target(path, rejects)
+    at = now()
+    staged: Path | None = None
+    try:
+        with _gc_paused(), engine.begin() as conn:
+            history = ledger.load_history(conn)
+            decoded = ingest.decode_event_lines(ingest.read_event_lines(path))
+            known = ledger.known_member_ids(conn, ingest.event_member_ids(decoded))
+            ctx = ingest.EventContext(
+                history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
+            )
+            parsed = ingest.parse_events(decoded, ctx, name=str(path))
+            del decoded
+            if on_error == "refuse":
+                parsed.refuse_if_bad(f"{path}: consent import")
+            problems: list[str] = []
+            lines = parsed.item_lines
+            added, same, erased = _store_events(
+                conn,
+                parsed.items,
+                at=at,
+                problems=problems,
+                where=lambda i: f"{path}:{lines[i]}",
+                rules=rules,
+            )
+            if problems:
+                raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
+            rpath, rejected = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+            if rpath is not None:
+                staged = _stage_rejects(rpath, rejected)
+    except BaseException:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    if staged is not None and rpath is not None:
+        os.replace(staged, rpath)
+    _finish_erasure(engine, erased)
+    logger.info(
+        "consent events imported: %d added, %d unchanged, %d rejected",
+        added,
+        same,
+        len(parsed.problems),
+    )
+    return ImportResult(added, 0, same, len(parsed.problems), rpath)
+
+
+def record_event(
+    engine: sa.Engine,
+    record: dict[str, Any],
+    *,
+    now: Clock = utcnow,
+    recorded_at: datetime | None = None,
+    rules: DeadlineRules | None = None,
+) -> tuple[core.ConsentEvent, bool]:
+    """Record one event given as an event object (the JSONL format). True when new.
+
+    Without an ``event_id`` (the idempotency key) one is generated (``ev-`` and 32 hex
+    digits), so the event is always new.
+    """
+    at = now()
+    if record.get("event_id") is None:
+        record = {**record, "event_id": f"ev-{uuid.uuid4().hex}"}
+    with engine.begin() as conn:
+        history = ledger.load_history(conn)
+        mid = record.get("member_id")
+        valid = isinstance(mid, str) and ids.member_id_problem(mid) is None
+        known = ledger.known_member_ids(conn, [str(mid)]) if valid else set()
+        ctx = ingest.EventContext(
+            history,
+            known.__contains__,
+            recorded_at or at,
+            store_audit.workspace_secret(conn),
+            default_source="cli",
+        )
+        try:
+            event = ingest.build_event(record, ctx)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        problems: list[str] = []
+        added, _, erased = _store_events(
+            conn, [event], at=at, problems=problems, where=lambda _: "event", rules=rules
+        )
+        if problems:
+            raise Conflict(problems[0])
+    _finish_erasure(engine, erased)
+    stored = member_events_for(engine, event.member_id)
+    return next(e for e in stored if e.event_id == event.event_id), bool(added)
+
+
+def member_events_for(engine: sa.Engine, member_id: str) -> list[core.ConsentEvent]:
+    with engine.connect() as conn:
+        return ledger.member_events(conn, member_id)
+
+
+# --------------------------------------------------------------------------- consent queries
+
+
+def consent_status(
+    engine: sa.Engine,
+    member_id: str,
+    setting: str,
+    *,
+    at: datetime | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``consent status``: the member's state for one setting at ``at`` as known at ``known_at``."""
+    now = utcnow()
+    at = at or now
+    known_at = known_at or now
+    with engine.connect() as conn:
+        member = ledger.get_member(conn, member_id)
+        if member is None:
+            raise NotFound("member", member_id)
+        history = ledger.load_history(conn)
+        if not history.setting_scopes_ever(setting):
+            raise NotFound("setting", setting)
+        events = ledger.member_events(conn, member_id)
+    d = core.setting_status(
+        member, setting, events=events, history=history, at=at, known_at=known_at
+    )
+    return {
+        "member_id": member_id,
+        "setting": setting,
+        "jurisdiction": member.jurisdiction_at(at, known_at),
+        "state": d.state,
+        "covers_from": format_timestamp(d.covers_from) if d.covers_from else None,
+        "event_id": d.event_id,
+        "policy_version": d.policy_version,
+    }
+
+
+def scope_consent(
+    engine: sa.Engine,
+    member_id: str,
+    scope: Scope,
+    *,
+    at: datetime,
+    known_at: datetime | None = None,
+) -> core.Decision:
+    with engine.connect() as conn:
+        member = ledger.get_member(conn, member_id)
+        if member is None:
+            raise NotFound("member", member_id)
+        history = ledger.load_history(conn)
+        events = ledger.member_events(conn, member_id)
+    return core.effective_consent(
+        member, scope, events=events, history=history, at=at, known_at=known_at or utcnow()
+    )

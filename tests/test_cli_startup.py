@@ -1,0 +1,58 @@
+"""The CLI starts lazily: ``--help`` imports no command, a command imports only its module,
+and the table ``--help`` lists matches the commands themselves."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import click
+
+from consentgate.cli import COMMANDS, cli
+
+HEAVY = ("pyarrow", "pandas", "sqlalchemy", "pyspark", "sklearn", "spacy", "rich", "pydantic")
+
+
+def _loaded_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return {m.split(".")[0] for m in out}
+
+
+def test_the_lazy_table_matches_every_command() -> None:
+    for name, (module, short_help) in COMMANDS.items():
+        loaded = importlib.import_module(f"consentgate.cli.{module}")
+        (command,) = [c for c in loaded.COMMANDS if c.name == name]
+        assert command.get_short_help_str(limit=10_000) == short_help, name
+    every = {
+        c.name
+        for m in {m for m, _ in COMMANDS.values()}
+        for c in importlib.import_module(f"consentgate.cli.{m}").COMMANDS
+    }
+    assert every == set(COMMANDS)
+
+
+def test_help_imports_no_heavy_library() -> None:
+    code = (
+        "import sys\nfrom consentgate.cli import main\nsys.argv = ['consentgate', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    loaded = _loaded_after(code)
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_importing_the_package_and_the_use_cases_is_light() -> None:
+    loaded = _loaded_after("import consentgate\nfrom consentgate import workspace")
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_a_command_is_found_and_runs_after_lazy_loading() -> None:
+    ctx = click.Context(cli)
+    command = cli.get_command(ctx, "policy")
+    assert isinstance(command, click.Group) and "publish" in command.commands
+    assert cli.get_command(ctx, "no-such-command") is None

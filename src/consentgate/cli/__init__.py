@@ -48,6 +48,7 @@ def _register() -> None:
         policy_cmd,
         redact_cmd,
         remediation_cmd,
+        service_cmd,
         transparency_cmd,
     )
 
@@ -61,6 +62,7 @@ def _register() -> None:
         transparency_cmd,
         log_cmd,
         demo_cmd,
+        service_cmd,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

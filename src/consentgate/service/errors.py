@@ -103,10 +103,12 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    message = {404: "no such route", 405: "method not allowed"}.get(exc.status_code, "refused")
-    return JSONResponse(
-        error_body("HTTPError", message), status_code=exc.status_code, headers=exc.headers
-    )
+    kind, message = {
+        404: ("HTTPError", "no such route"),
+        405: ("HTTPError", "method not allowed"),
+        413: ("TooLarge", "request body too large"),
+    }.get(exc.status_code, ("HTTPError", "refused"))
+    return JSONResponse(error_body(kind, message), status_code=exc.status_code, headers=exc.headers)
 
 
 INTERNAL = json.dumps(error_body("InternalError", "internal error")).encode()

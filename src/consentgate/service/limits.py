@@ -17,6 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Any]
@@ -28,8 +30,12 @@ TOO_LARGE = json.dumps(
 ).encode()
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive``: an HTTPException, so FastAPI's body parsing lets it through
+    to the error handlers (it turns other exceptions into a 400)."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "request body too large")
 
 
 class BodyLimit:

@@ -33,8 +33,9 @@ def _when(value: str | None, field: str) -> datetime | None:
         return None
     try:
         return parse_timestamp(value, field=field)
-    except ValueError as exc:
-        raise InvalidInput("invalid request", [str(exc)]) from exc
+    except ValueError:  # its message repeats the value: name the field only
+        problem = f"{field}: expected an RFC 3339 timestamp with a time zone"
+        raise InvalidInput("invalid request", [problem]) from None
 
 
 @router.get("/settings", name="member_settings")
@@ -117,7 +118,15 @@ def record_consent(
     ctx: ContextDep,
     who: Annotated[Principal, Depends(authorize("record_consent"))],
 ) -> dict[str, Any]:
-    """Record a grant, denial or withdrawal (201; 200 when the event id was recorded)."""
+    """Record a grant, denial or withdrawal taking effect now (201). A retry with the same
+    ``event_id`` and the same choice answers 200 with the event first recorded; the same id
+    with another choice is a 409."""
+    if choice.event_id is not None:
+        retried = _retry(ctx, member_id, choice)
+        if retried is not None:
+            response.status_code = 200
+            return {"created": False, "event": _event(retried)}
+    covers_from = _when(choice.covers_from, "body.covers_from")
     record = {
         "event_id": choice.event_id or f"ev-{uuid.uuid4().hex}",
         "member_id": member_id,
@@ -125,7 +134,7 @@ def record_consent(
         "setting": choice.setting,
         "policy_version": choice.policy_version,
         "effective_at": format_timestamp(utcnow()),
-        "covers_from": choice.covers_from,
+        "covers_from": format_timestamp(covers_from) if covers_from else None,
         "source": "web" if who.via_cookie else "api",
     }
     record = {k: v for k, v in record.items() if v is not None}
@@ -133,6 +142,25 @@ def record_consent(
     if not created:
         response.status_code = 200
     return {"created": created, "event": _event(event)}
+
+
+def _retry(ctx: ContextDep, member_id: str, choice: ConsentChoice) -> ConsentEvent | None:
+    """The member's event recorded with ``choice.event_id``, when it records this choice.
+
+    The server stamps ``effective_at``, so a retry cannot repeat it; the other fields must
+    match (a covers_from given as text is compared once parsed)."""
+    for e in workspace.member_history(ctx.engine, member_id):
+        if e.event_id != choice.event_id:
+            continue
+        covers = _when(choice.covers_from, "body.covers_from")
+        same = (e.type.value, e.setting, e.policy_version, e.covers_from) == (
+            choice.type,
+            choice.setting,
+            choice.policy_version,
+            covers,
+        )
+        return e if same else None
+    return None
 
 
 class ReceiptRequest(BaseModel):

@@ -80,6 +80,34 @@ def serve(db_url: str) -> None:
             ).inserted_primary_key
         return {"id": int(new_id[0]) if new_id else 0}
 
+    # How long each write holds the audit log's lock: from the LOCK TABLE statement to
+    # the transaction's commit call (the commit's own flush to disk comes on top).
+    held: list[float] = []
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _locked(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("LOCK TABLE audit_log"):
+            conn.info["locked_at"] = time.perf_counter()
+
+    @sa.event.listens_for(engine, "commit")
+    def _committing(conn: Any) -> None:
+        t0 = conn.info.pop("locked_at", None)
+        if t0 is not None:
+            held.append(time.perf_counter() - t0)
+
+    @baseline.post("/bench/lock-held", name="bench_lock_held")
+    def lock_held() -> dict[str, float]:
+        got = sorted(held)
+        held.clear()
+        if not got:
+            return {"n": 0}
+        return {
+            "n": len(got),
+            "mean_ms": round(1000 * sum(got) / len(got), 2),
+            "p50_ms": round(1000 * got[len(got) // 2], 2),
+            "p99_ms": round(1000 * got[min(len(got) - 1, int(len(got) * 0.99))], 2),
+        }
+
     app.include_router(baseline)
     uvicorn.run(
         app, host="127.0.0.1", port=0, access_log=False, log_config=None, server_header=False
@@ -242,6 +270,7 @@ def main() -> None:
         proc, base = start_server(url, tmp)
         toks = tokens(args.members)
         granted: set[int] = set()
+        lock: dict[str, Any] = {}
         try:
 
             def insert(i: int) -> Any:
@@ -284,7 +313,9 @@ def main() -> None:
             # warm-up (connections, caches), not counted
             asyncio.run(run_phase(base, read, requests=200, seconds=10, concurrency=8))
             results["baseline"] = asyncio.run(run_phase(base, insert, requests=args.requests, **kw))
+            httpx.post(f"{base}/bench/lock-held", timeout=30)  # forget the set-up's
             results["write"] = asyncio.run(run_phase(base, write, requests=args.requests, **kw))
+            lock = httpx.post(f"{base}/bench/lock-held", timeout=30).json()
             written = sorted(granted)
             results["read"] = asyncio.run(run_phase(base, read, requests=args.requests, **kw))
             results["receipt"] = asyncio.run(run_phase(base, receipt, requests=args.receipts, **kw))
@@ -311,9 +342,15 @@ def main() -> None:
             f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['errors']:>7}"
         )
     print("load average (1, 5, 15 min) at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    if lock.get("n"):
+        print(
+            f"audit-log lock held per write (32 in flight): mean {lock['mean_ms']} ms, "
+            f"p50 {lock['p50_ms']} ms, p99 {lock['p99_ms']} ms over {lock['n']:.0f} writes; "
+            f"ceiling while it is held that long: {1000 / lock['mean_ms']:.0f} writes/s"
+        )
     ratio = results["write"]["per_second"] / results["baseline"]["per_second"]
     print(f"writes / baseline: {ratio:.2f}x")
-    print(json.dumps(results, sort_keys=True))
+    print(json.dumps({**results, "lock_held": lock}, sort_keys=True))
 
 
 if __name__ == "__main__":

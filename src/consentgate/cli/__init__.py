@@ -44,6 +44,7 @@ def _register() -> None:
         consent_cmd,
         dataset_cmd,
         demo_cmd,
+        ecosystem_cmd,
         log_cmd,
         policy_cmd,
         redact_cmd,
@@ -62,6 +63,7 @@ def _register() -> None:
         transparency_cmd,
         log_cmd,
         demo_cmd,
+        ecosystem_cmd,  # issue 13: signals
         service_cmd,
     ):
         for command in module.COMMANDS:

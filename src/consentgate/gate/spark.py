@@ -146,6 +146,9 @@ def _spark_frame(session: Any, source: Source, batch_rows: int) -> tuple[Any, li
         df = session.read.parquet(*[str(p.resolve()) for p in source.files])
         df = df.select(
             "*",
+            *[  # issue 13: a column the source lacks (recipient_ids of posts) as nulls
+                F.lit(None).cast("array<string>").alias(name) for name in source.absent
+            ],
             F.col("_metadata.file_path").alias(_FILE),
             F.col("_metadata.row_index").alias(_ROW),
         )

@@ -224,3 +224,14 @@ def world(cli: Callable[..., CliResult], examples: Path, tmp_path: Path) -> Path
     (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     assert cli("consent", "import", str(tmp_path / "e.jsonl")).exit_code == 0
     return _records(tmp_path / "records.jsonl")
+
+
+# --------------------------------------------------------------------------- the HTTP service
+
+
+@pytest.fixture
+def service(world: Path, db_url: str, tmp_path: Path) -> Iterator[Any]:
+    """The HTTP service over ``world`` (tests/service_world.py)."""
+    from service_world import settings_for, start
+
+    yield from start(settings_for(db_url, tmp_path))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,10 +113,76 @@ class Settings(BaseSettings):
             raise ValueError('needs {"transport": {"type": ...}} (file, console or http)')
         return value
 
+    service_jwt_algorithm: Literal["HS256", "RS256", "EdDSA"] = Field(
+        "HS256",
+        description=(
+            "The one algorithm member tokens (JWT) are accepted with by `consentgate serve`; "
+            "tokens signed with any other (including `none`) are refused."
+        ),
+    )
+    service_jwt_key: Path | None = Field(
+        None,
+        description=(
+            "File with the key member tokens are verified with: the shared secret for HS256 "
+            "(at least 32 bytes), the PEM public key for RS256 or EdDSA. Unset: member tokens "
+            "are refused."
+        ),
+    )
+    service_jwt_audience: str | None = Field(
+        None, description="When set, member tokens must carry this `aud` claim."
+    )
+    service_jwt_issuer: str | None = Field(
+        None, description="When set, member tokens must carry this `iss` claim."
+    )
+    service_session_key: Path | None = Field(
+        None,
+        description=(
+            "File with the key that signs session cookies and CSRF tokens (created with 32 "
+            "random bytes, mode 0600, when missing); default <key_dir>/session.key."
+        ),
+    )
+    service_session_minutes: int = Field(
+        60, ge=1, le=24 * 60, description="Lifetime of a member's session cookie, in minutes."
+    )
+    service_cookie_secure: bool = Field(
+        True,
+        description=(
+            "Mark the session cookie Secure (sent over HTTPS only). Turn off only for a "
+            "plain-HTTP development server on loopback."
+        ),
+    )
+    service_max_body_bytes: int = Field(
+        65_536, ge=1024, description="Largest request body the service accepts (413 above)."
+    )
+    service_write_rate: float = Field(
+        5.0,
+        gt=0,
+        description="Writes per second each API key or member may make on average (429 above).",
+    )
+    service_write_burst: int = Field(
+        20,
+        ge=1,
+        description="Writes an API key or member may make at once before the rate applies.",
+    )
+    service_shutdown_seconds: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM, how long `consentgate serve` waits for requests in flight.",
+    )
+
     @property
     def outbox_path(self) -> Path:
         """Where deletion notices go: ``outbox_dir``, or ``key_dir / "outbox"``."""
         return self.outbox_dir if self.outbox_dir is not None else self.key_dir / "outbox"
+
+    @property
+    def session_key_path(self) -> Path:
+        """Where the session-cookie key is: ``service_session_key``, or ``key_dir / "session.key"``."""
+        return (
+            self.service_session_key
+            if self.service_session_key is not None
+            else self.key_dir / "session.key"
+        )
 
     @property
     def signing_key_path(self) -> Path:

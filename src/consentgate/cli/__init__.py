@@ -113,6 +113,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "verify",
         "Check every file of a dataset against its manifest, the manifest against the registry and the audit log, and recompute records_root and members_root.",
     ),
+    "serve": (
+        "service",
+        "Serve the HTTP API (docs/service.md) on the database the CLI uses, with JSON logs on stderr.",
+    ),
+    "keys": ("service", "API keys of the service's clients (pipeline, officer, admin)."),
     "demo": ("demo", "Build a demo workspace modelled on the case and walk through it."),
 }
 

@@ -362,3 +362,16 @@ log_blocks = sa.Table(
     ),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# API keys of service clients (docs/service.md): only a keyed hash of each key's secret is
+# kept; ``key_id`` is the public part of the key, shown in lists and logs.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # pipeline | officer | admin
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+)

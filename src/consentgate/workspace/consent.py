@@ -412,3 +412,55 @@ def scope_consent(
     return core.effective_consent(
         member, scope, events=events, history=history, at=at, known_at=known_at or utcnow()
     )
+
+
+def member_history(engine: sa.Engine, member_id: str) -> list[core.ConsentEvent]:
+    """The member's consent events in recording order; ``NotFound`` for an unknown member."""
+    with engine.connect() as conn:
+        if ledger.get_member(conn, member_id) is None:
+            raise NotFound("member", member_id)
+        return ledger.member_events(conn, member_id)
+
+
+def member_settings(
+    engine: sa.Engine,
+    member_id: str,
+    *,
+    at: datetime | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Every setting of the policy in force at ``at`` with the member's state for it (as
+    ``consent_status`` decides it), its label and the default for their jurisdiction."""
+    now = utcnow()
+    at = at or now
+    known_at = known_at or now
+    with engine.connect() as conn:
+        member = ledger.get_member(conn, member_id)
+        if member is None:
+            raise NotFound("member", member_id)
+        history = ledger.load_history(conn)
+        events = ledger.member_events(conn, member_id)
+    policy = history.in_force(at)
+    jurisdiction = member.jurisdiction_at(at, known_at)
+    out = []
+    for s in policy.settings if policy else ():
+        d = core.setting_status(
+            member, s.id, events=events, history=history, at=at, known_at=known_at
+        )
+        out.append(
+            {
+                "setting": s.id,
+                "label": s.label,
+                "state": d.state,
+                "default": s.default_for(jurisdiction) if jurisdiction else False,
+                "covers_from": format_timestamp(d.covers_from) if d.covers_from else None,
+                "event_id": d.event_id,
+                "policy_version": d.policy_version,
+            }
+        )
+    return {
+        "member_id": member_id,
+        "jurisdiction": jurisdiction,
+        "policy_version": policy.version if policy else None,
+        "settings": out,
+    }

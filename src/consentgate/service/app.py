@@ -1,0 +1,98 @@
+"""``create_app(settings)``: the FastAPI application, built at the edge.
+
+Routes live under ``/api/v1`` (one router per concept; more, such as the member privacy
+center and the officer console pages, are added the same way); operations at the root
+(``/healthz``, ``/readyz``, ``/metrics``, the verifier page at ``/verify``); OpenAPI at
+``/openapi.json``. Every response carries ``Cache-Control: no-store`` and
+``X-Content-Type-Options: nosniff``: responses hold personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from consentgate.config import Settings
+from consentgate.service import errors, tokens
+from consentgate.service.deps import ServiceContext
+from consentgate.service.limits import BodyLimit, WriteLimiter
+from consentgate.service.observability import AccessLog, Metrics
+from consentgate.service.routes import catalog, keys, members, ops, session
+from consentgate.store.engine import make_engine
+
+API_PREFIX = "/api/v1"
+
+
+class _Headers:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (members, catalog, keys, session):
+        api.include_router(module.router)
+    return api
+
+
+def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.db_url)
+    ctx = ServiceContext(
+        settings=settings,
+        engine=engine,
+        token_rules=tokens.load_token_rules(
+            settings.service_jwt_algorithm,
+            settings.service_jwt_key,
+            audience=settings.service_jwt_audience,
+            issuer=settings.service_jwt_issuer,
+        ),
+        session_key=tokens.load_or_create_session_key(settings.session_key_path),
+        limiter=WriteLimiter(rate=settings.service_write_rate, burst=settings.service_write_burst),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="consentgate",
+        version="1",
+        description="Decide, enforce and prove which user data may be used to train AI models.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,  # operationId = route name
+    )
+    app.state.service = ctx
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.include_router(api_router())
+    app.include_router(ops.router)
+    app.add_middleware(errors.Contain)
+    app.add_middleware(_Headers)
+    app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)
+    app.add_middleware(AccessLog, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,66 @@
+"""Who may call which route: one declarative table, and the pure decision over it.
+
+Each ``/api/v1`` route is named (its FastAPI ``name``) and has one row here mapping roles to
+``ANY`` (any member's data, or a route without a member) or ``OWN`` (only the member the
+caller is). A role absent from a row is refused with 403. A member asking for another
+member's data gets exactly the 404 an unknown member id gets, so ids of other members cannot
+be probed. ``tests/test_service_authz.py`` walks this table over every route and role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Reach(Enum):
+    ANY = "any"
+    OWN = "own"
+
+
+ANY, OWN = Reach.ANY, Reach.OWN
+READERS = {"member": ANY, "pipeline": ANY, "officer": ANY, "admin": ANY}
+
+RULES: Mapping[str, Mapping[str, Reach]] = {
+    # the member's own data: members for themselves, officers read everyone's
+    "member_settings": {"member": OWN, "officer": ANY},
+    "member_status": {"member": OWN, "officer": ANY},
+    "member_history": {"member": OWN, "officer": ANY},
+    "member_receipt": {"member": OWN, "officer": ANY},
+    # consent is the member's own decision: nobody records it for them here
+    "record_consent": {"member": OWN},
+    # policies are what every member is asked to decide on: readable by every role
+    "list_policies": READERS,
+    "diff_policies": READERS,
+    # datasets: the pipelines that build them and the officers who answer for them
+    "list_datasets": {"pipeline": ANY, "officer": ANY},
+    # API keys: administrators only
+    "list_keys": {"admin": ANY},
+    "create_key": {"admin": ANY},
+    "revoke_key": {"admin": ANY},
+    # who the caller is
+    "whoami": READERS,
+}
+
+
+class Outcome(Enum):
+    ALLOW = 200
+    FORBIDDEN = 403
+    HIDDEN = 404  # answered as "member not found", like an unknown id
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    role: str
+    member_id: str | None = None  # the member a member token or session speaks for
+
+
+def decide(route: str, caller: Caller, member_id: str | None) -> Outcome:
+    """May ``caller`` call ``route`` about ``member_id`` (None: the route names no member)?"""
+    reach = RULES[route].get(caller.role)
+    if reach is None:
+        return Outcome.FORBIDDEN
+    if reach is OWN and member_id is not None and member_id != caller.member_id:
+        return Outcome.HIDDEN
+    return Outcome.ALLOW

@@ -1,0 +1,181 @@
+"""What each request needs: the service's context, the authenticated caller, the route's
+authorization (``authorize(name)``), the write rate limit and pagination.
+
+A caller authenticates with ``Authorization: Bearer <token>``: an API key (``cgk_...``)
+gives the key's role; any other bearer token must be a valid member token (JWT). Without
+a header, a valid session cookie (``cg_session``) speaks for its member; a request that
+changes something with only the cookie must also carry the session's CSRF token in the
+``X-CSRF-Token`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Depends, Query, Request
+
+from consentgate import access, ids
+from consentgate.config import Settings
+from consentgate.errors import NotFound
+from consentgate.service import tokens
+from consentgate.service.authz import Caller, Outcome, decide
+from consentgate.service.errors import Refused
+from consentgate.service.limits import WriteLimiter
+from consentgate.timestamps import utcnow
+
+SESSION_COOKIE = "cg_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    settings: Settings
+    engine: sa.Engine
+    token_rules: tokens.TokenRules | None
+    session_key: bytes
+    limiter: WriteLimiter
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(minutes=self.settings.service_session_minutes)
+
+
+def context(request: Request) -> ServiceContext:
+    ctx: ServiceContext = request.app.state.service
+    return ctx
+
+
+ContextDep = Annotated[ServiceContext, Depends(context)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    caller: Caller
+    identity: str  # "key:<key_id>" or "member:<id>": the rate-limit bucket (never logged)
+    via_cookie: bool = False
+
+    @property
+    def role(self) -> str:
+        return self.caller.role
+
+
+UNAUTHENTICATED = "authentication required"
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refused(401, UNAUTHENTICATED)
+    return token.strip()
+
+
+def principal(request: Request, ctx: ContextDep) -> Principal:
+    token = _bearer(request)
+    if token is not None:
+        if token.startswith(access.PREFIX):
+            key = access.authenticate_key(ctx.engine, token)
+            if key is None:
+                raise Refused(401, UNAUTHENTICATED)
+            found = Principal(Caller(key.role), f"key:{key.key_id}")
+        else:
+            found = _member_token(ctx, token)
+    else:
+        found = _session(request, ctx)
+    request.state.role = found.role
+    return found
+
+
+def _member_token(ctx: ServiceContext, token: str) -> Principal:
+    if ctx.token_rules is None:
+        raise Refused(401, UNAUTHENTICATED)
+    try:
+        member = tokens.member_from_token(token, ctx.token_rules)
+    except tokens.BadToken:
+        raise Refused(401, UNAUTHENTICATED) from None
+    return Principal(Caller("member", member), f"member:{member}")
+
+
+def _session(request: Request, ctx: ServiceContext) -> Principal:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        raise Refused(401, UNAUTHENTICATED)
+    try:
+        session = tokens.read_session(ctx.session_key, cookie, now=utcnow())
+    except tokens.BadToken:
+        raise Refused(401, UNAUTHENTICATED) from None
+    if request.method not in SAFE_METHODS and not tokens.csrf_ok(
+        ctx.session_key, session, request.headers.get(CSRF_HEADER)
+    ):
+        raise Refused(403, "missing or wrong CSRF token")
+    return Principal(
+        Caller("member", session.member_id), f"member:{session.member_id}", via_cookie=True
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def authorize(route: str) -> Callable[..., Principal]:
+    """The dependency that lets a caller through ``route`` per ``authz.RULES``, and applies
+    the write rate limit to requests that change something."""
+
+    def check(request: Request, who: PrincipalDep, ctx: ContextDep) -> Principal:
+        member_id = request.path_params.get("member_id")
+        outcome = decide(route, who.caller, member_id)
+        if outcome is Outcome.FORBIDDEN:
+            raise Refused(403, "not allowed for this role")
+        if outcome is Outcome.HIDDEN or (
+            member_id is not None and ids.member_id_problem(member_id) is not None
+        ):
+            raise NotFound("member", "")
+        if request.method not in SAFE_METHODS:
+            wait = ctx.limiter.take(who.identity)
+            if wait:
+                raise Refused(429, "too many writes", retry_after=wait)
+        return who
+
+    check.__name__ = f"authorize_{route}"
+    return check
+
+
+# --------------------------------------------------------------------------- pagination
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31, description="Items to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit, offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def page(items: Sequence[T], params: PageParams, render: Callable[[T], Any]) -> dict[str, Any]:
+    """One page of ``items``: ``{"items", "total", "limit", "offset", "next_offset"}``."""
+    chunk = items[params.offset : params.offset + params.limit]
+    end = params.offset + len(chunk)
+    return {
+        "items": [render(i) for i in chunk],
+        "total": len(items),
+        "limit": params.limit,
+        "offset": params.offset,
+        "next_offset": end if end < len(items) else None,
+    }

@@ -1,0 +1,1 @@
+"""One router per concept; each route is thin: authorize, call one use case, render."""

@@ -1,0 +1,67 @@
+"""Sessions: a member trades their token for a session cookie (and its CSRF token)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from consentgate.service import tokens
+from consentgate.service.deps import (
+    SESSION_COOKIE,
+    ContextDep,
+    Principal,
+    authorize,
+)
+from consentgate.service.errors import Refused
+from consentgate.timestamps import utcnow
+
+router = APIRouter(tags=["session"])
+
+
+@router.post("/session", name="open_session")
+def open_session(request: Request, response: Response, ctx: ContextDep) -> dict[str, Any]:
+    """Exchange a member token (``Authorization: Bearer <JWT>``) for a session cookie:
+    Secure, HttpOnly, SameSite=Strict. Returns the CSRF token that requests changing
+    something with the cookie must send in ``X-CSRF-Token``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or ctx.token_rules is None:
+        raise Refused(401, "authentication required")
+    try:
+        member = tokens.member_from_token(token.strip(), ctx.token_rules)
+    except tokens.BadToken:
+        raise Refused(401, "authentication required") from None
+    cookie = tokens.issue_session(
+        ctx.session_key, member, now=utcnow(), lifetime=ctx.session_lifetime
+    )
+    session = tokens.read_session(ctx.session_key, cookie, now=utcnow())
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(ctx.session_lifetime.total_seconds()),
+        path="/",
+        secure=ctx.settings.service_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+    return {"csrf_token": tokens.csrf_token(ctx.session_key, session), "expires": session.expires}
+
+
+@router.delete("/session", name="close_session")
+def close_session(response: Response, ctx: ContextDep) -> dict[str, Any]:
+    """Forget the session cookie (it stays valid until it expires if a copy was kept)."""
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        secure=ctx.settings.service_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+    return {"ok": True}
+
+
+@router.get("/whoami", name="whoami")
+def whoami(who: Annotated[Principal, Depends(authorize("whoami"))]) -> dict[str, Any]:
+    """The caller's role, and for a member their id."""
+    return {"role": who.role, "member_id": who.caller.member_id}

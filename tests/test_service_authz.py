@@ -1,0 +1,133 @@
+"""The authorization matrix: every /api/v1 route × every role × own or other member.
+
+The expected statuses are written out here, cell by cell, independently of
+``consentgate.service.authz.RULES``; a test also checks that every route of the app is in
+this table, so a new route cannot go untested.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from consentgate import access
+
+OWN, OTHER, NOBODY = "e1", "e2", "zz-no-such-member"
+ROLES = ["anonymous", "member", "pipeline", "officer", "admin"]
+
+# route name -> (method, path with {m} for the member, json body or None)
+CALLS: dict[str, tuple[str, str, Any]] = {
+    "member_settings": ("GET", "/api/v1/members/{m}/settings", None),
+    "member_status": ("GET", "/api/v1/members/{m}/status?setting=ai_training_posts", None),
+    "member_history": ("GET", "/api/v1/members/{m}/history", None),
+    "record_consent": (
+        "POST",
+        "/api/v1/members/{m}/consent",
+        {"type": "withdraw", "setting": "ai_training_posts"},
+    ),
+    "member_receipt": ("POST", "/api/v1/members/{m}/receipts", {}),
+    "list_policies": ("GET", "/api/v1/policies", None),
+    "diff_policies": ("GET", "/api/v1/policies/diff?from=v1&to=v2", None),
+    "list_datasets": ("GET", "/api/v1/datasets", None),
+    "list_keys": ("GET", "/api/v1/keys", None),
+    "create_key": ("POST", "/api/v1/keys", {"role": "pipeline", "label": "matrix"}),
+    "revoke_key": ("DELETE", "/api/v1/keys/{key}", None),
+    "whoami": ("GET", "/api/v1/whoami", None),
+}
+
+# Routes that do not name a member answer the same for "own" and "other".
+# (route, role) -> (status about the caller's own member, status about another member)
+M = {"own": OWN, "other": OTHER}
+EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
+    "member_settings": {"member": (200, 404), "pipeline": (403, 403), "officer": (200, 200), "admin": (403, 403)},
+    "member_status": {"member": (200, 404), "pipeline": (403, 403), "officer": (200, 200), "admin": (403, 403)},
+    "member_history": {"member": (200, 404), "pipeline": (403, 403), "officer": (200, 200), "admin": (403, 403)},
+    "record_consent": {"member": (201, 404), "pipeline": (403, 403), "officer": (403, 403), "admin": (403, 403)},
+    "member_receipt": {"member": (200, 404), "pipeline": (403, 403), "officer": (200, 200), "admin": (403, 403)},
+    "list_policies": {"member": (200, 200), "pipeline": (200, 200), "officer": (200, 200), "admin": (200, 200)},
+    "diff_policies": {"member": (200, 200), "pipeline": (200, 200), "officer": (200, 200), "admin": (200, 200)},
+    "list_datasets": {"member": (403, 403), "pipeline": (200, 200), "officer": (200, 200), "admin": (403, 403)},
+    "list_keys": {"member": (403, 403), "pipeline": (403, 403), "officer": (403, 403), "admin": (200, 200)},
+    "create_key": {"member": (403, 403), "pipeline": (403, 403), "officer": (403, 403), "admin": (201, 201)},
+    "revoke_key": {"member": (403, 403), "pipeline": (403, 403), "officer": (403, 403), "admin": (200, 200)},
+    "whoami": {"member": (200, 200), "pipeline": (200, 200), "officer": (200, 200), "admin": (200, 200)},
+}  # fmt: skip
+
+
+def _call(service: Any, route: str, role: str, target: str, throwaway: str) -> Any:
+    method, path, body = CALLS[route]
+    url = path.format(m=target, key=throwaway)
+    # a member is always themselves (OWN); "target" is whom the request is about
+    headers = service.auth(role, OWN)
+    return service.client.request(method, url, json=body, headers=headers)
+
+
+def test_every_route_is_in_the_matrix(service: Any) -> None:
+    paths = service.client.get("/openapi.json").json()["paths"]
+    named = {
+        op["operationId"]
+        for path, ops in paths.items()
+        if path.startswith("/api/v1")
+        for op in ops.values()
+    }
+    sessions = {"open_session", "close_session"}  # authenticate by themselves (test_service_auth)
+    assert named - sessions == set(CALLS) == set(EXPECTED)
+
+
+@pytest.mark.postgres
+def test_matrix(service: Any) -> None:
+    engine = service.client.app.state.service.engine
+    throwaway = access.create_key(engine, role="pipeline").key.key_id
+    seen: dict[tuple[str, str, str], int] = {}
+    for route in CALLS:
+        for role in ROLES:
+            for reach, target in M.items():
+                r = _call(service, route, role, target, throwaway)
+                seen[(route, role, reach)] = r.status_code
+                if role == "anonymous":
+                    want = 401
+                else:
+                    want = EXPECTED[route][role][0 if reach == "own" else 1]
+                assert r.status_code == want, (route, role, reach, r.text)
+                if role == "member":
+                    # no response to a member ever carries another member's id
+                    assert f'"{OTHER}"' not in r.text, (route, reach)
+    assert len(seen) == len(CALLS) * len(ROLES) * 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("route", [r for r in CALLS if "{m}" in CALLS[r][1]])
+def test_other_members_are_indistinguishable_from_unknown_ids(service: Any, route: str) -> None:
+    """A member asking about another member, an unknown id or a malformed one gets the
+    same 404 and the same body: nothing tells which ids exist."""
+    answers = []
+    for target in (OTHER, NOBODY, "u1", "x" * 300):
+        r = _call(service, route, "member", target, "")
+        answers.append((r.status_code, r.content))
+    assert {a[0] for a in answers} == {404}
+    assert len({a[1] for a in answers}) == 1
+    assert json.loads(answers[0][1]) == {
+        "ok": False,
+        "type": "NotFound",
+        "error": "member not found",
+    }
+
+
+@pytest.mark.postgres
+def test_officer_gets_the_same_404_for_an_unknown_member_without_its_id(service: Any) -> None:
+    r = service.client.get(f"/api/v1/members/{NOBODY}/settings", headers=service.auth("officer"))
+    assert r.status_code == 404
+    assert NOBODY not in r.text
+
+
+@pytest.mark.postgres
+def test_revoked_key_is_refused(service: Any) -> None:
+    engine = service.client.app.state.service.engine
+    created = access.create_key(engine, role="officer")
+    h = {"Authorization": f"Bearer {created.secret}"}
+    assert service.client.get("/api/v1/policies", headers=h).status_code == 200
+    r = service.client.delete(f"/api/v1/keys/{created.key.key_id}", headers=service.auth("admin"))
+    assert r.status_code == 200 and r.json()["revoked_at"]
+    assert service.client.get("/api/v1/policies", headers=h).status_code == 401

@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import CliResult, build_args
 
-from consentgate.gate import parts, staging
+from consentgate import files as staging
+from consentgate.gate import parts
 from consentgate.store import ledger
 from consentgate.store import tables as t
 from consentgate.store.engine import make_engine

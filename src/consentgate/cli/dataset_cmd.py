@@ -101,11 +101,15 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     "--shard-by", type=click.Choice(["author", "conversation"]), default="author", show_default=True
 )
 @click.option(
-    "--engine",
+    "--runner",
     "gate_engine",
     type=click.Choice(["local", "spark"]),
-    default="local",
-    show_default=True,
+    default=None,
+    help="Where the gate runs: this process (local, the default) or Spark, whose "
+    "executors write the parts (docs/gate.md).",
+)
+@click.option(
+    "--engine", "legacy_engine", type=click.Choice(["local", "spark"]), default=None, hidden=True
 )
 @click.option(
     "--map",
@@ -143,7 +147,8 @@ def build(
     out: Path,
     shards: int | None,
     shard_by: str,
-    gate_engine: str,
+    gate_engine: str | None,
+    legacy_engine: str | None,
     mapping: tuple[str, ...],
     profile: Path | None,
     no_redact: bool,
@@ -159,6 +164,9 @@ def build(
     """
     if profile and no_redact:
         raise UsageError("--profile and --no-redact exclude each other")
+    if gate_engine and legacy_engine and gate_engine != legacy_engine:
+        raise UsageError("--runner and --engine (its old name) disagree")
+    runner = gate_engine or legacy_engine or "local"
     if no_redact and recipient != FIRST_PARTY:
         raise UsageError(
             "--no-redact is refused for a third party: its datasets are always redacted and "
@@ -179,7 +187,7 @@ def build(
             shards=shards,
             shard_by=shard_by,
             column_map=column_map(mapping),
-            gate_engine=gate_engine,
+            gate_engine=runner,
             batch_rows=app.settings.gate_batch_rows,
             max_future_share=app.settings.gate_max_future_share,
             progress=progress,

@@ -1,16 +1,31 @@
-"""The gate on PySpark: the same batch function through ``DataFrame.mapInArrow``.
+"""The gate on PySpark: the same batch function, the parts written by the executors.
 
-``gate_spark_dataframe`` is the entry point for Spark users: it broadcasts the
-``GateIndex`` and returns the DataFrame with ``_eligible`` and ``_reason`` added, computed
-by ``consentgate.gate.batch.gate_batch`` on each Arrow batch — the very function the local
-runner uses, so both engines decide identically.
+``build_on_spark`` backs ``build_dataset(runner="spark")``; the driver never holds the
+records. Spark reads the source (Parquet; JSONL is parsed by the local reader and handed
+to Spark as Arrow, so that both runners parse it the same way — that one path does pass
+through the driver) and numbers every record by its position in the source (the file's
+offset plus Parquet's ``_metadata.row_index``). Each record belongs to the block
+``position // block_rows`` (``consentgate.gate.parts``: the canonical part layout).
 
-``gate_source_on_spark`` backs ``build_dataset(engine="spark")``: Spark reads the source
-(Parquet; JSONL is parsed by the local reader and handed to Spark as Arrow so that both
-engines parse it the same way), gates it, and the included rows are collected back to the
-driver in source order (Parquet's ``_metadata.row_index``) so that the local writer
-produces byte-identical parts. That collects the included rows into driver memory: for
-datasets larger than the driver, use ``gate_spark_dataframe`` and write with Spark.
+The consent snapshot is not shipped as a Python object: the driver writes the index's
+per-member states (``lookup.state_table``) as Parquet, and Spark joins it with the
+distinct (block, owner) pairs of the records — a broadcast hash join while it is small, a
+shuffle join beyond, as Spark decides. The records and their owners' states are then
+co-grouped by block (``applyInArrow``); each task sorts its block by position, rebuilds a
+small index of the block's owners (``lookup.subset_index``), gates the block with
+``gate_batch`` through ``consentgate.gate.local.gate_one`` (the very code of the local
+runner), and writes the block's parts through the same ``Sink``, straight into the
+staging directory (which must be on a file system every executor shares). A task
+returns only a summary: its parts (path, rows, SHA-256), counts by reason, redaction
+counts, its members' counts and its included record ids. Spark writes these summaries to
+a scratch directory; from them the driver takes the part list and the counts, the member
+counts (aggregated by Spark: one row per member with an included record) and the
+records root (the ids sorted by Spark, streamed through a ``CompactRange`` one file at a
+time). The result is byte-identical to the local runner's whatever the partitioning.
+
+``gate_spark_dataframe`` is the entry point for Spark users who write with Spark
+themselves: it returns the DataFrame with ``_eligible`` and ``_reason`` added (it
+broadcasts the ``GateIndex``; the build path above joins instead).
 
 pyspark is imported only inside these functions; importing this module never needs it.
 """
@@ -19,38 +34,60 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from consentgate.errors import UsageError
 from consentgate.gate.batch import ELIGIBLE, REASON, Redactor, gate_batch
 from consentgate.gate.columns import DEFAULT_COLUMNS, Columns
-from consentgate.gate.lookup import GateIndex
-from consentgate.gate.sink import Gated, Owners, Progress, owners_of_included
+from consentgate.gate.local import gate_one
+from consentgate.gate.lookup import GateIndex, state_table, subset_index
+from consentgate.gate.manifest import root_of_sorted_ids
+from consentgate.gate.owners import OwnerColumns
+from consentgate.gate.parts import block_rows, empty_part
+from consentgate.gate.record_ids import chunks_as_bytes
+from consentgate.gate.sink import SHARD_COLUMN, Progress, Sink, shard_info
+from consentgate.gate.source import Source
+from consentgate.sharding import ShardBy
 
-if TYPE_CHECKING:
-    from consentgate.gate.source import Source
+__all__ = ["SparkBuilt", "build_on_spark", "gate_spark_dataframe", "local_session"]
 
-__all__ = ["gate_source_on_spark", "gate_spark_dataframe", "local_session"]
+_POS = "_cg_pos"
+_BLOCK = "_cg_block"
+_OWNER_BLOCK = "_cg_owner_block"
+_MEMBER = "member_id"
 
-_FILE = "_cg_file"
-_ROW = "_cg_row"
-_SUMMARY = "_cg_summary"
+# What a block's task returns: one "block" row (summary JSON), one "member" row per member
+# with an included record in the block, one "id" row per included record.
+_OUT = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("block", pa.int64()),
+        ("summary", pa.string()),
+        ("member_id", pa.string()),
+        ("as_author", pa.int64()),
+        ("as_participant", pa.int64()),
+        ("shards", pa.list_(pa.int32())),
+        ("record_id", pa.string()),
+    ]
+)
 
 
 def _require_spark() -> None:
     # pyspark's Arrow functions (mapInArrow, toArrow) refuse to run without pandas
     if find_spec("pyspark") is None or find_spec("pandas") is None:
         raise UsageError(
-            "engine 'spark' needs PySpark and pandas: pip install 'consentgate[spark]'"
+            "runner 'spark' needs PySpark and pandas: pip install 'consentgate[spark]'"
         )
 
 
@@ -107,128 +144,350 @@ def gate_spark_dataframe(
     return df.mapInArrow(gate, _gated_schema(df.schema))
 
 
-def _summary_rows(schema: pa.Schema, summary: dict[str, Any]) -> pa.RecordBatch:
-    arrays = [pa.nulls(1, field.type) for field in schema]
-    arrays[schema.get_field_index(_SUMMARY)] = pa.array([json.dumps(summary)], pa.string())
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+@dataclass(frozen=True, slots=True)
+class SparkBuilt:
+    """What the driver gathered from the tasks' summaries (the parts are on disk)."""
+
+    files: list[dict[str, Any]]
+    records_root: str
+    member_counts: pa.Table
+    shards: dict[str, Any] | None
+    input: int
+    included: int
+    reasons: dict[str, int]
+    redactions: dict[str, int]
+    exclusions: dict[str, int]
 
 
-def _build_stream(df: Any, index: GateIndex, columns: Columns, redactor: Redactor | None) -> Any:
-    """Included rows, plus one summary row per batch (reason counts, redaction counts)."""
-    from pyspark.sql.types import StringType
-
-    broadcast = df.sparkSession.sparkContext.broadcast(index)
-
-    def gate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        shared = broadcast.value
-        for batch in batches:
-            out = gate_batch(batch, shared, columns=columns, redactor=redactor)
-            reasons = pc.value_counts(out.batch.column(REASON).drop_null()).to_pylist()
-            summary = {
-                "input": batch.num_rows,
-                "reasons": {item["values"]: item["counts"] for item in reasons},
-                "redactions": {k: int(v) for k, v in out.redactions.items()},
-                "exclusions": {k: int(v) for k, v in out.exclusions.items()},
-            }
-            kept = out.batch.filter(pa.array(out.eligible))
-            kept = kept.append_column(_SUMMARY, pa.nulls(kept.num_rows, pa.string()))
-            yield kept
-            yield _summary_rows(kept.schema, summary)
-
-    schema = _gated_schema(df.schema, (_SUMMARY, StringType()), nullable=True)
-    return df.mapInArrow(gate, schema)
-
-
-def _spark_frame(session: Any, source: Source, batch_rows: int) -> tuple[Any, list[Path]]:
-    from pyspark.sql import functions as F
-
-    if source.format == "parquet":
-        df = session.read.parquet(*[str(p.resolve()) for p in source.files])
-        df = df.select(
-            "*",
-            F.col("_metadata.file_path").alias(_FILE),
-            F.col("_metadata.row_index").alias(_ROW),
-        )
-        return df, [p.resolve() for p in source.files]
-    parts = []
-    offset = 0
-    for batch in source.batches(batch_rows=batch_rows):
-        n = batch.num_rows
-        parts.append(
-            batch.append_column(_FILE, pa.array([""] * n, pa.string())).append_column(
-                _ROW, pa.array(np.arange(offset, offset + n), pa.int64())
-            )
-        )
-        offset += n
-    table = pa.Table.from_batches(parts)
-    return session.createDataFrame(table), []
-
-
-def gate_source_on_spark(
+def build_on_spark(
+    directory: Path,
     source: Source,
     index: GateIndex,
     *,
+    shards: int | None,
+    shard_by: ShardBy,
+    owners: OwnerColumns,
     redactor: Redactor | None,
-    batch_rows: int,
+    row_group_rows: int,
     progress: Progress | None,
-) -> Gated:
-    """Gate ``source`` on a local Spark session; included rows come back in source order."""
+) -> SparkBuilt:
+    """Gate ``source`` on Spark (the active session, or a local one) and have the tasks
+    write its parts into ``directory``; return what the manifest needs."""
     _require_spark()
     from pyspark.sql import SparkSession
 
     created = SparkSession.getActiveSession() is None
     session = local_session()
+    # inside the staging directory: removed below, or with it when the build dies
+    scratch = directory / ".spark-scratch"
     try:
-        df, files = _spark_frame(session, source, batch_rows)
-        collected = _build_stream(df, index, source.columns, redactor).toArrow()
+        built = _build(
+            session,
+            directory,
+            scratch,
+            source,
+            index,
+            shards=shards,
+            shard_by=shard_by,
+            owners=owners,
+            redactor=redactor,
+            row_group_rows=row_group_rows,
+        )
     finally:
+        shutil.rmtree(scratch, ignore_errors=True)
         if created:
             session.stop()
-    summaries = collected.filter(pc.is_valid(collected[_SUMMARY]))
-    rows = collected.filter(pc.is_null(collected[_SUMMARY]))
-    reasons: dict[str, int] = {}
-    redactions: dict[str, int] = {}
-    exclusions: dict[str, int] = {}
-    for text in summaries[_SUMMARY].to_pylist():
-        summary = json.loads(text)
-        for into, key in (
-            (reasons, "reasons"),
-            (redactions, "redactions"),
-            (exclusions, "exclusions"),
-        ):
-            for name, n in summary[key].items():
-                into[name] = into.get(name, 0) + int(n)
-    rows = _in_source_order(rows, files)
-    table = _to_source_schema(rows, source)
     if progress is not None:
         progress(source.rows, source.rows)
-
-    def stream() -> Iterator[tuple[pa.RecordBatch, Owners]]:
-        for batch in table.to_batches(max_chunksize=batch_rows):
-            yield batch, owners_of_included(batch, index, source=source)
-
-    return Gated(stream(), lambda: (reasons, redactions, exclusions))
+    return built
 
 
-def _in_source_order(rows: pa.Table, files: list[Path]) -> pa.Table:
-    if files:
-        number = {str(p): i for i, p in enumerate(files)}
-        paths = rows[_FILE].combine_chunks()
-        encoded = pc.dictionary_encode(paths)
-        lut = np.array(
-            [
-                number[str(Path(unquote(urlparse(u).path)).resolve())]
-                for u in encoded.dictionary.to_pylist()
-            ],
-            np.int64,
+def _records(session: Any, source: Source, row_group_rows: int) -> Any:
+    """The source as a DataFrame with each record's position (``_cg_pos``) in the source."""
+    from pyspark.sql import functions as F
+
+    if source.format == "parquet":
+        frames = []
+        offset = 0
+        for path in source.files:
+            df = session.read.parquet(str(path.resolve()))
+            frames.append(
+                df.select("*", (F.col("_metadata.row_index") + F.lit(offset)).alias(_POS))
+            )
+            offset += pq.ParquetFile(path).metadata.num_rows
+        out = frames[0]
+        for frame in frames[1:]:
+            out = out.unionByName(frame)
+        return out
+    parts = []
+    offset = 0
+    for batch in source.batches(batch_rows=row_group_rows):
+        n = batch.num_rows
+        parts.append(batch.append_column(_POS, pa.array(np.arange(offset, offset + n), pa.int64())))
+        offset += n
+    table = pa.Table.from_batches(parts) if parts else source.schema.empty_table()
+    if not parts:
+        table = table.append_column(_POS, pa.array([], pa.int64()))
+    return session.createDataFrame(table)
+
+
+def _owner_ids(df: Any, columns: Columns) -> Any:
+    """array<string> of each record's owners: the author, then the recipients."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType
+
+    author = F.array(F.col(columns.author_id).cast("string"))
+    recipients = df.schema[columns.recipient_ids].dataType
+    if not isinstance(recipients, ArrayType):
+        return author
+    listed = F.coalesce(
+        F.col(columns.recipient_ids).cast("array<string>"), F.array().cast("array<string>")
+    )
+    return F.concat(author, listed)
+
+
+def _build(
+    session: Any,
+    directory: Path,
+    scratch: Path,
+    source: Source,
+    index: GateIndex,
+    *,
+    shards: int | None,
+    shard_by: ShardBy,
+    owners: OwnerColumns,
+    redactor: Redactor | None,
+    row_group_rows: int,
+) -> SparkBuilt:
+    from pyspark.sql import functions as F
+
+    size = block_rows(row_group_rows)
+    records = _records(session, source, row_group_rows)
+    records = records.withColumn(_BLOCK, F.floor(F.col(_POS) / F.lit(size)).cast("long"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    states_path = scratch / "states.parquet"
+    pq.write_table(state_table(index), states_path)
+    states = session.read.parquet(str(states_path))
+    pairs = (
+        records.select(
+            F.col(_BLOCK).alias(_OWNER_BLOCK),  # a new column: the co-group's sides differ
+            F.explode(_owner_ids(records, source.columns)).alias(_MEMBER),
         )
-        file_index = lut[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)]
-    else:
-        file_index = np.zeros(rows.num_rows, np.int64)
-    order = np.lexsort((np.asarray(rows[_ROW].to_numpy(), np.int64), file_index))
-    return rows.take(pa.array(order))
+        .where(F.col(_MEMBER).isNotNull())
+        .distinct()
+    )
+    owner_states = pairs.join(states, _MEMBER)  # Spark picks broadcast or shuffle
+    write = _block_task(
+        directory,
+        source,
+        template=subset_index(index, state_table(index).slice(0, 0)),
+        shards=shards,
+        shard_by=shard_by,
+        owners=owners,
+        redactor=redactor,
+        row_group_rows=row_group_rows,
+    )
+    out = (
+        records.groupBy(_BLOCK)
+        .cogroup(owner_states.groupBy(_OWNER_BLOCK))
+        .applyInArrow(write, _spark_schema(_OUT))
+    )
+    summaries_path = scratch / "summaries"
+    out.write.parquet(str(summaries_path))
+    results = session.read.parquet(str(summaries_path))
+    built = _gather(results, shards)
+    files = built.pop("files")
+    if not files:  # no record included: the one empty part, with the dataset's schema
+        schema = owners.schema(source.schema, source.columns)
+        if shards is not None:
+            schema = schema.append(pa.field(SHARD_COLUMN, pa.int32(), nullable=False))
+        files = [empty_part(directory, schema)]
+    root, n_ids = _sorted_root(results, scratch / "ids")
+    if n_ids != built["included"]:
+        raise AssertionError(f"{n_ids} record ids for {built['included']} included records")
+    member_counts = _member_counts(results, shards is not None)
+    info = None
+    if shards is not None:
+        lengths = pc.list_value_length(member_counts["shards"]).fill_null(0)
+        ids = pc.take(member_counts["member_id"], _repeat(lengths))
+        shard = pc.list_flatten(member_counts["shards"]).to_numpy().astype(np.int32)
+        info = shard_info(directory, shards, shard_by, owners, ids.combine_chunks(), shard)
+    return SparkBuilt(
+        files=files,
+        records_root=root,
+        member_counts=member_counts,
+        shards=info,
+        **built,
+    )
 
 
-def _to_source_schema(rows: pa.Table, source: Source) -> pa.Table:
-    table = rows.select(source.schema.names)
-    return table.cast(source.schema)
+def _repeat(lengths: Any) -> pa.Array:
+    counts = np.asarray(lengths.to_numpy(), np.int64)
+    return pa.array(np.repeat(np.arange(len(counts)), counts))
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+def _block_task(
+    directory: Path,
+    source: Source,
+    *,
+    template: GateIndex,
+    shards: int | None,
+    shard_by: ShardBy,
+    owners: OwnerColumns,
+    redactor: Redactor | None,
+    row_group_rows: int,
+) -> Any:
+    """The function each task runs on one block: its records and its owners' states."""
+    columns = source.columns
+    width = len(source.schema)
+
+    def write(records: pa.Table, states: pa.Table) -> pa.Table:
+        if records.num_rows == 0:
+            return _OUT.empty_table()
+        records = records.sort_by(_POS)
+        block = int(records[_BLOCK][0].as_py())
+        positions = np.asarray(records[_POS].to_numpy(), np.int64)
+        data = records.select(source.schema.names).cast(source.schema)
+        index = subset_index(template, states)
+        sink = Sink(
+            directory,
+            source,
+            index,
+            shards=shards,
+            shard_by=shard_by,
+            row_group_rows=row_group_rows,
+            owners=owners,
+            id_run=records.num_rows + 1,  # a block's ids stay in memory, never spilled
+        )
+        reasons: dict[str, int] = {}
+        redactions: dict[str, int] = {}
+        exclusions: dict[str, int] = {}
+        done = 0
+        for batch in data.to_batches(max_chunksize=row_group_rows):
+            one = gate_one(batch, index, columns=columns, redactor=redactor, width=width)
+            for into, more in (
+                (reasons, one.reasons),
+                (redactions, one.redactions),
+                (exclusions, one.exclusions),
+            ):
+                for key, n in more.items():
+                    into[key] = into.get(key, 0) + int(n)
+            sink.add(one.included, one.owners, positions[done + one.kept])
+            done += batch.num_rows
+        files, members, ids = sink.finish_block()
+        summary = {
+            "files": files,
+            "input": records.num_rows,
+            "included": len(ids),
+            "reasons": reasons,
+            "redactions": redactions,
+            "exclusions": exclusions,
+        }
+        n_members, n_ids = members.num_rows, len(ids)
+        kinds = ["block"] + ["member"] * n_members + ["id"] * n_ids
+        nulls_m = pa.nulls(n_members + n_ids)
+
+        def pad(head: pa.Array, middle: pa.Array, tail: pa.Array, kind: pa.DataType) -> pa.Array:
+            return pa.concat_arrays([head.cast(kind), middle.cast(kind), tail.cast(kind)])
+
+        one_null = pa.nulls(1)
+        id_nulls = pa.nulls(n_ids)
+        member_nulls = pa.nulls(n_members)
+        table = pa.table(
+            {
+                "kind": pa.array(kinds, pa.string()),
+                "block": pa.array(np.full(1 + n_members + n_ids, block), pa.int64()),
+                "summary": pa.concat_arrays(
+                    [pa.array([json.dumps(summary)], pa.string()), nulls_m.cast(pa.string())]
+                ),
+                "member_id": pad(
+                    one_null, members["member_id"].combine_chunks(), id_nulls, pa.string()
+                ),
+                "as_author": pad(
+                    one_null, members["as_author"].combine_chunks(), id_nulls, pa.int64()
+                ),
+                "as_participant": pad(
+                    one_null, members["as_participant"].combine_chunks(), id_nulls, pa.int64()
+                ),
+                "shards": pad(
+                    one_null, members["shards"].combine_chunks(), id_nulls, pa.list_(pa.int32())
+                ),
+                "record_id": pad(pa.nulls(1), member_nulls, ids, pa.string()),
+            },
+            schema=_OUT,
+        )
+        return table
+
+    return write
+
+
+def _gather(results: Any, shards: int | None) -> dict[str, Any]:
+    from pyspark.sql import functions as F
+
+    rows = results.where(F.col("kind") == "block").select("summary").toArrow()
+    files: list[dict[str, Any]] = []
+    totals = {"input": 0, "included": 0}
+    sums: dict[str, dict[str, int]] = {"reasons": {}, "redactions": {}, "exclusions": {}}
+    for text in rows.column("summary").to_pylist():
+        summary = json.loads(text)
+        files.extend(summary["files"])
+        for key in totals:
+            totals[key] += int(summary[key])
+        for key, into in sums.items():
+            for name, n in summary[key].items():
+                into[name] = into.get(name, 0) + int(n)
+    files.sort(key=lambda f: str(f["path"]))
+    return {"files": files, **totals, **sums}
+
+
+def _sorted_root(results: Any, path: Path) -> tuple[str, int]:
+    """The records root: Spark sorts the ids (range-partitioned, so its output files in
+    name order hold them in order); the driver streams them one batch at a time."""
+    from pyspark.sql import functions as F
+
+    ids = results.where(F.col("kind") == "id").select("record_id")
+    ids.orderBy(F.col("record_id").cast("binary")).write.parquet(str(path))
+    files = sorted(path.glob("part-*.parquet"))
+
+    def chunks() -> Iterator[pa.Array]:
+        for file in files:
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=65_536):
+                yield batch.column(0)
+
+    return root_of_sorted_ids(chunks_as_bytes(chunks()))
+
+
+def _member_counts(results: Any, sharded: bool) -> pa.Table:
+    """One row per member with an included record (as the local runner's ``Sink``)."""
+    from pyspark.sql import functions as F
+
+    members = results.where(F.col("kind") == "member")
+    shards = (
+        F.array_sort(F.array_distinct(F.flatten(F.collect_list("shards"))))
+        if sharded
+        else F.lit(None).cast("array<int>")
+    )
+    table = (
+        members.groupBy(_MEMBER)
+        .agg(
+            F.sum("as_author").alias("as_author"),
+            F.sum("as_participant").alias("as_participant"),
+            shards.alias("shards"),
+        )
+        .toArrow()
+    )
+    schema = pa.schema(
+        [
+            ("member_id", pa.string()),
+            ("as_author", pa.int64()),
+            ("as_participant", pa.int64()),
+            ("shards", pa.list_(pa.int32())),
+        ]
+    )
+    return table.select(schema.names).cast(schema).sort_by("member_id").combine_chunks()

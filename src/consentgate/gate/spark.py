@@ -24,8 +24,8 @@ records root (the ids sorted by Spark, streamed through a ``CompactRange`` one f
 time). The result is byte-identical to the local runner's whatever the partitioning.
 
 ``gate_spark_dataframe`` is the entry point for Spark users who write with Spark
-themselves: it returns the DataFrame with ``_eligible`` and ``_reason`` added (it
-broadcasts the ``GateIndex``; the build path above joins instead).
+themselves: it returns the DataFrame with ``_eligible`` and ``_reason`` added, joining the
+consent states the same way (groups of a hash of the record id instead of blocks).
 
 pyspark is imported only inside these functions; importing this module never needs it.
 """
@@ -115,13 +115,12 @@ def local_session(*, cores: int = 2) -> Any:
     return session
 
 
-def _gated_schema(schema: Any, *extra: tuple[str, Any], nullable: bool = False) -> Any:
+def _gated_schema(schema: Any) -> Any:
     from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
-    fields = [StructField(f.name, f.dataType, True) if nullable else f for f in schema.fields]
+    fields = list(schema.fields)
     fields.append(StructField(ELIGIBLE, BooleanType(), True))
     fields.append(StructField(REASON, StringType(), True))
-    fields += [StructField(name, kind, True) for name, kind in extra]
     return StructType(fields)
 
 
@@ -131,17 +130,62 @@ def gate_spark_dataframe(
     index: GateIndex,
     columns: Columns = DEFAULT_COLUMNS,
     redactor: Redactor | None = None,
+    states: Any = None,
 ) -> Any:
-    """``df`` plus ``_eligible`` and ``_reason``, computed by ``gate_batch`` on Spark."""
-    broadcast = df.sparkSession.sparkContext.broadcast(index)
+    """``df`` plus ``_eligible`` and ``_reason``, computed by ``gate_batch`` on Spark.
 
-    def gate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        shared = broadcast.value
-        for batch in batches:
-            out = gate_batch(batch, shared, columns=columns, redactor=redactor).batch
-            yield out
+    The consent states are joined, not broadcast as a Python object: ``states`` is a
+    DataFrame of ``lookup.state_table(index)`` (for instance read from Parquet, for a
+    snapshot too large to pass through the driver; default: made from ``index`` by the
+    driver). Records are co-grouped with their owners' states in groups of a hash of the
+    record id (``columns.id``); each group is gated with a small index of its owners. The
+    row order of the result is Spark's.
+    """
+    from pyspark.sql import functions as F
 
-    return df.mapInArrow(gate, _gated_schema(df.schema))
+    session = df.sparkSession
+    if states is None:
+        states = session.createDataFrame(state_table(index))
+    groups = max(1, df.rdd.getNumPartitions()) * 4
+    keyed = df.withColumn(_BLOCK, F.pmod(F.xxhash64(F.col(columns.id)), F.lit(groups)))
+    owner_states = _owner_states(keyed, states, columns)
+    template = subset_index(index, state_table(index).slice(0, 0))
+    names = list(df.columns)
+
+    def gate(records: pa.Table, group_states: pa.Table) -> pa.Table:
+        small = subset_index(template, group_states)
+        data = records.select(names)
+        out = [
+            gate_batch(batch, small, columns=columns, redactor=redactor).batch
+            for batch in data.to_batches()
+        ]
+        if not out:  # a group without records (cannot happen: its states come from them)
+            schema = data.schema.append(pa.field(ELIGIBLE, pa.bool_()))
+            return schema.append(pa.field(REASON, pa.string())).empty_table()
+        return pa.Table.from_batches(out)
+
+    return (
+        keyed.groupBy(_BLOCK)
+        .cogroup(owner_states.groupBy(_OWNER_BLOCK))
+        .applyInArrow(gate, _gated_schema(df.schema))
+    )
+
+
+def _owner_states(records: Any, states: Any, columns: Columns) -> Any:
+    """Each (group, owner) pair of ``records`` (grouped by ``_BLOCK``) with the owner's
+    consent states: a join on member id, broadcast or shuffled as Spark decides. Owners
+    not in ``states`` have no row (they are unknown members)."""
+    from pyspark.sql import functions as F
+
+    pairs = (
+        records.select(
+            F.col(_BLOCK).alias(_OWNER_BLOCK),  # a new column: the co-group's sides differ
+            F.explode(_owner_ids(records, columns)).alias(_MEMBER),
+        )
+        .where(F.col(_MEMBER).isNotNull())
+        .distinct()
+    )
+    return pairs.join(states, _MEMBER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,15 +312,7 @@ def _build(
     states_path = scratch / "states.parquet"
     pq.write_table(state_table(index), states_path)
     states = session.read.parquet(str(states_path))
-    pairs = (
-        records.select(
-            F.col(_BLOCK).alias(_OWNER_BLOCK),  # a new column: the co-group's sides differ
-            F.explode(_owner_ids(records, source.columns)).alias(_MEMBER),
-        )
-        .where(F.col(_MEMBER).isNotNull())
-        .distinct()
-    )
-    owner_states = pairs.join(states, _MEMBER)  # Spark picks broadcast or shuffle
+    owner_states = _owner_states(records, states, source.columns)
     write = _block_task(
         directory,
         source,

@@ -10,8 +10,11 @@ offset plus Parquet's ``_metadata.row_index``). Each record belongs to the block
 The consent snapshot is not shipped as a Python object: the driver writes the index's
 per-member states (``lookup.state_table``) as Parquet, and Spark joins it with the
 distinct (block, owner) pairs of the records — a broadcast hash join while it is small, a
-shuffle join beyond, as Spark decides. The records and their owners' states are then
-co-grouped by block (``applyInArrow``); each task sorts its block by position, rebuilds a
+shuffle join beyond, as Spark decides (Spark scans only the owner columns for it). The
+blocks are then co-grouped with their owners' states (``applyInArrow``); each task reads
+its block's records from the Parquet files itself (``read_block``: only the row groups
+that hold them, so the records are never shuffled; a JSONL source's records are grouped
+by Spark instead, and sorted by position), rebuilds a
 small index of the block's owners (``lookup.subset_index``), gates the block with
 ``gate_batch`` through ``consentgate.gate.local.gate_one`` (the very code of the local
 runner), and writes the block's parts through the same ``Sink``, straight into the
@@ -47,7 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from consentgate.errors import UsageError
+from consentgate.errors import InvalidInput, UsageError
 from consentgate.gate.batch import ELIGIBLE, REASON, Redactor, gate_batch
 from consentgate.gate.columns import DEFAULT_COLUMNS, Columns
 from consentgate.gate.local import gate_one
@@ -323,8 +326,16 @@ def _build(
         redactor=redactor,
         row_group_rows=row_group_rows,
     )
+    if source.format == "parquet":
+        # Spark scans only the owner columns (for the join); each task reads its block's
+        # records from the source files itself, so the records are never shuffled.
+        n_blocks = -(-source.rows // size)
+        tasks = max(1, min(n_blocks, session.sparkContext.defaultParallelism * 4))
+        blocks = session.range(0, n_blocks, 1, tasks).withColumnRenamed("id", _BLOCK)
+    else:
+        blocks = records  # JSONL: the records themselves (parsed by the driver) are grouped
     out = (
-        records.groupBy(_BLOCK)
+        blocks.groupBy(_BLOCK)
         .cogroup(owner_states.groupBy(_OWNER_BLOCK))
         .applyInArrow(write, _spark_schema(_OUT))
     )
@@ -357,6 +368,38 @@ def _build(
     )
 
 
+def read_block(source: Source, start: int, stop: int) -> pa.Table:
+    """Source records [start, stop) of a Parquet source (positions over all its files),
+    read with pyarrow, only the row groups that hold them; in the source's schema."""
+    pieces = []
+    offset = 0
+    for path in source.files:
+        pf = pq.ParquetFile(path)
+        rows = pf.metadata.num_rows
+        lo, hi = max(start, offset), min(stop, offset + rows)
+        if lo < hi:
+            groups, first, seen = [], None, offset
+            for g in range(pf.metadata.num_row_groups):
+                n = pf.metadata.row_group(g).num_rows
+                if seen < hi and seen + n > lo:
+                    groups.append(g)
+                    first = seen if first is None else first
+                seen += n
+            assert first is not None
+            table = pf.read_row_groups(groups).slice(lo - first, hi - lo)
+            if table.column(source.columns.id).null_count:
+                raise InvalidInput(
+                    f"{path}: column {source.columns.id!r} (record id) has null values"
+                )
+            pieces.append(pa.Table.from_arrays(table.columns, schema=source.schema))
+        offset += rows
+        if offset >= stop:
+            break
+    if not pieces:
+        return source.schema.empty_table()
+    return pa.concat_tables(pieces)
+
+
 def _repeat(lengths: Any) -> pa.Array:
     counts = np.asarray(lengths.to_numpy(), np.int64)
     return pa.array(np.repeat(np.arange(len(counts)), counts))
@@ -383,13 +426,21 @@ def _block_task(
     columns = source.columns
     width = len(source.schema)
 
+    size = block_rows(row_group_rows)
+
     def write(records: pa.Table, states: pa.Table) -> pa.Table:
         if records.num_rows == 0:
             return _OUT.empty_table()
-        records = records.sort_by(_POS)
         block = int(records[_BLOCK][0].as_py())
-        positions = np.asarray(records[_POS].to_numpy(), np.int64)
-        data = records.select(source.schema.names).cast(source.schema)
+        if _POS not in records.column_names:  # one row naming the block: read it here
+            data = read_block(source, block * size, (block + 1) * size)
+            positions = np.arange(block * size, block * size + data.num_rows, dtype=np.int64)
+        else:
+            positions = np.asarray(records[_POS].to_numpy(), np.int64)
+            if len(positions) > 1 and not (np.diff(positions) > 0).all():
+                order = np.argsort(positions, kind="stable")
+                records, positions = records.take(pa.array(order)), positions[order]
+            data = records.select(source.schema.names).cast(source.schema)
         index = subset_index(template, states)
         sink = Sink(
             directory,
@@ -399,7 +450,7 @@ def _block_task(
             shard_by=shard_by,
             row_group_rows=row_group_rows,
             owners=owners,
-            id_run=records.num_rows + 1,  # a block's ids stay in memory, never spilled
+            id_run=data.num_rows + 1,  # a block's ids stay in memory, never spilled
         )
         reasons: dict[str, int] = {}
         redactions: dict[str, int] = {}
@@ -419,7 +470,7 @@ def _block_task(
         files, members, ids = sink.finish_block()
         summary = {
             "files": files,
-            "input": records.num_rows,
+            "input": data.num_rows,
             "included": len(ids),
             "reasons": reasons,
             "redactions": redactions,

@@ -75,6 +75,18 @@ def test_spark_build_equals_local_build(spark: Any, source: Path, tmp_path: Path
     assert on_spark.member_counts.equals(local.member_counts)
 
 
+def test_spark_reads_a_dataset_in_one_line(spark: Any, source: Path, tmp_path: Path) -> None:
+    """Issue 13: Spark loads the data directory alone, with the parts' schema."""
+    built = build(source, tmp_path / "ds", shards=2)
+    frame = spark.read.parquet(str(built.out_dir / "data"))
+    assert frame.count() == built.counts.included > 0
+    expected = pq.read_table(built.out_dir / "data")
+    assert frame.columns == expected.column_names
+    assert sorted(r["id"] for r in frame.select("id").collect()) == sorted(
+        expected["id"].to_pylist()
+    )
+
+
 def test_gate_spark_dataframe_equals_evaluate(spark: Any, source: Path, records: pa.Table) -> None:
     from consentgate.gate.spark import gate_spark_dataframe
 

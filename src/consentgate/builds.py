@@ -19,6 +19,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate import proofs, workspace
+from consentgate.dataset_refs import check_name, name_owner  # issue 13: dataset names
+from consentgate.ecosystem.documents import documenting  # issue 13: Croissant + card
 from consentgate.errors import (
     InvalidInput,
     NotFound,
@@ -62,6 +64,7 @@ def build(
     progress: Progress | None = None,
     max_future_share: float = 0.001,
     now: Clock = utcnow,
+    name: str | None = None,
 ) -> BuildResult:
     """Snapshot consent at ``as_of`` and now, gate ``source`` into ``out``, and register
     the dataset — the directory appears under ``out`` together with its registry row
@@ -93,6 +96,14 @@ def build(
         raise InvalidInput(f"{out}: already exists; a dataset is never overwritten")
     owners = OwnerColumns()
     extra: dict[str, Any] = {}
+    if name is not None:  # issue 13: a human name, in the manifest, not in the dataset id
+        extra["name"] = check_name(name)
+        holder = name_owner(engine, name)
+        if holder is not None and (existing is None or existing["dataset_id"] != holder):
+            raise InvalidInput(
+                f"--name {name!r} already names dataset {holder}; choose another name "
+                "(a remediated version keeps its dataset's name)"
+            )
     profile = getattr(redactor, "profile", None)  # any Redactor; consentgate's has rules
     if profile is not None:
         extra["redaction"] = {
@@ -156,7 +167,7 @@ def build(
         max_future_share=max_future_share,
         manifest_extra=extra,
         seal=seal,
-        publish=_guard_existing(publication, existing),
+        publish=documenting(_guard_existing(publication, existing)),  # issue 13
         keep=keep_registered(engine),
         out_may_exist=existing is not None,
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,6 +67,25 @@ class Settings(BaseSettings):
             "default <key_dir>/outbox."
         ),
     )
+    openlineage: dict[str, Any] | None = Field(
+        None,
+        description=(
+            'OpenLineage emission (off when unset), as JSON: {"transport": {...}} in '
+            'openlineage-python\'s transport configuration, e.g. {"type": "file", '
+            '"log_file_path": "lineage.jsonl", "append": true}, {"type": '
+            '"console"} or {"type": "http", "url": "..."} (docs/ecosystem.md).'
+        ),
+    )
+
+    @field_validator("openlineage")
+    @classmethod
+    def _has_transport(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        transport = value.get("transport")
+        if not isinstance(transport, dict) or not isinstance(transport.get("type"), str):
+            raise ValueError('needs {"transport": {"type": ...}} (file, console or http)')
+        return value
 
     @property
     def outbox_path(self) -> Path:

@@ -55,7 +55,7 @@ class EventType(StrEnum):
     ERASE = "erase"
 
 
-SOURCES = ("web", "api", "import", "gpc", "cli")
+SOURCES = ("web", "api", "import", "gpc", "cli", "signal")  # signal: issue 13 (AIPREF, TDMRep)
 
 BEGINNING = datetime.min.replace(tzinfo=UTC)
 """Before every real time: the start of a member's first jurisdiction when none is given."""

@@ -232,6 +232,9 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     person = next(m for m in members if m["member_id"] == member)
     namesakes = sum(m["name"] == person["name"] for m in members) - 1
     _erasure_section(engine, db, echo, person, receipt, namesakes)
+    from consentgate.ecosystem.showcase import ecosystem_section  # issue 13
+
+    ecosystem_section(engine, directory, echo, model="topic-classifier")
     echo("\nTry: consentgate --db sqlite:///" + str(db) + " policy diff v1 v2")
 
 

@@ -44,6 +44,7 @@ def _register() -> None:
         consent_cmd,
         dataset_cmd,
         demo_cmd,
+        ecosystem_cmd,
         log_cmd,
         policy_cmd,
         redact_cmd,
@@ -61,6 +62,7 @@ def _register() -> None:
         transparency_cmd,
         log_cmd,
         demo_cmd,
+        ecosystem_cmd,  # issue 13: signals
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -20,6 +20,7 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
+from consentgate.cli.ecosystem_cmd import export_record
 from consentgate.timestamps import format_timestamp, utcnow
 from consentgate.withdrawals import rules_from
 
@@ -291,6 +292,8 @@ def snapshot(
             f"Snapshot {sha}: {data['rows']} consented (member, category) rows over {data['members']} members -> {out}"
         )
 
+
+consent.add_command(export_record)  # issue 13: ISO/IEC TS 27560-shaped record
 
 COMMANDS = [members, consent, snapshot]
 _ = print_table

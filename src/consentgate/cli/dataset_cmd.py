@@ -25,9 +25,10 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
+from consentgate.cli.ecosystem_cmd import OUT_LOCATION, emit_lineage
 from consentgate.errors import UsageError
 from consentgate.taxonomy import FIRST_PARTY
-from consentgate.timestamps import format_timestamp
+from consentgate.timestamps import format_timestamp, utcnow
 
 
 @contextmanager
@@ -88,7 +89,7 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUT_LOCATION,  # issue 13: local paths and file:// only, never a folder "s3:"
     required=True,
     help="Dataset directory to create (must not exist).",
 )
@@ -136,6 +137,10 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     type=click.IntRange(min=1),
     help="Processes for gating and redaction (default: one per core when NER runs on more than one batch, else 1).",
 )
+@click.option(
+    "--name",
+    help="A human name for the dataset (commands accept it instead of the id; issue 13).",
+)
 @json_option
 @pass_app
 def build(
@@ -154,6 +159,7 @@ def build(
     no_redact: bool,
     no_ner: bool,
     workers: int | None,
+    name: str | None,
     as_json: bool,
 ) -> None:
     """Gate SOURCE (Parquet file/dir or JSONL) into a consented training dataset at OUT.
@@ -173,6 +179,7 @@ def build(
             "carry no member ids (choose the rules with --profile)"
         )
     engine = app.engine()
+    started_at = utcnow()  # issue 13: the OpenLineage START time
     redactor = None if no_redact else builds.make_redactor(engine, profile, ner=not no_ner)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = builds.build(
@@ -191,8 +198,11 @@ def build(
             batch_rows=app.settings.gate_batch_rows,
             max_future_share=app.settings.gate_max_future_share,
             progress=progress,
+            name=name,
         )
     same = result.registered
+    if same is None:  # issue 13: a new dataset is a run; a verification is not
+        emit_lineage(app, "build", out, inputs=[source], started_at=started_at)
     if as_json:
         echo_json(
             {

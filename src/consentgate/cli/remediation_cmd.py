@@ -22,8 +22,15 @@ from consentgate.cli.common import (
     pass_app,
     print_table,
 )
+from consentgate.cli.ecosystem_cmd import (
+    OUT_LOCATION,
+    dataset_path,
+    dataset_ref,
+    emit_lineage,
+    training_summary,
+)
 from consentgate.errors import UsageError
-from consentgate.timestamps import format_timestamp
+from consentgate.timestamps import format_timestamp, utcnow
 
 
 def _jsonable(value: Any) -> Any:
@@ -140,7 +147,7 @@ def models_register(
     row = withdrawals.register_model(
         app.engine(),
         name,
-        list(datasets),
+        [dataset_ref(app, d) for d in datasets],  # issue 13: ids or unique prefixes
         trained_shards=_shards(trained_shards),
         unlearning=unlearning,
         deployed_to=deployed_to,
@@ -181,7 +188,8 @@ def disclose(
     evidence: str | None,
     as_json: bool,
 ) -> None:
-    """Record that DATASET was delivered to a third party."""
+    """Record that DATASET (its id or a unique prefix) was delivered to a third party."""
+    dataset = dataset_ref(app, dataset)  # issue 13
     row = withdrawals.disclose(
         app.engine(),
         dataset,
@@ -190,6 +198,15 @@ def disclose(
         historical=historical,
         evidence=evidence,
     )
+    where = dataset_path(app, dataset)  # issue 13: a disclosure is a lineage run
+    if where is not None:
+        emit_lineage(
+            app,
+            "disclosure",
+            where,
+            inputs=[where],
+            output=("consentgate-recipient", f"{recipient}/{dataset}"),
+        )
     if as_json:
         echo_json(_jsonable(row))
         return
@@ -236,7 +253,7 @@ def remediation(app: AppContext, overdue: bool, include_done: bool, as_json: boo
 @click.option("--as-of", type=TIMESTAMP, help="Re-check consent as of this time (default now).")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUT_LOCATION,  # issue 13: local paths and file:// only, never a folder "s3:"
     help="Directory of the new version (default: next to the old one, suffix -rN).",
 )
 @click.option("--purge", is_flag=True, help="Delete the superseded version's files.")
@@ -252,7 +269,10 @@ def remediate(
     mapping: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Write a new version of DATASET without the records that lost consent."""
+    """Write a new version of DATASET (its id or a unique prefix) without the records that
+    lost consent."""
+    dataset = dataset_ref(app, dataset)  # issue 13
+    before, started_at = dataset_path(app, dataset), utcnow()
     result = withdrawals.remediate(
         app.engine(),
         dataset,
@@ -262,6 +282,14 @@ def remediate(
         column_map=column_map(mapping),
         batch_rows=app.settings.gate_batch_rows,
     )
+    if result.new_dataset_id is not None and result.out is not None:  # issue 13
+        emit_lineage(
+            app,
+            "remediation",
+            Path(result.out),
+            inputs=[before] if before else [],
+            started_at=started_at,
+        )
     if as_json:
         echo_json(result.as_dict())
         return
@@ -294,7 +322,7 @@ def remediate(
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OUT_LOCATION,  # issue 13: local paths and file:// only, never a folder "s3:"
     help="Directory of the new model version (default: next to the old one).",
 )
 @json_option
@@ -458,5 +486,7 @@ def report_dsar(app: AppContext, member: str, fmt: str | None) -> None:
         ],
     )
 
+
+report.add_command(training_summary)  # issue 13
 
 COMMANDS = [models, disclose, remediation, remediate, retrain, notices, report]

@@ -24,6 +24,7 @@ from consentgate.cli.common import (
     json_option,
     pass_app,
 )
+from consentgate.cli.ecosystem_cmd import dataset_ref
 from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
 from consentgate.errors import AuditChainBroken, InvalidInput, NotFound
 from consentgate.membership import verify_proof_json
@@ -329,7 +330,9 @@ def verify_proof_cmd(
 
 @click.command("proof")
 @click.argument("member", type=MEMBER_ID)
-@click.option("--dataset", "dataset_id", required=True, help="Registered dataset id.")
+@click.option(
+    "--dataset", "dataset_id", required=True, help="Registered dataset: id, unique prefix or name."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -356,6 +359,7 @@ def proof_cmd(
     """
     from consentgate.proofs import prove_member_tlog
 
+    dataset_id = dataset_ref(app, dataset_id)  # issue 13
     issued = prove_member_tlog(
         app.engine(),
         app.settings.signing_key_path,

@@ -8,7 +8,8 @@ n}}), ``files`` ([{path, rows, sha256}], paths relative to the dataset directory
 ``data/part-00000.parquet``), ``records_root``; for a build also ``built_at``,
 ``build_snapshot`` ({sha256, policy_versions}: consent at the build time), ``columns``
 (the column map) and ``owner_columns`` ({treatment, columns, ...}: what was done to the
-owner columns); with shards ``shards`` ({n, by, members: {shard: members}, assignment:
+owner columns) and, when the source lacked them, ``columns_absent`` (e.g.
+``["recipient_ids"]`` for posts: written as nulls); with shards ``shards`` ({n, by, members: {shard: members}, assignment:
 {path, sha256}}); when a redactor ran ``redaction`` ({profile, profile_sha256}, and, when the redactor
 describes itself, how names were found: ``names_found_by`` — ``["directory", "cues",
 "ner"]``, or without the ``ner`` extra ``["directory", "cues"]`` — and ``ner``),

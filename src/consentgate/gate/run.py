@@ -223,6 +223,8 @@ def build_dataset(
         "columns": opened.columns.as_dict(),
         "owner_columns": owners.describe(opened.columns),
     }
+    if opened.absent:  # issue 13: columns the source lacked, written as nulls
+        extra["columns_absent"] = list(opened.absent)
     if at_build is not None:
         extra["built_at"] = format_timestamp(at_build.as_of)
         extra["build_snapshot"] = {

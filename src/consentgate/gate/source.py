@@ -74,6 +74,9 @@ class Source:
     columns: Columns
     rows: int
     require_text: bool = False
+    # Issue 13: columns the files lack that the gate adds as nulls (a source of posts has
+    # no recipients column, and needs no fake one: recipient_ids is then null everywhere).
+    absent: tuple[str, ...] = ()
 
     def batches(self, *, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Record batches of at most ``batch_rows`` rows, file by file, in row order."""
@@ -103,6 +106,11 @@ class Source:
         return found
 
     def _checked(self, path: Path, batch: pa.RecordBatch) -> pa.RecordBatch:
+        for name in self.absent:
+            if name not in batch.schema.names:
+                batch = batch.append_column(
+                    self.schema.field(name), pa.nulls(batch.num_rows, self.schema.field(name).type)
+                )
         if batch.column(self.columns.id).null_count:
             raise InvalidInput(f"{path}: column {self.columns.id!r} (record id) has null values")
         if batch.schema != self.schema:
@@ -120,8 +128,12 @@ def open_source(
     root = Path(path)
     columns = Columns.from_map(column_map)
     files, fmt = _list_files(root)
+    absent: tuple[str, ...] = ()
     if fmt == "parquet":
         schema, rows = _parquet_schema(files, columns, require_text=require_text)
+        if columns.recipient_ids not in schema.names:  # posts: no recipients column
+            schema = schema.append(pa.field(columns.recipient_ids, pa.list_(pa.string())))
+            absent = (columns.recipient_ids,)
     else:
         schema, rows = _jsonl_schema(files, columns, require_text=require_text)
     return Source(
@@ -131,6 +143,7 @@ def open_source(
         columns=columns,
         rows=rows,
         require_text=require_text,
+        absent=absent,
     )
 
 
@@ -210,6 +223,8 @@ def _check_schema(
     for canonical, check in wanted.items():
         name = getattr(columns, canonical)
         label = f"column {name!r}" + (f" (mapped from {canonical!r})" if name != canonical else "")
+        if canonical == "recipient_ids" and name not in schema.names:
+            continue  # optional: a source of posts has no recipients (issue 13)
         if name not in schema.names:
             problems.append(f"{where}: {label} is missing")
         elif schema.get_all_field_indices(name) != [schema.get_field_index(name)]:

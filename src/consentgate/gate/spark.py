@@ -259,7 +259,13 @@ def _records(session: Any, source: Source, row_group_rows: int) -> Any:
         for path in source.files:
             df = session.read.parquet(str(path.resolve()))
             frames.append(
-                df.select("*", (F.col("_metadata.row_index") + F.lit(offset)).alias(_POS))
+                df.select(
+                    "*",
+                    *[  # a column the source lacks (recipient_ids of posts) as nulls
+                        F.lit(None).cast("array<string>").alias(name) for name in source.absent
+                    ],
+                    (F.col("_metadata.row_index") + F.lit(offset)).alias(_POS),
+                )
             )
             offset += pq.ParquetFile(path).metadata.num_rows
         out = frames[0]
@@ -391,6 +397,11 @@ def read_block(source: Source, start: int, stop: int) -> pa.Table:
                 raise InvalidInput(
                     f"{path}: column {source.columns.id!r} (record id) has null values"
                 )
+            for name in source.absent:  # as the local reader: a lacking column as nulls
+                if name not in table.column_names:
+                    kind = source.schema.field(name).type
+                    table = table.append_column(name, pa.nulls(table.num_rows, kind))
+            table = table.select(source.schema.names)
             pieces.append(pa.Table.from_arrays(table.columns, schema=source.schema))
         offset += rows
         if offset >= stop:

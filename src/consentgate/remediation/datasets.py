@@ -412,7 +412,7 @@ def _write_version(
         exclusions=old_manifest.get("exclusions"),
         extra={
             key: old_manifest[key]
-            for key in ("columns", "owner_columns", "redaction")
+            for key in ("columns", "owner_columns", "redaction", "name")  # name: issue 13
             if key in old_manifest
         },
     )

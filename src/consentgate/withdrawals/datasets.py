@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from consentgate import consent as core
 from consentgate import proofs
+from consentgate.ecosystem.documents import documenting  # issue 13: Croissant + card
 from consentgate.errors import Conflict
 from consentgate.gate.batch import Columns, prepare
 from consentgate.gate.manifest import MANIFEST_NAME
@@ -231,7 +232,7 @@ def remediate(
         batch_rows=batch_rows,
         owners=owners,
         seal=seal,
-        publish=publication,
+        publish=documenting(publication),  # issue 13
         keep=keep_registered(engine),
     )
     if publication.identical is not None:

@@ -227,3 +227,14 @@ def test_spark_build_with_nothing_included_equals_local(
     assert local.counts.included == 0
     assert on_spark.manifest == local.manifest
     assert [f["path"] for f in on_spark.manifest["files"]] == ["data/part-00000.parquet"]
+
+
+def test_spark_build_of_posts_without_a_recipients_column_equals_local(
+    spark: Any, records: pa.Table, tmp_path: Path
+) -> None:
+    posts = records.drop_columns(["recipient_ids"])
+    pq.write_table(posts, tmp_path / "posts.parquet", row_group_size=300)
+    local = build(tmp_path / "posts.parquet", tmp_path / "local", batch_rows=64)
+    on_spark = build(tmp_path / "posts.parquet", tmp_path / "spark", batch_rows=64, engine="spark")
+    assert local.counts.included > 0
+    assert on_spark.manifest == local.manifest

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint typecheck imports pytest pg bench clean chromium
+.PHONY: demo test lint typecheck imports pytest pg bench clean chromium campaign
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ pg:
 
 pytest: $(STAMP) pg chromium
 	CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
+
+# The reliability campaign, long form (docs/reliability.md): more kill -9 rounds, 8
+# concurrent writers, on SQLite and PostgreSQL. `make test` runs the short form.
+campaign: $(STAMP) pg
+	CONSENTGATE_CAMPAIGN=long CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) \
+	  $(BIN)/pytest -q -s tests/faults tests/tamper
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_ledger.py

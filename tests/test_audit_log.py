@@ -520,8 +520,10 @@ def test_signing_checks_the_new_entries_against_the_chain(
 def cli_log(
     cli: Callable[..., Any], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """An initialised workspace through the CLI, its key under tmp_path; returns the key file."""
+    """An initialised workspace through the CLI, its key under tmp_path; returns the key file.
+    Automatic checkpoints are off: these tests sign them by hand and count them."""
     monkeypatch.setenv("CONSENTGATE_KEY_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("CONSENTGATE_AUTO_CHECKPOINT", "false")
     assert cli("init").exit_code == 0
     from consentgate.store.engine import make_engine
 

@@ -84,6 +84,7 @@ def test_a_ledger_from_before_adopts_only_the_key_that_signed_it(
 def test_rotation_is_logged_and_old_checkpoints_stay_verifiable(
     cli: Cli, world: Path, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CONSENTGATE_AUTO_CHECKPOINT", "false")  # signed by hand below
     key_file = tmp_path / "keys" / "log.key"
     old_pub = tmp_path / "old.pub"
     old_pub.write_text(cli("audit", "public-key").stdout)

@@ -16,6 +16,32 @@ class Settings(BaseSettings):
         "sqlite:///consentgate.db",
         description="SQLAlchemy URL of the ledger database; postgresql://host/db for PostgreSQL.",
     )
+    busy_timeout: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Seconds a write waits for the ledger's lock held by another process, per "
+            "attempt (SQLite: 3 attempts); then the command exits 1, nothing written."
+        ),
+    )
+    auto_checkpoint: bool = Field(
+        True,
+        description=(
+            "Sign a checkpoint of the audit log after every command that grew it by at least "
+            "checkpoint_every entries, and before every build (keeps the latest in "
+            "<key_dir>/checkpoint.latest too)."
+        ),
+    )
+    checkpoint_every: int = Field(
+        1, ge=1, description="Entries a command must add before it signs a checkpoint."
+    )
+    umask: str = Field(
+        "027",
+        description=(
+            "Octal umask for every file consentgate creates (ledger, dataset parts, "
+            "manifests, snapshots): 027 gives files 640 and directories 750; 077 gives 600."
+        ),
+    )
     notice_days: int = Field(
         30, ge=0, description="Notice period in days required before a material policy change."
     )

@@ -9,6 +9,9 @@
     + SchemaMismatch          a data file whose columns or types do not fit
   + RecipientRefused          a build for a recipient the policy does not allow
   + AuditChainBroken          the audit trail or a proof does not verify
+  + DatabaseBusy              the ledger stayed locked by other writers (nothing written)
+  + DatabaseUnavailable       the database connection failed or was lost mid-command
+  + BrokenWorkspace           the ledger or its key files are missing, damaged or exposed
   + UsageError                exit code 2: the command was called wrongly
 
 The CLI catches ConsentgateError once, prints ``Error: ...`` and exits with ``exit_code``;
@@ -91,3 +94,15 @@ class AuditChainBroken(ConsentgateError):
     def __init__(self, message: str, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+
+class DatabaseBusy(ConsentgateError):
+    """The ledger stayed locked by other writers longer than the bounded wait."""
+
+
+class DatabaseUnavailable(ConsentgateError):
+    """The database could not be reached, or the connection was lost mid-command."""
+
+
+class BrokenWorkspace(ConsentgateError):
+    """The ledger or a key file is missing, damaged or readable by others (checked at start)."""

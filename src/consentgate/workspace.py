@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from consentgate import consent as core
 from consentgate import ids, ingest
 from consentgate.errors import Conflict, InvalidInput, NotFound, PolicyError, UsageError
+from consentgate.gate.staging import fsync_directory
 from consentgate.policy import (
     Change,
     PolicyHistory,
@@ -586,13 +587,21 @@ def build_snapshots(
 
 
 def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:
-    """Write the snapshot's grants Parquet atomically; return its sha256."""
+    """Write the snapshot's grants Parquet atomically (synced before and after the rename;
+    a failed write, e.g. a full disk, leaves no temporary file); return its sha256."""
     data = snapshot.grants_parquet_bytes()
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, out)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_directory(out.parent)
     import hashlib
 
     return hashlib.sha256(data).hexdigest()

@@ -9,9 +9,17 @@ from typing import Any
 import click
 
 from consentgate import auditlog
+from consentgate.autocheckpoint import (
+    compare_outside,
+    latest_path,
+    stored_checkpoints,
+    write_latest,
+)
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.cli.log_cmd import policy_option, read_policy, timeout_option
-from consentgate.errors import InvalidInput
+from consentgate.cli.verify_cmd import print_report
+from consentgate.dataset_verify import verify_registry
+from consentgate.errors import AuditChainBroken, InvalidInput
 from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
 from consentgate.transparency import SignedHead
 
@@ -73,34 +81,59 @@ def _checkpoint_note(path: Path) -> str:
     metavar="DIR|URL",
     help="The published log (tiles): the log must extend it; names the first entry that differs.",
 )
+@click.option(
+    "--datasets",
+    "check_datasets",
+    is_flag=True,
+    help="Also verify every registered dataset's files (as `verify-dataset` does).",
+)
 @timeout_option
 @json_option
 @pass_app
+@click.pass_context
 def verify(
+    ctx: click.Context,
     app: AppContext,
     public_key_file: Path | None,
     checkpoint_files: tuple[Path, ...],
     policy_file: Path | None,
     published: str | None,
+    check_datasets: bool,
     timeout: float,
     as_json: bool,
 ) -> None:
     """Check the hash chain, the Merkle tree against every signed checkpoint, and every
-    audited row; exit 1 naming the first broken entry or checkpoint."""
+    audited row; exit 1 naming the first broken entry or checkpoint. The log must have
+    a signed checkpoint once it has entries, and must extend the latest checkpoint kept
+    outside the database (<key_dir>/checkpoint.latest). With --datasets, every
+    registered dataset too (exit 1 naming each one that does not verify)."""
+    given = [(str(p), _checkpoint_note(p)) for p in checkpoint_files]
     report = auditlog.verify_log(
         app.engine(),
         key_file=app.settings.signing_key_path,
         public_key=_read(public_key_file) if public_key_file else None,
-        checkpoints=[(str(p), _checkpoint_note(p)) for p in checkpoint_files],
+        checkpoints=given,
         policy=read_policy(policy_file),
         published=published,
         timeout=timeout,
     )
     log = report.log
     latest = log.latest if log else None
+    stored = stored_checkpoints(app.engine())
+    if report.entries and not stored:
+        raise AuditChainBroken(
+            f"the log has {report.entries} entries but no signed checkpoint in the ledger: "
+            "checkpoints were deleted, or never signed (run `consentgate audit checkpoint`; "
+            "automatic checkpoints sign one after every command that writes)"
+        )
+    outside = compare_outside(app.engine(), latest_path(app.settings.key_dir))
+    datasets = verify_registry(app.engine()) if check_datasets else []
+    failed = [d for d in datasets if not d.ok]
     if as_json:
         echo_json(
             {
+                "datasets": [d.as_dict() for d in datasets] if check_datasets else None,
+                "outside_checkpoint_size": outside,
                 "ok": True,
                 "entries": report.entries,
                 "rows": report.rows,
@@ -116,6 +149,8 @@ def verify(
                 "published_size": report.published.size if report.published else None,
             }
         )
+        if failed:
+            ctx.exit(1)
         return
     click.echo(
         f"Audit trail intact: {report.entries} entries, {report.rows} rows verified, "
@@ -135,6 +170,14 @@ def verify(
         click.echo(
             f"The log extends the published log in {published} ({report.published.size} entries)"
         )
+    if outside is not None:
+        click.echo(f"The log extends the checkpoint kept outside the database (size {outside})")
+    if check_datasets:
+        for dataset in datasets:
+            print_report(dataset)
+        click.echo(f"{len(datasets) - len(failed)} of {len(datasets)} registered datasets verified")
+    if failed:
+        ctx.exit(1)
 
 
 @audit.command("checkpoint")
@@ -144,6 +187,7 @@ def checkpoint(app: AppContext, as_json: bool) -> None:
     """Sign and store the log's current head (a C2SP checkpoint in an Ed25519 signed note)."""
     head: SignedHead = auditlog.create_checkpoint(app.engine(), app.settings.signing_key_path)
     cp = head.checkpoint
+    write_latest(app.settings.key_dir, cp.note)
     if as_json:
         prev = head.previous
         data: dict[str, Any] = {

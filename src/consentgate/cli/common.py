@@ -31,13 +31,30 @@ class AppContext:
         """The ledger's engine; with ``check``, the schema must be current, and every
         dataset publication a crash interrupted is finished first."""
         if self._engine is None:
-            self._engine = make_engine(self.settings.db_url)
+            self._engine = make_engine(
+                self.settings.db_url, busy_timeout=self.settings.busy_timeout
+            )
             if check:
                 check_current(self._engine)
+                from consentgate.startup import check_workspace
+
+                check_workspace(self._engine, self.settings.signing_key_path)
                 from consentgate.publication import recover
 
                 recover(self._engine)
         return self._engine
+
+    @property
+    def opened_engine(self) -> sa.Engine | None:
+        """The engine if a command opened it (None: the command did not touch the ledger)."""
+        return self._engine
+
+    def checkpoint_now(self) -> None:
+        """Sign the log's head before a build or disclosure (``auto_checkpoint``)."""
+        if self.settings.auto_checkpoint:
+            from consentgate.autocheckpoint import before_disclosure
+
+            before_disclosure(self.engine(), self.settings.signing_key_path, self.settings.key_dir)
 
 
 pass_app = click.make_pass_decorator(AppContext)

@@ -180,6 +180,7 @@ def build(
         )
     engine = app.engine()
     started_at = utcnow()  # issue 13: the OpenLineage START time
+    app.checkpoint_now()  # the build starts from a signed log state
     redactor = None if no_redact else builds.make_redactor(engine, profile, ner=not no_ner)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = builds.build(

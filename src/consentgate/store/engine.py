@@ -1,8 +1,36 @@
-"""Engines and schema migrations (Alembic), for SQLite and PostgreSQL (psycopg 3)."""
+"""Engines and schema migrations (Alembic), for SQLite and PostgreSQL (psycopg 3).
+
+SQLite and concurrent writers (several ``consentgate`` processes on one ledger file):
+
+* WAL journal, so readers never block the writer nor the writer the readers;
+* every *write* transaction — ``engine.begin()``, which is how every use case writes —
+  starts with ``BEGIN IMMEDIATE``: it takes the write lock before its first read, so what
+  it reads (the next ``seq``, the latest policy, the log's head) cannot change before it
+  writes. A deferred transaction that read first and then tried to write would fail with
+  "database is locked" however long it waited (its snapshot is stale), or, worse, compute
+  a ``seq`` another writer has just used. Read-only work (``engine.connect()``) starts a
+  deferred ``BEGIN`` and never takes the write lock;
+* a busy timeout (``busy_timeout`` seconds, ``CONSENTGATE_BUSY_TIMEOUT``) for each attempt
+  to take the lock, and ``LOCK_ATTEMPTS`` attempts in all; after that ``DatabaseBusy``
+  (exit 1, "the ledger is locked by another process ... nothing was written").
+
+PostgreSQL: a write transaction starts by taking a transaction-level advisory lock for
+the ledger's schema (``pg_advisory_xact_lock``), under ``lock_timeout`` = the busy
+timeout, so that two writers (two ``policy publish``, two imports) run one after the
+other, each reading what the previous one committed, exactly as on SQLite. (Every write
+also appends to the audit log, which already serialised them at the append; the lock
+moves that point to the start, before the reads the write depends on.)
+
+Python's ``sqlite3`` module would otherwise start transactions itself, lazily and only
+before a data change; it is switched off (``isolation_level = None``) and the ``begin``
+event issues the statements above (the SQLAlchemy recipe for SQLite transactions).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +40,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from consentgate.errors import ConsentgateError, UsageError
+from consentgate.errors import ConsentgateError, DatabaseBusy, UsageError
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -26,19 +54,63 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> sa.Engine:
+LOCK_ATTEMPTS = 3
+"""Attempts to take SQLite's write lock, each waiting up to the busy timeout."""
+DEFAULT_BUSY_TIMEOUT = 30.0
+_WRITE = "consentgate_write"
+
+
+class LedgerEngine(sa.Engine):
+    """An engine whose ``begin()`` marks the transaction as a write (see the module notes)."""
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        with self.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+
+def _is_busy(exc: sa.exc.OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sa.Engine:
     url = normalize_url(url)
     try:
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": busy_timeout}
         engine = sa.create_engine(url, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise UsageError(f"invalid database URL: {exc}") from exc
+    engine.__class__ = LedgerEngine
+    if engine.dialect.name == "postgresql":
+
+        @sa.event.listens_for(engine, "begin")
+        def _lock(conn: sa.Connection) -> None:
+            if not conn.get_execution_options().get(_WRITE):
+                return
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(busy_timeout * 1000)}ms'")
+            try:
+                conn.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(hashtext('consentgate:' || current_schema()))"
+                )
+            except sa.exc.OperationalError as exc:
+                if "lock timeout" not in str(exc.orig).lower():
+                    raise
+                raise DatabaseBusy(
+                    f"the ledger is locked by another process (waited {busy_timeout:g} s); "
+                    "nothing was written: run the command again"
+                ) from None
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun by _begin below
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             # Deleted and overwritten content is zeroed, not left in free space: an erasure
@@ -47,7 +119,30 @@ def make_engine(url: str) -> sa.Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports touch many index pages
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            if not conn.get_execution_options().get(_WRITE):
+                conn.exec_driver_sql("BEGIN")
+                return
+            for attempt in range(1, LOCK_ATTEMPTS + 1):
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except sa.exc.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    logger.warning(
+                        "the ledger is locked by another process (attempt %d of %d)",
+                        attempt,
+                        LOCK_ATTEMPTS,
+                    )
+            raise DatabaseBusy(
+                f"the ledger is locked by another process (waited {LOCK_ATTEMPTS} x "
+                f"{busy_timeout:g} s); nothing was written: run the command again"
+            )
 
     return engine
 

@@ -219,3 +219,19 @@ def find_dataset_at(conn: sa.Connection, path: str) -> dict[str, Any] | None:
         sa.select(t.datasets).where(c.path == path).order_by(c.created_at.desc()).limit(1)
     ).first()
     return dict(r._mapping) if r else None
+
+
+def claim_active(conn: sa.Connection, dataset_id: str) -> None:
+    """Inside a write transaction: lock the dataset's row and check it is still
+    ``active`` (another process may have remediated or purged it since it was read);
+    ``Conflict`` otherwise. With the write lock every transaction takes first
+    (``consentgate.store.engine``) this also holds on SQLite."""
+    c = t.datasets.c
+    status = conn.execute(
+        sa.select(c.status).where(c.dataset_id == dataset_id).with_for_update()
+    ).scalar()
+    if status != "active":
+        raise Conflict(
+            f"dataset {dataset_id} is {status or 'gone'}: another process changed it while "
+            "this one worked; nothing was registered (see `consentgate datasets`)"
+        )

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from consentgate import consent as core
 from consentgate import proofs
+from consentgate.dataset_verify import require_verified
 from consentgate.ecosystem.documents import documenting  # issue 13: Croissant + card
 from consentgate.errors import Conflict
 from consentgate.gate.batch import Columns, prepare
@@ -160,6 +161,7 @@ def remediate(
                     f"{len(unsent)} deletion notice(s) for this dataset are not sent yet; "
                     "run `consentgate notices send` before --purge (they list its records)"
                 )
+    require_verified(engine, Path(str(ds["path"])))  # files, manifest, registry row, log
     old_manifest = manifest_of(ds)
     snap = fresh_snapshot(
         engine,
@@ -196,6 +198,7 @@ def remediate(
     def register(
         conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str
     ) -> None:
+        registry.claim_active(conn, dataset_id)  # the loser of two concurrent remediations
         registry.register_dataset(
             conn,
             manifest=dict(manifest),

@@ -2,6 +2,7 @@
 
     python bench/bench_remediation.py                 # 200,000 records, 200 withdrawals
     python bench/bench_remediation.py --full          # 1,000,000 records, 1,000 withdrawals
+    python bench/bench_remediation.py --shard-by conversation   # shards by conversation
 
 Synthetic private messages (tests/gate_data.py: ~600 bytes, 1-3 recipients, fixed seed;
 here every record is a message) over ``--members`` members who all granted sharing their
@@ -157,6 +158,7 @@ def rebuild(engine: Any, source: Path, out: Path, args: argparse.Namespace) -> A
         recipient="acme-ai",
         as_of=RECHECK,
         shards=args.shards,
+        shard_by=args.shard_by,
         owner_columns=owners,
     )
 
@@ -167,6 +169,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--withdraw", type=int, default=200)
     parser.add_argument("--shards", type=int, default=32)
+    parser.add_argument(
+        "--shard-by", choices=["author", "conversation"], default="author", dest="shard_by"
+    )
     parser.add_argument("--full", action="store_true", help="1M records, 100k members, 1,000")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
@@ -179,7 +184,7 @@ def main() -> None:
     work.mkdir()
     print(
         f"{args.records:,} messages, {args.members:,} members, {args.withdraw:,} withdrawals, "
-        f"{args.shards} shards by author; source {source.stat().st_size / 1e6:.0f} MB"
+        f"{args.shards} shards by {args.shard_by}; source {source.stat().st_size / 1e6:.0f} MB"
     )
     engine, names = workspace_for(work, args.members)
     built_s, built = timed(
@@ -192,6 +197,7 @@ def main() -> None:
             out=work / "dataset",
             as_of=AS_OF,
             shards=args.shards,
+            shard_by=args.shard_by,
             redactor=keep_all(engine),
         ),
     )

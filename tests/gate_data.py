@@ -182,6 +182,7 @@ class SnapshotSpec:
     withdrawn: float = 0.05
     erased: float = 0.01
     seed: int = SEED + 1
+    covers_all: float = 0.5  # share of grants that cover every record
 
 
 def snapshot(spec: SnapshotSpec, *, categories: tuple[str, ...] = CATEGORIES) -> ConsentSnapshot:
@@ -197,7 +198,9 @@ def snapshot(spec: SnapshotSpec, *, categories: tuple[str, ...] = CATEGORIES) ->
         withdrew = (draw >= spec.grant) & (draw < spec.grant + spec.withdrawn)
         # half the grants cover everything, the rest start somewhere in the record range
         cover = np.where(
-            rng.random(spec.n_members) < 0.5, t0 - 1, rng.integers(t0, t1, spec.n_members)
+            rng.random(spec.n_members) < spec.covers_all,
+            t0 - 1,
+            rng.integers(t0, t1, spec.n_members),
         )
         idx = np.flatnonzero(granted)
         g_members.append(members.take(pa.array(idx)))

@@ -109,9 +109,9 @@ def test_build_writes_exactly_the_eligible_records_in_order(
     expected = expected_included(records)
     assert parts.num_rows == expected.num_rows > 0
     assert parts.cast(expected.schema).equals(expected)
-    assert len(result.manifest["files"]) >= 2  # 16 row groups per part, then a new part
-    first = result.out_dir / result.manifest["files"][0]["path"]
-    assert pq.ParquetFile(first).metadata.num_row_groups == 16
+    assert len(result.manifest["files"]) >= 2  # a part per block of 16 * 64 source records
+    first = pq.ParquetFile(result.out_dir / result.manifest["files"][0]["path"]).metadata
+    assert first.num_row_groups == -(-first.num_rows // 64)  # row groups of 64 rows
 
 
 def test_manifest_has_the_documented_keys_and_counts_add_up(
@@ -798,3 +798,53 @@ def test_a_dataset_without_records_has_one_empty_part_with_the_schema(
     ]
     table = pq.read_table(result.out_dir / "data")
     assert table.num_rows == 0 and table.schema.names == records.schema.names
+
+
+# ------------------------------------------------------------- the canonical part layout
+
+
+@pytest.mark.parametrize("shards", [None, 3])
+def test_parts_follow_the_canonical_block_layout(
+    source: Path, records: pa.Table, tmp_path: Path, shards: int | None
+) -> None:
+    """Part k (of shard s) holds exactly the included records of source records
+    [16k G, 16(k+1) G) (of shard s), in source order, in row groups of G rows."""
+    rows = 40  # G; blocks of 640 source records
+    result = build(source, tmp_path / "out", batch_rows=rows, shards=shards)
+    gated = evaluate(records.combine_chunks().to_batches()[0], prepare(SNAPSHOT))
+    eligible = gated[ELIGIBLE].to_numpy(zero_copy_only=False)
+    ids = records["id"].to_pylist()
+    expected: dict[str, list[str]] = {}
+    for position, (record_id, ok) in enumerate(zip(ids, eligible, strict=True)):
+        if not ok:
+            continue
+        block = position // (16 * rows)
+        name = f"data/part-{block:05d}.parquet"
+        if shards is not None:
+            author = records["author_id"][position].as_py()
+            name = f"data/shard-{shard_of(author, shards):05d}-part-{block:05d}.parquet"
+        expected.setdefault(name, []).append(record_id)
+    assert [f["path"] for f in result.manifest["files"]] == sorted(expected)
+    for f in result.manifest["files"]:
+        part = pq.ParquetFile(tmp_path / "out" / f["path"])
+        assert part.read(columns=["id"])["id"].to_pylist() == expected[f["path"]]
+        groups = [part.metadata.row_group(i).num_rows for i in range(part.num_row_groups)]
+        assert all(n == rows for n in groups[:-1]) and 0 < groups[-1] <= rows
+
+
+def test_spilled_record_ids_give_the_same_root(tmp_path: Path, records: pa.Table) -> None:
+    from consentgate.gate.manifest import records_root
+    from consentgate.gate.record_ids import RecordIds
+
+    ids = records["id"].combine_chunks()
+    spilled = RecordIds(tmp_path / "scratch", run_ids=256)
+    for start in range(0, len(ids), 100):
+        spilled.add(ids.slice(start, 100))
+    assert len(spilled.runs) > 5
+    assert spilled.root() == records_root(ids)
+    assert not (tmp_path / "scratch").exists()
+    again = RecordIds(tmp_path / "scratch", run_ids=256)
+    again.add(ids)
+    again.add(ids.slice(2_000, 1))  # one duplicate, in another run
+    with pytest.raises(InvalidInput, match="1 duplicate record ids"):
+        again.root()

@@ -52,7 +52,7 @@ def source(tmp_path_factory: pytest.TempPathFactory, records: pa.Table) -> Path:
     return directory
 
 
-def build(source: Path, out: Path, **kw: Any) -> BuildResult:
+def build(source: Path, out: Path, *, batch_rows: int = 256, **kw: Any) -> BuildResult:
     return build_dataset(
         source,
         snapshot=SNAPSHOT,
@@ -60,7 +60,7 @@ def build(source: Path, out: Path, **kw: Any) -> BuildResult:
         use=SNAPSHOT.use,
         recipient=SNAPSHOT.recipient,
         as_of=SNAPSHOT.as_of,
-        batch_rows=256,
+        batch_rows=batch_rows,
         **kw,
     )
 
@@ -143,4 +143,98 @@ def test_spark_build_with_a_redactor_equals_local(spark: Any, source: Path, tmp_
     local = build(source, tmp_path / "local", redactor=UpperRedactor())
     on_spark = build(source, tmp_path / "spark", redactor=UpperRedactor(), runner="spark")
     assert local.manifest["counts"]["excluded"]["sensitive_content:finance"] > 0
+    assert on_spark.manifest == local.manifest
+
+
+# ---------------------------------------------------------------- executors write the parts
+
+
+def _spark_conf(spark: Any, **conf: str) -> dict[str, str | None]:
+    before = {k: spark.conf.get(k, None) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    return before
+
+
+def _restore(spark: Any, before: dict[str, str | None]) -> None:
+    for k, v in before.items():
+        if v is None:
+            spark.conf.unset(k)
+        else:
+            spark.conf.set(k, v)
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false"},
+        {
+            "spark.sql.shuffle.partitions": "7",
+            "spark.sql.files.maxPartitionBytes": "4096",
+            "spark.sql.adaptive.enabled": "false",
+            "spark.sql.autoBroadcastJoinThreshold": "-1",  # the snapshot join shuffles
+        },
+    ],
+    ids=["one-partition", "many-partitions-shuffle-join"],
+)
+def test_spark_parts_do_not_depend_on_partitioning(
+    spark: Any, source: Path, tmp_path: Path, conf: dict[str, str]
+) -> None:
+    """Several blocks (batch_rows 32: blocks of 512 source records), split differently."""
+    local = build(source, tmp_path / "local", shards=3, batch_rows=32)
+    before = _spark_conf(spark, **conf)
+    try:
+        on_spark = build(source, tmp_path / "spark", shards=3, runner="spark", batch_rows=32)
+    finally:
+        _restore(spark, before)
+    assert len(local.manifest["files"]) > 3 * 2  # several blocks per shard
+    assert on_spark.manifest == local.manifest
+    assert on_spark.member_counts.equals(local.member_counts)
+    for f in local.manifest["files"]:
+        assert (tmp_path / "spark" / f["path"]).read_bytes() == (
+            tmp_path / "local" / f["path"]
+        ).read_bytes()
+
+
+def test_spark_build_conversation_shards_and_pseudonyms_equal_local(
+    spark: Any, source: Path, tmp_path: Path
+) -> None:
+    from consentgate.gate.owners import OwnerColumns
+
+    owners = OwnerColumns.for_recipient(b"k" * 32, SNAPSHOT.recipient, drop=False)
+    kw: dict[str, Any] = {"shards": 4, "shard_by": "conversation", "owner_columns": owners}
+    local = build(source, tmp_path / "local", batch_rows=64, **kw)
+    on_spark = build(source, tmp_path / "spark", batch_rows=64, runner="spark", **kw)
+    assert on_spark.manifest == local.manifest
+    assert on_spark.member_counts.equals(local.member_counts)
+    assigned = pq.read_table(tmp_path / "spark" / "shards.parquet")
+    assert assigned.equals(pq.read_table(tmp_path / "local" / "shards.parquet"))
+
+
+def test_spark_build_with_nothing_included_equals_local(
+    spark: Any, source: Path, tmp_path: Path
+) -> None:
+    nobody = gd.snapshot(gd.SnapshotSpec(n_members=0))
+    kw: dict[str, Any] = {
+        "snapshot": nobody,
+        "use": nobody.use,
+        "recipient": nobody.recipient,
+        "as_of": nobody.as_of,
+        "batch_rows": 64,
+    }
+    local = build_dataset(source, out_dir=tmp_path / "local", **kw)
+    on_spark = build_dataset(source, out_dir=tmp_path / "spark", runner="spark", **kw)
+    assert local.counts.included == 0
+    assert on_spark.manifest == local.manifest
+    assert [f["path"] for f in on_spark.manifest["files"]] == ["data/part-00000.parquet"]
+
+
+def test_spark_build_of_posts_without_a_recipients_column_equals_local(
+    spark: Any, records: pa.Table, tmp_path: Path
+) -> None:
+    posts = records.drop_columns(["recipient_ids"])
+    pq.write_table(posts, tmp_path / "posts.parquet", row_group_size=300)
+    local = build(tmp_path / "posts.parquet", tmp_path / "local", batch_rows=64)
+    on_spark = build(tmp_path / "posts.parquet", tmp_path / "spark", batch_rows=64, runner="spark")
+    assert local.counts.included > 0
     assert on_spark.manifest == local.manifest

@@ -106,8 +106,9 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     "--engine",
     "runner",
     type=click.Choice(["local", "spark"]),
-    default="local",
-    show_default=True,
+    default=None,
+    help="Where the gate runs: this process (local, the default) or Spark, whose "
+    "executors write the parts (docs/gate.md).",
 )
 @click.option(
     "--map",
@@ -149,7 +150,7 @@ def build(
     out: Path,
     shards: int | None,
     shard_by: str,
-    runner: str,
+    runner: str | None,
     mapping: tuple[str, ...],
     profile: Path | None,
     no_redact: bool,
@@ -166,6 +167,7 @@ def build(
     """
     if profile and no_redact:
         raise UsageError("--profile and --no-redact exclude each other")
+    runner = runner or "local"
     if no_redact and recipient != FIRST_PARTY:
         raise UsageError(
             "--no-redact is refused for a third party: its datasets are always redacted and "

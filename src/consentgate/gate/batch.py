@@ -162,6 +162,9 @@ def _owner_codes(
     """Each owner's own code at the cutoff, or, for a two-time index, both codes packed
     as ``cutoff << _SHIFT | build``."""
     known = member >= 0
+    if len(index.state) == 0:  # no member at all (every owner is unknown)
+        unknown: npt.NDArray[np.int8] = np.full(len(member), UNKNOWN, np.int8)
+        return unknown
     stride = len(index.categories) + 1
     flat = np.where(known, member * stride + np.where(category >= 0, category, stride - 1), 0)
     lut = np.array([ERASED, WITHDRAWN, NO_CONSENT if author else NO_CONSENT_CP], np.int8)

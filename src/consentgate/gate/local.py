@@ -28,7 +28,7 @@ from consentgate.gate.lookup import GateIndex
 from consentgate.gate.sink import Gated, Owners, Progress
 from consentgate.gate.source import Source
 
-__all__ = ["gate_locally", "parallel_workers"]
+__all__ = ["gate_locally", "gate_one", "parallel_workers"]
 
 IN_FLIGHT_PER_WORKER = 2
 
@@ -39,13 +39,14 @@ class _BatchGated:
 
     included: pa.RecordBatch
     owners: Owners
+    kept: npt.NDArray[np.int64]  # row numbers, within the batch, of the included rows
     rows: int
     reasons: dict[str, int]
     redactions: dict[str, int]
     exclusions: dict[str, int]
 
 
-def _gate_one(
+def gate_one(
     batch: pa.RecordBatch,
     index: GateIndex,
     *,
@@ -64,6 +65,7 @@ def _gate_one(
     return _BatchGated(
         included=included,
         owners=Owners.of_rows(out.assessment, keep),
+        kept=np.flatnonzero(keep),
         rows=batch.num_rows,
         reasons=reasons,
         redactions=dict(out.redactions),
@@ -84,7 +86,7 @@ def _gate_in_worker(batch: pa.RecordBatch) -> _BatchGated:
     if _worker_state is None:  # pragma: no cover - the pool always runs the initializer
         raise RuntimeError("gate worker used before it was initialized")
     index, columns, redactor, width = _worker_state
-    return _gate_one(batch, index, columns=columns, redactor=redactor, width=width)
+    return gate_one(batch, index, columns=columns, redactor=redactor, width=width)
 
 
 def parallel_workers(workers: int | None, *, redactor: Redactor | None, batches: int = 1) -> int:
@@ -124,13 +126,11 @@ def gate_locally(
     def gated_batches() -> Iterator[_BatchGated]:
         if workers <= 1:
             for batch in source.batches(batch_rows=batch_rows):
-                yield _gate_one(
-                    batch, index, columns=source.columns, redactor=redactor, width=width
-                )
+                yield gate_one(batch, index, columns=source.columns, redactor=redactor, width=width)
         else:
             yield from _gate_in_pool(source, index, redactor, batch_rows, workers)
 
-    def stream() -> Iterator[tuple[pa.RecordBatch, Owners]]:
+    def stream() -> Iterator[tuple[pa.RecordBatch, Owners, npt.NDArray[np.int64]]]:
         done = 0
         batches = gated_batches()
         try:
@@ -138,7 +138,7 @@ def gate_locally(
                 _add_counts(reasons, one.reasons)
                 _add_counts(redactions, one.redactions)
                 _add_counts(exclusions, one.exclusions)
-                yield one.included, one.owners
+                yield one.included, one.owners, done + one.kept
                 done += one.rows
                 if progress is not None:
                     progress(done, source.rows)

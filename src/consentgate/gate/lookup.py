@@ -50,6 +50,9 @@ __all__ = [
     "as_string",
     "micros",
     "prepare",
+    "state_columns",
+    "state_table",
+    "subset_index",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -347,6 +350,53 @@ def prepare(snapshot: ConsentSnapshot, *, at_build: ConsentSnapshot | None = Non
     if state.ndim == 1:
         state = state.reshape(-1, 1)
     return dataclasses.replace(index, state=np.ascontiguousarray(state), built_at_us=built_at)
+
+
+def state_columns(index: GateIndex) -> list[str]:
+    """Names of the state columns of ``state_table``: ``s<j>_<k>`` for time j (0: cutoff,
+    1: build time) and category slot k (K: a category the snapshot does not cover)."""
+    times = index.state.shape[1]
+    return [f"s{j}_{k}" for k in range(len(index.categories) + 1) for j in range(times)]
+
+
+def state_table(index: GateIndex) -> pa.Table:
+    """The index's per-member states as a table: ``member_id`` and ``state_columns``.
+
+    The Spark runner joins it with the owners of each block of records (a DataFrame join
+    on member id, broadcast or shuffled as Spark decides) and rebuilds a small index of
+    just those members with ``subset_index``; the batch function then decides as always.
+    """
+    stride = len(index.categories) + 1
+    per_member = index.state.reshape(index.n_members, stride * index.state.shape[1])
+    columns: dict[str, Any] = {"member_id": index.member_ids.cast(pa.string())}
+    for i, name in enumerate(state_columns(index)):
+        columns[name] = pa.array(per_member[:, i], pa.int64())
+    return pa.table(columns)
+
+
+def subset_index(like: GateIndex, states: pa.Table) -> GateIndex:
+    """An index over the members of ``states`` (rows of ``state_table(like)``, any order,
+    each member once), with ``like``'s categories and times: it decides every record
+    whose owners are among them, or unknown, exactly as ``like`` does."""
+    member_ids = as_string(states.column("member_id").combine_chunks()).cast(pa.string())
+    names = state_columns(like)
+    stride = len(like.categories) + 1
+    times = like.state.shape[1]
+    if states.num_rows:
+        per_member = np.column_stack(
+            [np.asarray(states.column(n).to_numpy(), np.int64) for n in names]
+        )
+    else:
+        per_member = np.zeros((0, len(names)), np.int64)
+    state = np.ascontiguousarray(per_member.reshape(states.num_rows * stride, times))
+    return GateIndex(
+        categories=like.categories,
+        member_ids=member_ids,
+        state=state,
+        as_of_us=like.as_of_us,
+        built_at_us=like.built_at_us,
+        **_member_table(member_ids),
+    )
 
 
 def _check_pair(at_as_of: ConsentSnapshot, at_build: ConsentSnapshot) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from consentgate.errors import InvalidInput
-from consentgate.tlog.merkle import leaf_hash, root_from_leaf_hashes
+from consentgate.tlog.merkle import CompactRange, leaf_hash, root_from_leaf_hashes
 
 __all__ = [
     "MANIFEST_NAME",
@@ -49,6 +49,7 @@ __all__ = [
     "part_paths",
     "read_manifest",
     "records_root",
+    "root_of_sorted_ids",
     "write_manifest",
 ]
 
@@ -104,6 +105,26 @@ def records_root(ids: pa.Array) -> str:
         if duplicates:
             raise InvalidInput(f"{duplicates} duplicate record ids among the included records")
     return root_from_leaf_hashes([leaf_hash(raw) for raw in ordered.to_pylist()]).hex()
+
+
+def root_of_sorted_ids(ids: Iterable[bytes]) -> tuple[str, int]:
+    """``records_root`` (and the count) of ids (UTF-8 bytes) that arrive already sorted:
+    memory bounded by what the iterable holds (a ``CompactRange`` keeps O(log n) hashes).
+    Refuses duplicates and ids out of order."""
+    tree = CompactRange()
+    previous: bytes | None = None
+    duplicates = 0
+    for raw in ids:
+        if previous is not None and raw <= previous:
+            if raw == previous:
+                duplicates += 1
+                continue
+            raise AssertionError("record ids are not sorted")
+        tree.append(leaf_hash(raw))
+        previous = raw
+    if duplicates:
+        raise InvalidInput(f"{duplicates} duplicate record ids among the included records")
+    return tree.root().hex(), tree.size
 
 
 def build_manifest(

@@ -299,46 +299,42 @@ def _build_into(
     max_future_share: float,
 ) -> BuildResult:
     sources = [fingerprint(path).as_dict() for path in source.files]
-    sink = Sink(
-        tmp,
-        source,
-        index,
-        shards=shards,
-        shard_by=shard_by,
-        row_group_rows=batch_rows,
-        owners=owners,
-    )
-    gated: Gated
     if runner == "spark":
-        from consentgate.gate.spark import gate_source_on_spark
+        from consentgate.gate.spark import build_on_spark
 
-        gated = gate_source_on_spark(
-            source, index, redactor=redactor, batch_rows=batch_rows, progress=progress
-        )
-    else:
-        gated = gate_locally(
+        built = build_on_spark(
+            tmp,
             source,
             index,
+            shards=shards,
+            shard_by=shard_by,
+            owners=owners,
+            redactor=redactor,
+            row_group_rows=batch_rows,
+            progress=progress,
+        )
+        files, root, member_counts, shard_info = (
+            built.files,
+            built.records_root,
+            built.member_counts,
+            built.shards,
+        )
+        included = built.included
+        reasons, redactions, exclusions = built.reasons, built.redactions, built.exclusions
+    else:
+        files, root, member_counts, shard_info, included, gated = _gate_here(
+            tmp,
+            source,
+            index,
+            shards=shards,
+            shard_by=shard_by,
             redactor=redactor,
             batch_rows=batch_rows,
             progress=progress,
-            workers=parallel_workers(
-                workers, redactor=redactor, batches=-(-source.rows // batch_rows)
-            ),
+            workers=workers,
+            owners=owners,
         )
-    included = 0
-    try:
-        for batch, owners_of in gated.included:
-            sink.add(batch, owners_of)
-            included += batch.num_rows
-    except BaseException:
-        close = getattr(gated.included, "close", None)
-        if close is not None:  # stops a parallel build's worker processes now
-            close()
-        sink.writer.abort()
-        raise
-    reasons, redactions, exclusions = gated.finish()
-    files, root, member_counts, shard_info = sink.finish()
+        reasons, redactions, exclusions = gated.finish()
     excluded = {reason: reasons.get(reason, 0) for reason in REASONS}
     excluded.update(reasons)
     total = included + sum(excluded.values())
@@ -376,6 +372,53 @@ def _build_into(
         member_counts=member_counts,
         counts=counts,
     )
+
+
+def _gate_here(
+    tmp: Path,
+    source: Source,
+    index: GateIndex,
+    *,
+    shards: int | None,
+    shard_by: ShardBy,
+    redactor: Redactor | None,
+    batch_rows: int,
+    progress: Progress | None,
+    workers: int | None,
+    owners: OwnerColumns,
+) -> tuple[list[dict[str, Any]], str, pa.Table, dict[str, Any] | None, int, Gated]:
+    """The local runner: gate in this process (or worker processes), write through one
+    ``Sink``."""
+    sink = Sink(
+        tmp,
+        source,
+        index,
+        shards=shards,
+        shard_by=shard_by,
+        row_group_rows=batch_rows,
+        owners=owners,
+    )
+    gated = gate_locally(
+        source,
+        index,
+        redactor=redactor,
+        batch_rows=batch_rows,
+        progress=progress,
+        workers=parallel_workers(workers, redactor=redactor, batches=-(-source.rows // batch_rows)),
+    )
+    included = 0
+    try:
+        for batch, owners_of, positions in gated.included:
+            sink.add(batch, owners_of, positions)
+            included += batch.num_rows
+    except BaseException:
+        close = getattr(gated.included, "close", None)
+        if close is not None:  # stops a parallel build's worker processes now
+            close()
+        sink.writer.abort()
+        raise
+    files, root, member_counts, shard_info = sink.finish()
+    return files, root, member_counts, shard_info, included, gated
 
 
 def _check_future_share(counts: Counts, limit: float) -> None:

@@ -1,8 +1,9 @@
 """What a build accumulates from the included rows, and how the runners hand them over.
 
-A runner (the local runner in ``consentgate.gate.local``, Spark in
-``consentgate.gate.spark``) gates a source and returns a ``Gated``: the included rows,
-in source order, each batch with its ``Owners``. The ``Sink`` takes them in that order:
+The local runner (``consentgate.gate.local``) gates a source and returns a ``Gated``: the
+included rows, in source order, each batch with its ``Owners`` and the rows' positions in
+the source. The ``Sink`` takes them in that order (the Spark runner runs one ``Sink`` per
+block of source records, in its tasks, see ``consentgate.gate.spark``):
 it assigns each row its shard (``consentgate.sharding``: by author, or by conversation),
 rewrites the owner columns as the dataset's ``OwnerColumns`` say (pseudonyms or nothing
 for a third party), writes the rows through a ``PartWriter``, counts every member's
@@ -25,11 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from consentgate.files import sha256_file
-from consentgate.gate.batch import Assessment, assess
+from consentgate.gate.batch import Assessment
 from consentgate.gate.lookup import GateIndex
-from consentgate.gate.manifest import SHARDS_NAME, records_root
+from consentgate.gate.manifest import SHARDS_NAME
 from consentgate.gate.owners import DROPPED, KEPT, OwnerColumns, Pseudonymizer
-from consentgate.gate.parts import WRITER_OPTIONS, PartWriter
+from consentgate.gate.parts import WRITER_OPTIONS, PartWriter, block_rows
+from consentgate.gate.record_ids import RUN_IDS, RecordIds
 from consentgate.gate.source import Source
 from consentgate.sharding import CONVERSATION_SEPARATOR, ShardBy, shard_of
 
@@ -39,7 +41,7 @@ __all__ = [
     "Owners",
     "Progress",
     "Sink",
-    "owners_of_included",
+    "shard_info",
     "write_assignment",
 ]
 
@@ -80,16 +82,11 @@ class Owners:
 
 @dataclass(frozen=True, slots=True)
 class Gated:
-    """The gate's results over a whole source, in source order."""
+    """The gate's results over a whole source, in source order: included rows, their
+    owners and their positions in the source (row numbers counted over all files)."""
 
-    included: Iterator[tuple[pa.RecordBatch, Owners]]
+    included: Iterator[tuple[pa.RecordBatch, Owners, I64]]
     finish: Callable[[], tuple[dict[str, int], dict[str, int], dict[str, int]]]
-
-
-def owners_of_included(batch: pa.RecordBatch, index: GateIndex, *, source: Source) -> Owners:
-    """Owners of rows already known to be included (used by the Spark runner)."""
-    assessment = assess(batch, index, columns=source.columns)
-    return Owners.of_rows(assessment, np.ones(batch.num_rows, bool))
 
 
 class Sink:
@@ -105,7 +102,10 @@ class Sink:
         shard_by: ShardBy,
         row_group_rows: int,
         owners: OwnerColumns | None = None,
+        id_run: int = RUN_IDS,
     ) -> None:
+        """``id_run``: record ids held in memory before a sorted run is spilled (see
+        ``RecordIds``; into ``directory/.record-ids``, removed by ``finish``)."""
         self.index = index
         self.source = source
         self.shards = shards
@@ -119,45 +119,63 @@ class Sink:
             schema = schema.append(pa.field(SHARD_COLUMN, pa.int32(), nullable=False))
         self.schema = schema
         self.writer = PartWriter(directory, schema, sharded=shards is not None, rows=row_group_rows)
+        self.block_rows = block_rows(row_group_rows)
         m = index.n_members
         self.as_author = np.zeros(m, np.int64)
         self.as_participant = np.zeros(m, np.int64)
         self.member_shards: list[I64] = []
-        self.ids: list[pa.Array] = []
+        self.ids = RecordIds(directory / ".record-ids", run_ids=id_run)
+        self.pairs_kept = 0
         self.author_shard = np.full(m, -1, np.int64)
         self.rank: I64 | None = None
         self.by_rank: I64 | None = None
 
-    def add(self, batch: pa.RecordBatch, owners: Owners) -> None:
-        """Take included rows (input columns only) and their owners."""
+    def add(self, batch: pa.RecordBatch, owners: Owners, positions: I64) -> None:
+        """Take included rows (input columns only), their owners and source positions
+        (increasing)."""
         n = batch.num_rows
         if n == 0:
             return
-        self.ids.append(batch.column(self.source.columns.id))
+        self.ids.add(batch.column(self.source.columns.id))
         m = self.index.n_members
         self.as_author += np.bincount(owners.author, minlength=m)
         p_rows, p_members = owners.participants(m)
         if len(p_members):
             self.as_participant += np.bincount(p_members, minlength=m)
         written = self.pseudonymizer.apply(batch, self.data_schema, owners.author, owners.recipient)
+        block = np.asarray(positions, np.int64) // self.block_rows
         if self.shards is None:
-            self.writer.add(written, 0)
-            return
-        shard = self._shards(batch, owners)
-        pairs = np.concatenate(
-            (owners.author * self.shards + shard, p_members * self.shards + shard[p_rows])
-        )
-        self.member_shards.append(np.unique(pairs))
-        batch = written.append_column(
-            self.schema.field(SHARD_COLUMN), pa.array(shard.astype(np.int32))
-        )
-        order = np.argsort(shard, kind="stable")
-        sorted_shards = shard[order]
-        bounds = np.flatnonzero(np.diff(sorted_shards)) + 1
+            if block[0] == block[-1]:
+                self.writer.add(written, 0, int(block[0]))
+                return
+            shard = np.zeros(n, np.int64)
+        else:
+            shard = self._shards(batch, owners)
+            pairs = np.concatenate(
+                (owners.author * self.shards + shard, p_members * self.shards + shard[p_rows])
+            )
+            self.member_shards.append(np.unique(pairs))
+            self._compact_pairs()
+            written = written.append_column(
+                self.schema.field(SHARD_COLUMN), pa.array(shard.astype(np.int32))
+            )
+        # by block, then shard; source order within each (lexsort is stable)
+        order = np.lexsort((shard, block))
+        key = block[order] * (self.shards or 1) + shard[order]
+        bounds = np.flatnonzero(np.diff(key)) + 1
         for part in np.split(np.arange(n), bounds):
             if len(part):
                 rows = order[part]
-                self.writer.add(batch.take(pa.array(rows)), int(sorted_shards[part[0]]))
+                first = rows[0]
+                self.writer.add(written.take(pa.array(rows)), int(shard[first]), int(block[first]))
+
+    def _compact_pairs(self) -> None:
+        """Keep the (member, shard) pairs deduplicated once they double, so that they
+        grow with the distinct pairs, not with the records."""
+        held = sum(len(p) for p in self.member_shards)
+        if held > 2 * self.pairs_kept + (1 << 20):
+            self.member_shards = [np.unique(np.concatenate(self.member_shards))]
+            self.pairs_kept = len(self.member_shards[0])
 
     def _shards(self, batch: pa.RecordBatch, owners: Owners) -> I64:
         assert self.shards is not None
@@ -193,15 +211,28 @@ class Sink:
 
     def finish(self) -> tuple[list[dict[str, Any]], str, pa.Table, dict[str, Any] | None]:
         files = self.writer.close()
-        ids = (
-            pa.concat_arrays([a.cast(pa.large_string()) for a in self.ids])
-            if self.ids
-            else pa.array([], pa.large_string())
-        )
-        root = records_root(ids)
+        root = self.ids.root()
+        table, members, shard = self.member_table()
+        shard_info = self._write_assignment(members, shard) if self.shards is not None else None
+        return files, root, table, shard_info
+
+    def finish_block(self) -> tuple[list[dict[str, Any]], pa.Table, pa.Array]:
+        """The parts written (none when nothing was included), the member counts and the
+        included record ids (unsorted; the sink must not have spilled them): the Spark
+        runner's per-block ``finish``; roots and the shard assignment are the driver's,
+        from every block's results."""
+        if self.ids.runs:
+            raise AssertionError("finish_block on a sink that spilled its record ids")
+        ids = self.ids.held().cast(pa.string())
+        self.ids.discard()
+        return self.writer.close(empty_part_if_none=False), self.member_table()[0], ids
+
+    def member_table(self) -> tuple[pa.Table, I64, npt.NDArray[np.int32]]:
+        """Member counts (see ``BuildResult.member_counts``) and the (member, shard) pairs."""
         counted = np.flatnonzero((self.as_author > 0) | (self.as_participant > 0))
         member_shards: pa.Array = pa.nulls(len(counted), pa.list_(pa.int32()))
-        shard_info: dict[str, Any] | None = None
+        members = np.zeros(0, np.int64)
+        shard = np.zeros(0, np.int32)
         if self.shards is not None:
             pairs = (
                 np.unique(np.concatenate(self.member_shards))
@@ -210,7 +241,6 @@ class Sink:
             )
             members, shard = pairs // self.shards, (pairs % self.shards).astype(np.int32)
             member_shards = _lists_by_member(counted, members, shard)
-            shard_info = self._write_assignment(members, shard)
         table = pa.table(
             {
                 "member_id": self.index.member_ids.take(pa.array(counted)).cast(pa.string()),
@@ -219,23 +249,38 @@ class Sink:
                 "shards": member_shards,
             }
         ).sort_by("member_id")
-        return files, root, table, shard_info
+        return table, members, shard
 
     def _write_assignment(self, members: I64, shard: npt.NDArray[np.int32]) -> dict[str, Any]:
         assert self.shards is not None
-        per_shard = np.bincount(shard, minlength=self.shards)
-        info: dict[str, Any] = {
-            "n": self.shards,
-            "by": self.shard_by,
-            "members": {str(s): int(c) for s, c in enumerate(per_shard) if c},
-        }
-        if self.owners.treatment == DROPPED:
-            return info
         ids = self.index.member_ids.take(pa.array(members)).cast(pa.string())
-        if self.owners.treatment != KEPT:
-            ids = pa.array(self.owners.pseudonyms(ids.to_pylist()), pa.string())
-        info["assignment"] = write_assignment(self.writer.directory, ids, shard)
+        return shard_info(
+            self.writer.directory, self.shards, self.shard_by, self.owners, ids, shard
+        )
+
+
+def shard_info(
+    directory: Path,
+    shards: int,
+    shard_by: ShardBy,
+    owners: OwnerColumns,
+    member_ids: pa.Array,
+    shard: npt.NDArray[np.int32],
+) -> dict[str, Any]:
+    """The manifest's ``shards`` for the (member, shard) pairs; writes the assignment."""
+    per_shard = np.bincount(shard, minlength=shards)
+    info: dict[str, Any] = {
+        "n": shards,
+        "by": shard_by,
+        "members": {str(s): int(c) for s, c in enumerate(per_shard) if c},
+    }
+    if owners.treatment == DROPPED:
         return info
+    ids = member_ids.cast(pa.string())
+    if owners.treatment != KEPT:
+        ids = pa.array(owners.pseudonyms(ids.to_pylist()), pa.string())
+    info["assignment"] = write_assignment(directory, ids, shard)
+    return info
 
 
 def write_assignment(

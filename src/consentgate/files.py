@@ -47,6 +47,7 @@ __all__ = [
     "Publisher",
     "atomic_directory",
     "fsync_directory",
+    "fsync_file",
     "fsync_tree",
     "install_hook",
     "publish_by_rename",
@@ -121,6 +122,15 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def fsync_file(path: Path) -> None:
+    """``fsync`` one file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_tree(root: Path) -> None:

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from consentgate.ecosystem.card import CARD_NAME, dataset_card
 from consentgate.ecosystem.croissant import CROISSANT_NAME, croissant
+from consentgate.files import fsync_directory, fsync_file
 from consentgate.gate.manifest import MANIFEST_NAME
 
 __all__ = ["documenting", "write_documents"]
@@ -44,7 +45,9 @@ def documenting(publish: Publisher) -> Publisher:
     """A publisher that first writes the documents into the staged directory."""
 
     def publish_documented(staged: Path, final: Path) -> bool:
-        write_documents(staged)
+        for path in write_documents(staged):
+            fsync_file(path)  # on disk before the dataset is registered, like the parts
+        fsync_directory(staged)
         return publish(staged, final)
 
     return publish_documented

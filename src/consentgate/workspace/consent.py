@@ -82,6 +82,22 @@ def _stage_rejects(path: Path, lines: Iterable[str]) -> Path:
     return Path(tmp)
 
 
+@contextmanager
+def _rejects_with_import() -> Iterator[list[tuple[Path, Path]]]:
+    """An import and its rejects file as one unit: each (staged, final) pair appended inside
+    the block is renamed into place once the block (the import's transaction) has ended
+    without an error, and removed when it has not."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        yield staged
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in staged:
+        os.replace(tmp, final)
+
+
 def _rejects_for(path: Path, rejects: Path | None) -> Path:
     return rejects or path.with_name(path.name + ".rejects")
 
@@ -121,19 +137,11 @@ def import_members(
     if on_error == "refuse":
         parsed.refuse_if_bad(f"{path}: member import")
     at = now()
-    staged: Path | None = None
-    try:
-        with engine.begin() as conn:
-            counts = ledger.upsert_members(conn, parsed.items, at=at)
-            rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
-            if rpath is not None:
-                staged = _stage_rejects(rpath, lines)
-    except BaseException:
-        if staged is not None:
-            staged.unlink(missing_ok=True)
-        raise
-    if staged is not None and rpath is not None:
-        os.replace(staged, rpath)
+    with _rejects_with_import() as staged, engine.begin() as conn:
+        counts = ledger.upsert_members(conn, parsed.items, at=at)
+        rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+        if rpath is not None:
+            staged.append((_stage_rejects(rpath, lines), rpath))
     logger.info(
         "members imported: %d added, %d updated, %d moved, %d rejected, %d erased",
         counts.added,
@@ -266,40 +274,32 @@ def import_events(
     if on_error != "refuse":
         check_rejects_target(path, rejects)
     at = now()
-    staged: Path | None = None
-    try:
-        with _gc_paused(), engine.begin() as conn:
-            history = ledger.load_history(conn)
-            decoded = ingest.decode_event_lines(ingest.read_event_lines(path))
-            known = ledger.known_member_ids(conn, ingest.event_member_ids(decoded))
-            ctx = ingest.EventContext(
-                history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
-            )
-            parsed = ingest.parse_events(decoded, ctx, name=str(path))
-            del decoded
-            if on_error == "refuse":
-                parsed.refuse_if_bad(f"{path}: consent import")
-            problems: list[str] = []
-            lines = parsed.item_lines
-            added, same, erased = _store_events(
-                conn,
-                parsed.items,
-                at=at,
-                problems=problems,
-                where=lambda i: f"{path}:{lines[i]}",
-                rules=rules,
-            )
-            if problems:
-                raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
-            rpath, rejected = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
-            if rpath is not None:
-                staged = _stage_rejects(rpath, rejected)
-    except BaseException:
-        if staged is not None:
-            staged.unlink(missing_ok=True)
-        raise
-    if staged is not None and rpath is not None:
-        os.replace(staged, rpath)
+    with _rejects_with_import() as staged, _gc_paused(), engine.begin() as conn:
+        history = ledger.load_history(conn)
+        decoded = ingest.decode_event_lines(ingest.read_event_lines(path))
+        known = ledger.known_member_ids(conn, ingest.event_member_ids(decoded))
+        ctx = ingest.EventContext(
+            history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
+        )
+        parsed = ingest.parse_events(decoded, ctx, name=str(path))
+        del decoded
+        if on_error == "refuse":
+            parsed.refuse_if_bad(f"{path}: consent import")
+        problems: list[str] = []
+        lines = parsed.item_lines
+        added, same, erased = _store_events(
+            conn,
+            parsed.items,
+            at=at,
+            problems=problems,
+            where=lambda i: f"{path}:{lines[i]}",
+            rules=rules,
+        )
+        if problems:
+            raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
+        rpath, rejected = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+        if rpath is not None:
+            staged.append((_stage_rejects(rpath, rejected), rpath))
     _finish_erasure(engine, erased)
     logger.info(
         "consent events imported: %d added, %d unchanged, %d rejected",

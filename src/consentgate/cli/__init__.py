@@ -56,7 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         'Print one JSON object per input line: {"line", "spans": [{"start", "end", "entity", "category"}], "labels"}.',
     ),
     "models": (
-        "remediation",
+        "models",
         "List registered model versions with their status (or register one).",
     ),
     "disclose": (
@@ -76,10 +76,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Retrain MODEL's affected shards (or all, or retire it) and close its orders.",
     ),
     "notices": (
-        "remediation",
+        "notices",
         "List deletion notices sent to third parties, with their status (or send, ack).",
     ),
-    "report": ("remediation", "Reports for members and auditors."),
+    "report": ("reports", "Reports for members and auditors."),
     "audit": ("audit", "Verify the tamper-evident audit trail and sign its checkpoints."),
     "receipt": (
         "proofs",

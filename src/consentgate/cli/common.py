@@ -18,7 +18,7 @@ from consentgate import ids
 from consentgate.config import Settings
 from consentgate.encoding import dumps
 from consentgate.errors import ConsentgateError, InvalidInput, UsageError
-from consentgate.timestamps import parse_timestamp
+from consentgate.timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -133,6 +133,31 @@ def column_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
     return out or None
 
 
+def map_option(
+    help: str | None = "Read column NAME from the source as COLUMN (repeatable).",
+) -> Callable[[F], F]:
+    """``--map COLUMN=NAME`` (repeatable), handed to the command as ``column_map``: the
+    gate's ``{column: name}`` map, or None when not given."""
+    return click.option(
+        "--map",
+        "column_map",
+        multiple=True,
+        metavar="COLUMN=NAME",
+        help=help,
+        callback=lambda _ctx, _param, value: column_map(value),
+    )
+
+
+def shorten(text: str, n: int = 16) -> str:
+    """A long id cut to ``n`` characters and an ellipsis, for tables."""
+    return text if len(text) <= n + 1 else text[:n] + "…"
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp for a table cell (blank when there is none)."""
+    return "" if value is None else format_timestamp(value)
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(f)
 
@@ -167,7 +192,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
 
 
 # Where a command's click parameter is named differently from the use case's argument.
-_PARAM_ALIASES = {"column_map": "mapping", "out_dir": "out", "dataset_ids": "datasets"}
+_PARAM_ALIASES = {"out_dir": "out", "dataset_ids": "datasets"}
 _BACKTICKED = re.compile(r"`([a-z][a-z0-9_]*)`")
 # Where a use-case message names another use case, the command that runs it.
 _USE_CASE_COMMANDS = {

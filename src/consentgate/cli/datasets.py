@@ -18,10 +18,10 @@ from consentgate.cli.common import (
     MEMBER_ID,
     TIMESTAMP,
     AppContext,
-    column_map,
     console,
     echo_json,
     json_option,
+    map_option,
     pass_app,
     print_table,
 )
@@ -110,13 +110,7 @@ def _counts_rows(manifest: dict[str, Any]) -> list[list[Any]]:
     help="Where the gate runs: this process (local, the default) or Spark, whose "
     "executors write the parts (docs/gate.md).",
 )
-@click.option(
-    "--map",
-    "mapping",
-    multiple=True,
-    metavar="COLUMN=NAME",
-    help="Read column NAME from the source as COLUMN (repeatable).",
-)
+@map_option()
 @click.option(
     "--profile",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -151,7 +145,7 @@ def build(
     shards: int | None,
     shard_by: str,
     runner: str | None,
-    mapping: tuple[str, ...],
+    column_map: dict[str, str] | None,
     profile: Path | None,
     no_redact: bool,
     no_ner: bool,
@@ -182,7 +176,7 @@ def build(
         redactor = workspace.make_redactor(engine, rules=rules, ner=not no_ner)
     from consentgate.gate.source import open_source
 
-    records = open_source(source, column_map=column_map(mapping), require_text=not no_redact)
+    records = open_source(source, column_map=column_map, require_text=not no_redact)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = workspace.build(
             engine,
@@ -306,7 +300,7 @@ def impact(app: AppContext, member: str, as_json: bool) -> None:
     show_default=True,
     help="Exposure per affected member (Stored Communications Act minimum).",
 )
-@click.option("--map", "mapping", multiple=True, metavar="COLUMN=NAME")
+@map_option(help=None)
 @click.option(
     "--profile",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -324,7 +318,7 @@ def audit_dataset(
     recipient: str,
     as_of: datetime,
     per_member_usd: float,
-    mapping: tuple[str, ...],
+    column_map: dict[str, str] | None,
     profile: Path | None,
     no_content_check: bool,
     as_json: bool,
@@ -337,7 +331,7 @@ def audit_dataset(
         use=use,
         recipient=recipient,
         as_of=as_of,
-        column_map=column_map(mapping),
+        column_map=column_map,
         per_member_usd=per_member_usd,
         profile=_profile(profile),
         check_content=not no_content_check,

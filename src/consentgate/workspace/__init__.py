@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from consentgate.workspace.context import Workspace, rules_from
     from consentgate.workspace.dataset_remediation import (
         Remediated,
-        fresh_snapshot,
         remediate,
     )
     from consentgate.workspace.datasets import (
@@ -174,7 +173,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "impact",
         "exposure",
     ),
-    "dataset_remediation": ("Remediated", "fresh_snapshot", "remediate"),
+    "dataset_remediation": ("Remediated", "remediate"),
     "disclosures": ("Disclosure", "HistoricalDisclosure", "disclose", "list_disclosures"),
     "proofs": (
         "member_commitment",
@@ -255,7 +254,6 @@ __all__ = [
     "dsar",
     "ensure_signing_key",
     "exposure",
-    "fresh_snapshot",
     "get_policy",
     "impact",
     "import_events",

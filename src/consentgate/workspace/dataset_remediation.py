@@ -18,24 +18,26 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from consentgate import consent as core
 from consentgate.ecosystem.documents import documenting  # issue 13: Croissant + card
 from consentgate.errors import Conflict
 from consentgate.gate.batch import Columns, prepare
 from consentgate.gate.manifest import MANIFEST_NAME
-from consentgate.policy import Scope, settings_touching
 from consentgate.remediation.datasets import remediate_parts
 from consentgate.remediation.owners import DatasetOwners
-from consentgate.snapshot import ConsentSnapshot
-from consentgate.store import ledger, registry
+from consentgate.store import registry
 from consentgate.store import remediation as store
 from consentgate.store.audit import workspace_secret
 from consentgate.timestamps import Clock, format_timestamp, utcnow
 from consentgate.workspace.dataset_files import manifest_of, registered_dataset
 from consentgate.workspace.dataset_verify import require_verified
-from consentgate.workspace.proofs import member_commitment
-from consentgate.workspace.publication import Publication, keep_registered
+from consentgate.workspace.publication import (
+    MemberSeal,
+    Publication,
+    keep_registered,
+    register_version,
+)
 from consentgate.workspace.remediation import members_of, unsent_notice_orders
+from consentgate.workspace.snapshots import build_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -74,38 +76,6 @@ class Remediated:
             "purged": self.purged,
             "seconds": round(self.seconds, 3),
         }
-
-
-def fresh_snapshot(
-    engine: sa.Engine,
-    *,
-    use: str,
-    recipient: str,
-    as_of: datetime,
-    known_at: datetime,
-    at: datetime,
-) -> ConsentSnapshot:
-    """The consent snapshot a remediation re-checks against, recorded with an audit entry.
-
-    Unlike a build's, it does not refuse a recipient whose contract has ended: removing
-    data is always allowed.
-    """
-    with engine.begin() as conn:
-        history = ledger.load_history(conn)
-        categories = history.scope_categories(use, recipient)
-        settings = settings_touching(history, [Scope(use, c, recipient) for c in categories])
-        snap = core.compute_snapshot(
-            members=ledger.members_table(conn, known_at=known_at),
-            moves=ledger.moves_table(conn, as_of=as_of, known_at=known_at),
-            events=ledger.events_table(conn, as_of=as_of, known_at=known_at, settings=settings),
-            history=history,
-            use=use,
-            recipient=recipient,
-            as_of=as_of,
-            known_at=known_at,
-        )
-        ledger.record_snapshot(conn, snap, sha256=snap.sha256, at=at)
-    return snap
 
 
 def _next_path(path: Path) -> Path:
@@ -162,19 +132,17 @@ def remediate(
                 )
     require_verified(engine, Path(str(ds["path"])))  # files, manifest, registry row, log
     old_manifest = manifest_of(ds)
-    snap = fresh_snapshot(
+    # A past `as_of`: eligible then and now (DESIGN.md "Record eligibility"); recorded, and
+    # never refused for an ended contract: removing data is always allowed.
+    snap, now_snap = build_snapshots(
         engine,
         use=ds["use"],
         recipient=ds["recipient"],
         as_of=as_of or at,
-        known_at=at,
-        at=at,
+        built_at=at,
+        refuse_recipient=False,
+        record=True,
     )
-    now_snap = snap  # a past --as-of: eligible then and now (DESIGN.md "Record eligibility")
-    if as_of is not None and as_of < at:
-        now_snap = fresh_snapshot(
-            engine, use=ds["use"], recipient=ds["recipient"], as_of=at, known_at=at, at=at
-        )
     columns = Columns.from_map(column_map or old_manifest.get("columns"))
     with engine.connect() as conn:
         key = workspace_secret(conn)
@@ -187,27 +155,20 @@ def remediate(
     src = Path(str(ds["path"]))
     target = out or _next_path(src)
     order_ids = [str(o["order_id"]) for o in orders]
-    counts_of: list[pa.Table] = []
-
-    def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
-        counts_of.append(member_counts)
-        ids = member_counts.column("member_id").to_pylist()
-        return member_commitment(key, ids, str(manifest["dataset_id"]))
+    seal = MemberSeal(key)
 
     def register(
         conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str
     ) -> None:
-        registry.claim_active(conn, dataset_id)  # the loser of two concurrent remediations
-        registry.register_dataset(
+        register_version(
             conn,
-            manifest=dict(manifest),
-            manifest_sha256=manifest_sha256,
-            path=path,
-            member_counts=counts_of[0],
+            manifest,
+            manifest_sha256,
+            path,
+            member_counts=seal.member_counts,
             at=at,
             supersedes=dataset_id,
         )
-        registry.set_dataset_status(conn, dataset_id, "superseded", at=at)
         done = manifest["remediation"]
         _close(
             conn,
@@ -218,7 +179,7 @@ def remediate(
             kept=len(done["parts_kept"]),
             shards=list(done["shards_touched"]),
             as_of=snap.as_of,
-            member_counts=counts_of[0],
+            member_counts=seal.member_counts,
             at=at,
         )
 

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate.dataset_refs import check_name, name_owner  # issue 13: dataset names
@@ -40,8 +39,12 @@ from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, utcnow
-from consentgate.workspace.proofs import member_commitment
-from consentgate.workspace.publication import Publication, keep_registered
+from consentgate.workspace.publication import (
+    MemberSeal,
+    Publication,
+    keep_registered,
+    register_version,
+)
 from consentgate.workspace.results import from_row
 from consentgate.workspace.snapshots import build_snapshot, build_snapshots, check_recipient
 
@@ -116,12 +119,7 @@ def build(
         drop = profile is not None and profile.owner_columns == "drop"
         owners = OwnerColumns.for_recipient(key, recipient, drop=drop)
 
-    counts_of: list[pa.Table] = []  # the member counts, handed from seal to register
-
-    def seal(manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
-        counts_of.append(member_counts)
-        ids = member_counts.column("member_id").to_pylist()
-        return member_commitment(key, ids, str(manifest["dataset_id"]))
+    seal = MemberSeal(key)  # the member counts, handed from seal to register
 
     def register(
         conn: sa.Connection, manifest: Mapping[str, Any], manifest_sha256: str, path: str
@@ -129,13 +127,8 @@ def build(
         at = now()
         for snap in {id(s): s for s in (at_cutoff, at_build)}.values():
             ledger.record_snapshot(conn, snap, sha256=snap.sha256, at=at)
-        registry.register_dataset(
-            conn,
-            manifest=dict(manifest),
-            manifest_sha256=manifest_sha256,
-            path=path,
-            member_counts=counts_of[0],
-            at=at,
+        register_version(
+            conn, manifest, manifest_sha256, path, member_counts=seal.member_counts, at=at
         )
         if third_party:  # issue 5: a third-party build is a disclosure
             store_remediation.record_disclosure(
@@ -143,7 +136,7 @@ def build(
                 dataset_id=str(manifest["dataset_id"]),
                 recipient=recipient,
                 records=int(manifest["counts"]["included"]),
-                members=counts_of[0].num_rows,
+                members=seal.member_counts.num_rows,
                 at=at,
                 source="build",
             )

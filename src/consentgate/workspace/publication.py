@@ -29,8 +29,9 @@ import logging
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -39,7 +40,10 @@ from consentgate.gate.manifest import MANIFEST_NAME
 from consentgate.store import registry
 from consentgate.timestamps import utcnow
 
-__all__ = ["Publication", "keep_registered", "recover"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["MemberSeal", "Publication", "keep_registered", "recover", "register_version"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +82,57 @@ class Publication:
         reached("registered")
         _finish(self.engine, dataset_id, staged, final)
         return True
+
+
+class MemberSeal:
+    """The ``seal`` of a build or a remediation: commits the manifest to its members
+    (``members_root``, ``members_count``: ``workspace.proofs.member_commitment``) and keeps
+    the member counts it was given, for ``register_version``."""
+
+    def __init__(self, workspace_key: bytes) -> None:
+        self._key = workspace_key
+        self._counts: pa.Table | None = None
+
+    def __call__(self, manifest: Mapping[str, Any], member_counts: pa.Table) -> dict[str, Any]:
+        from consentgate.workspace.proofs import member_commitment
+
+        self._counts = member_counts
+        ids = member_counts.column("member_id").to_pylist()
+        return member_commitment(self._key, ids, str(manifest["dataset_id"]))
+
+    @property
+    def member_counts(self) -> pa.Table:
+        if self._counts is None:
+            raise RuntimeError("the dataset was not sealed")  # a bug, not an input
+        return self._counts
+
+
+def register_version(
+    conn: sa.Connection,
+    manifest: Mapping[str, Any],
+    manifest_sha256: str,
+    path: str,
+    *,
+    member_counts: pa.Table,
+    at: datetime,
+    supersedes: str | None = None,
+) -> None:
+    """Register one dataset version (registry row and member rows, audited). A version that
+    ``supersedes`` another (a remediation) claims the old one first, so that of two
+    concurrent remediations one loses, and marks it superseded."""
+    if supersedes is not None:
+        registry.claim_active(conn, supersedes)
+    registry.register_dataset(
+        conn,
+        manifest=dict(manifest),
+        manifest_sha256=manifest_sha256,
+        path=path,
+        member_counts=member_counts,
+        at=at,
+        supersedes=supersedes,
+    )
+    if supersedes is not None:
+        registry.set_dataset_status(conn, supersedes, "superseded", at=at)
 
 
 def _finish(engine: sa.Engine, dataset_id: str, staged: Path, final: Path) -> None:

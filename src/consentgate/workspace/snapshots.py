@@ -93,25 +93,35 @@ def build_snapshots(
     recipient: str,
     as_of: datetime,
     built_at: datetime,
+    refuse_recipient: bool = True,
+    record: bool = False,
 ) -> tuple[ConsentSnapshot, ConsentSnapshot]:
-    """The two snapshots a build is judged by (DESIGN.md "Record eligibility"): consent at
-    the cutoff ``as_of`` and at the build time ``built_at``, both as known at the build
-    time (not recorded here: a build records them when it registers its dataset).
+    """The two snapshots a build (or a remediation) is judged by (DESIGN.md "Record
+    eligibility"): consent at the cutoff ``as_of`` and at the build time ``built_at``, both
+    as known at the build time. A build records them when it registers its dataset; with
+    ``record`` they are recorded here, at ``built_at`` (a remediation).
 
-    Refuses a cutoff after the build time, and a third party the policy does not allow
-    for ``use`` at either time. When ``as_of`` is the build time, one snapshot serves both.
+    Refuses a cutoff after the build time and, with ``refuse_recipient``, a third party the
+    policy does not allow for ``use`` at either time (a remediation removes data, which is
+    always allowed). When ``as_of`` is the build time, one snapshot serves both.
     """
     if as_of > built_at:
         raise InvalidInput(
             f"`as_of` {format_timestamp(as_of)} is after the build time "
             f"{format_timestamp(built_at)}: a dataset's cutoff cannot be in the future"
         )
-    at_cutoff = build_snapshot(
-        engine, use=use, recipient=recipient, as_of=as_of, known_at=built_at, record=False
-    )
-    if as_of == built_at:
-        return at_cutoff, at_cutoff
-    at_build = build_snapshot(
-        engine, use=use, recipient=recipient, as_of=built_at, known_at=built_at, record=False
-    )
-    return at_cutoff, at_build
+
+    def at(instant: datetime) -> ConsentSnapshot:
+        return build_snapshot(
+            engine,
+            use=use,
+            recipient=recipient,
+            as_of=instant,
+            known_at=built_at,
+            record=record,
+            now=lambda: built_at,
+            refuse_recipient=refuse_recipient,
+        )
+
+    at_cutoff = at(as_of)
+    return (at_cutoff, at_cutoff) if as_of == built_at else (at_cutoff, at(built_at))

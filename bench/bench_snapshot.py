@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import yaml
 
-from consentgate.consent import EVENTS_SCHEMA, MOVES_SCHEMA, compute_snapshot
 from consentgate.policy import PolicyHistory, parse_policy
+from consentgate.snapshot import EVENTS_SCHEMA, MOVES_SCHEMA, compute_snapshot
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 JURS = ["US", "US-CA", "EU", "UK"]

@@ -4,13 +4,16 @@ and the table ``--help`` lists matches the commands themselves."""
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
 from consentgate.cli import COMMANDS, cli
 
+ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("pyarrow", "pandas", "sqlalchemy", "pyspark", "sklearn", "spacy", "rich", "pydantic")
 
 
@@ -56,3 +59,40 @@ def test_a_command_is_found_and_runs_after_lazy_loading() -> None:
     command = cli.get_command(ctx, "policy")
     assert isinstance(command, click.Group) and "publish" in command.commands
     assert cli.get_command(ctx, "no-such-command") is None
+
+
+def test_consent_status_loads_neither_numpy_nor_pyarrow(tmp_path: Path) -> None:
+    """The per-member question pays for SQLAlchemy and the consent rules only: the Arrow
+    snapshot code, the gate and the import parsers stay unloaded (issue 10, start-up)."""
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    members = tmp_path / "members.csv"
+    members.write_text("member_id,jurisdiction\nm1,US\n", encoding="utf-8")
+    env = {**os.environ, "CONSENTGATE_KEY_DIR": str(tmp_path / "keys")}
+    for args in (
+        ["init"],
+        ["policy", "publish", str(ROOT / "examples" / "policy-v2.yaml")],
+        ["members", "import", str(members)],
+    ):
+        subprocess.run(
+            [str(Path(sys.executable).with_name("consentgate")), "--db", db, *args],
+            check=True,
+            capture_output=True,
+            env=env,
+            cwd=tmp_path,
+        )
+    argv = ["consentgate", "--db", db, "consent", "status", "m1", "--setting"]
+    code = (
+        f"import sys\nfrom consentgate.cli import main\nsys.argv = {[*argv, 'ai_training_posts', '--json']!r}"
+        "\ntry:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nprint(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    ).stdout
+    assert '"state": "default_on"' in out  # it answered
+    loaded = {m.split(".")[0] for m in out.split()} | set(out.split())
+    assert {"numpy", "pyarrow", "consentgate.ingest", "consentgate.gate.run"}.isdisjoint(loaded)

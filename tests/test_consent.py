@@ -14,18 +14,15 @@ from reference_model import Residence, reference_consent
 
 from consentgate.consent import (
     BEGINNING,
-    MOVES_SCHEMA,
     ConsentEvent,
     Decision,
     JurisdictionChange,
     Member,
-    compute_snapshot,
     effective_consent,
-    events_table,
     setting_status,
 )
 from consentgate.policy import PolicyHistory, PolicyVersion, Scope
-from consentgate.snapshot import ConsentSnapshot
+from consentgate.snapshot import MOVES_SCHEMA, ConsentSnapshot, compute_snapshot, events_table
 
 TS = pa.timestamp("us", tz="UTC")
 PUB = Scope("train_ai_system", "user.content.public", "first_party")

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from consentgate.cli.common import MEMBER_ID, TIMESTAMP, AppContext, out_path, pass_app
-from consentgate.dataset_refs import resolve_dataset
 from consentgate.errors import UsageError
 from consentgate.locations import local_location
 from consentgate.timestamps import utcnow
@@ -28,6 +27,8 @@ __all__ = [
 
 def dataset_ref(app: AppContext, ref: str) -> str:
     """The full id of the dataset a command argument names (id or unique prefix)."""
+    from consentgate.dataset_refs import resolve_dataset  # the registry: only when asked
+
     return resolve_dataset(app.engine(), ref)
 
 

@@ -33,13 +33,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from consentgate.errors import InvalidInput
 from consentgate.tlog.merkle import CompactRange, leaf_hash, root_from_leaf_hashes
+
+if TYPE_CHECKING:  # pyarrow only where ids are hashed: reading a manifest does not need it
+    import pyarrow as pa
 
 __all__ = [
     "MANIFEST_NAME",
@@ -96,6 +96,9 @@ def records_root(ids: pa.Array) -> str:
 
     Refuses duplicate ids: a record id must name one record for proofs to mean anything.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if len(ids) == 0:
         return root_from_leaf_hashes([]).hex()
     ordered = ids.cast(pa.large_binary()).take(pc.sort_indices(ids.cast(pa.large_binary())))

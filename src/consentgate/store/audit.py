@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -20,7 +20,9 @@ from consentgate.store import bulk
 from consentgate.store import tables as t
 from consentgate.tlog import audit
 from consentgate.tlog.merkle import MerkleTree, leaf_hash
-from consentgate.tlog.receipts import LogCheck
+
+if TYPE_CHECKING:  # the receipts module (and the signing library) only where a log is checked
+    from consentgate.tlog.receipts import LogCheck
 
 SECRET_KEY = "workspace_secret"
 

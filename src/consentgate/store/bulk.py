@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from consentgate.store.tables import UTCMicros
 
@@ -142,5 +141,7 @@ def one_of(
         )
         return column.in_(sa.select(listed.c.value))
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY  # loaded on PostgreSQL only
+
         return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String)))
     return column.in_(list(values))

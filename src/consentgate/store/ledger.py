@@ -9,23 +9,25 @@ import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from consentgate import consent as core
-from consentgate.consent import EVENTS_SCHEMA, MOVES_SCHEMA, ConsentEvent, EventType
+from consentgate.consent import ConsentEvent, EventType
 from consentgate.errors import Conflict
 from consentgate.policy import PolicyHistory, PolicyVersion, parse_policy
-from consentgate.snapshot import ConsentSnapshot
 from consentgate.store import audit as store_audit
 from consentgate.store import bulk
 from consentgate.store import tables as t
 from consentgate.taxonomy import Taxonomy, default_taxonomy
 from consentgate.tlog import audit
+
+if TYPE_CHECKING:  # numpy and pyarrow are imported by the functions that build Arrow tables,
+    # so that reading one member's consent (``consent status``) does not pay for them
+    import pyarrow as pa
+
+    from consentgate.snapshot import ConsentSnapshot
 
 # --------------------------------------------------------------------------- taxonomy
 
@@ -394,9 +396,15 @@ def known_member_ids(conn: sa.Connection, ids: Iterable[str]) -> set[str]:
 def members_table(conn: sa.Connection, *, known_at: datetime | None = None) -> pa.Table:
     """Every member created by ``known_at`` (default: all) with its first jurisdiction:
     member_id, jurisdiction and, when some first jurisdiction is dated, effective_at (null:
-    from the beginning), as ``consent.compute_snapshot`` takes them; ``moves_table`` has
+    from the beginning), as ``snapshot.compute_snapshot`` takes them; ``moves_table`` has
     the moves. One pass over members, as before jurisdictions had a history; dated first
     jurisdictions (rare) cost one more lookup."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from consentgate.snapshot import MOVES_SCHEMA
+
     c = t.members.c
     query = sa.select(c.member_id, c.jurisdiction)
     if known_at is not None:
@@ -438,6 +446,10 @@ def moves_table(
 ) -> pa.Table:
     """Jurisdiction moves (MOVES_SCHEMA) effective by ``as_of`` and recorded by ``known_at``
     (each default: all); read through a partial index, so cheap when moves are few."""
+    import pyarrow as pa
+
+    from consentgate.snapshot import MOVES_SCHEMA
+
     c = t.member_jurisdictions.c
     raw = sa.BigInteger
     query = sa.select(
@@ -464,6 +476,8 @@ def moves_table(
 
 def directory_table(conn: sa.Connection) -> pa.Table:
     """Every member's id, name, email and phone (the redactor's people directory)."""
+    import pyarrow as pa
+
     c = t.members.c
     cols: list[list[Any]] = [[], [], [], []]
     query = sa.select(c.member_id, c.name, c.email, c.phone).execution_options(yield_per=100_000)
@@ -623,6 +637,10 @@ def events_table(
     conn: sa.Connection, *, as_of: datetime, known_at: datetime, settings: Iterable[str]
 ) -> pa.Table:
     """Events visible at (as_of, known_at) for ``settings`` plus every erasure, as Arrow."""
+    import pyarrow as pa
+
+    from consentgate.snapshot import EVENTS_SCHEMA
+
     c = t.consent_events.c
     raw = sa.BigInteger
     ts = t.UTCMicros()

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 import sqlalchemy as sa
 
 from consentgate.errors import Conflict
 from consentgate.store import audit as store_audit
 from consentgate.store import bulk
 from consentgate.store import tables as t
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DATASET_REGISTERED = "dataset.registered"
 

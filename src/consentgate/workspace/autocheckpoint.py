@@ -31,7 +31,6 @@ from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store import transparency as store_tlog
 from consentgate.tlog.checkpoint import parse_checkpoint, split_note
-from consentgate.workspace import log as auditlog
 
 __all__ = [
     "LATEST_NAME",
@@ -84,7 +83,9 @@ def checkpoint_if_grown(
     uncovered = _uncovered(engine)
     if uncovered <= 0 or uncovered < every:
         return None
-    head = auditlog.create_checkpoint(engine, key_file)
+    from consentgate.workspace.log import create_checkpoint  # signing: only when it signs
+
+    head = create_checkpoint(engine, key_file)
     write_latest(key_dir, head.checkpoint.note)
     logger.info("checkpoint #%d signed: %d entries", head.checkpoint.number, head.checkpoint.size)
     return head.checkpoint.size

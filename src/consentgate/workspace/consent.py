@@ -1,6 +1,10 @@
 """Use cases for consent (DESIGN.md "Consent"): import members and events, record one
 event, move a member between jurisdictions, and a member's consent status. Each runs in one
-transaction, takes an engine and values, and returns values; it never prints."""
+transaction, takes an engine and values, and returns values; it never prints.
+
+The imports and erasure (``ingest``, ``store.erasure``, the remediation planning) are imported
+by the use cases that write, so that a question (``consent_status``, the CLI's ``consent
+status``) loads only the consent rules and the ledger queries."""
 
 from __future__ import annotations
 
@@ -14,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from consentgate import consent as core
-from consentgate import ids, ingest
+from consentgate import ids
 from consentgate.errors import Conflict, InvalidInput, NotFound
 from consentgate.policy import (
     Scope,
@@ -27,10 +31,11 @@ from consentgate.policy import (
 from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
-from consentgate.store import erasure as store_erasure
 from consentgate.store import ledger
 from consentgate.timestamps import Clock, utcnow
-from consentgate.workspace.remediation import open_for_events
+
+if TYPE_CHECKING:
+    from consentgate.store import erasure as store_erasure
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +119,8 @@ def _plan_rejects(
 ) -> tuple[Path | None, list[str]]:
     """Where an import's rejected lines go and which of them (none naming an erased
     member): the file is recorded in the ledger, so that a later erasure scrubs it too."""
+    from consentgate.store import erasure as store_erasure
+
     if not lines or rejects is None:
         return None, []
     store_erasure.record_rejects_file(conn, rejects, at=at)
@@ -123,6 +130,8 @@ def _plan_rejects(
 def _finish_erasure(engine: sa.Engine, erased: store_erasure.Erased | None) -> None:
     """After an erasure committed: drop the members' lines from the rejects files imports
     wrote, and make SQLite release the old copies of the pages it changed."""
+    from consentgate.store import erasure as store_erasure
+
     if erased is None:
         return
     store_erasure.scrub_files(erased.rejects_files, erased.terms)
@@ -153,6 +162,8 @@ def import_members(
     >>> workspace.import_members(engine, rows).added
     2
     """
+    from consentgate import ingest
+
     target = _rejects_target(on_error, rejects)
     parsed = ingest.parse_members(ingest.member_records(rows, name=source), name=source)
     if on_error == "refuse":
@@ -193,6 +204,8 @@ def move_member(
     """``members move``: record that the member is in ``jurisdiction`` from ``effective_at``
     on (append-only; audited). Nothing is recorded when, as known now, the member already is
     in ``jurisdiction`` at ``effective_at``."""
+    from consentgate import ingest
+
     if not ingest.JURISDICTION.match(jurisdiction):
         raise InvalidInput("`jurisdiction`: expected a code like US, US-CA, EU")
     at = now()
@@ -236,6 +249,9 @@ def _store_events(
 ) -> tuple[int, int, store_erasure.Erased | None]:
     """Store the events not recorded yet; ``where(i)`` locates ``events[i]`` for problems.
     Returns (added, unchanged, what an erasure among them removed)."""
+    from consentgate.store import erasure as store_erasure
+    from consentgate.workspace.remediation import open_for_events
+
     existing = ledger.existing_events(conn, [e.event_id for e in events])
     erased = ledger.erased_member_ids(conn, {e.member_id for e in events})
     new: list[core.ConsentEvent] = []
@@ -323,6 +339,8 @@ def import_events(
     >>> workspace.import_events(engine, [event]).added
     1
     """
+    from consentgate import ingest
+
     target = _rejects_target(on_error, rejects)
     at = now()
     with _rejects_with_import() as staged, _gc_paused(), engine.begin() as conn:
@@ -374,6 +392,8 @@ def record_event(
     Without an ``event_id`` (the idempotency key) one is generated (``ev-`` and 32 hex
     digits), so the event is always new.
     """
+    from consentgate import ingest
+
     at = now()
     if record.get("event_id") is None:
         record = {**record, "event_id": f"ev-{uuid.uuid4().hex}"}

@@ -8,13 +8,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from consentgate import consent as core
 from consentgate.errors import InvalidInput, UsageError
 from consentgate.policy import (
     PolicyHistory,
     Scope,
 )
-from consentgate.snapshot import ConsentSnapshot
+from consentgate.snapshot import ConsentSnapshot, compute_snapshot
 from consentgate.store import ledger
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, format_timestamp, utcnow
@@ -70,7 +69,7 @@ def build_snapshot(
         from consentgate.policy import settings_touching
 
         settings = settings_touching(history, [Scope(use, c, recipient) for c in categories])
-        snap = core.compute_snapshot(
+        snap = compute_snapshot(
             members=ledger.members_table(conn, known_at=known_at),
             moves=ledger.moves_table(conn, as_of=as_of, known_at=known_at),
             events=ledger.events_table(conn, as_of=as_of, known_at=known_at, settings=settings),

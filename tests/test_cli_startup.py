@@ -96,3 +96,14 @@ def test_consent_status_loads_neither_numpy_nor_pyarrow(tmp_path: Path) -> None:
     assert '"state": "default_on"' in out  # it answered
     loaded = {m.split(".")[0] for m in out.split()} | set(out.split())
     assert {"numpy", "pyarrow", "consentgate.ingest", "consentgate.gate.run"}.isdisjoint(loaded)
+
+
+def test_a_subcommand_help_loads_no_database_or_arrow_library() -> None:
+    code = (
+        "import sys\nfrom consentgate.cli import main\n"
+        "sys.argv = ['consentgate', 'audit', 'verify', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    loaded = _loaded_after(code)
+    assert "consentgate" in loaded  # it ran
+    assert not loaded & {"sqlalchemy", "pyarrow", "numpy"}, sorted(loaded)

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.cli.log import policy_option, read_policy, timeout_option
-from consentgate.cli.verify import print_report
 from consentgate.errors import AuditChainBroken, InvalidInput
 from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
-from consentgate.tlog.receipts import SignedHead
-from consentgate.workspace.autocheckpoint import (
-    compare_outside,
-    latest_path,
-    stored_checkpoints,
-    write_latest,
-)
-from consentgate.workspace.dataset_verify import verify_registry
+
+if TYPE_CHECKING:
+    from consentgate.tlog.receipts import SignedHead
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -119,6 +113,14 @@ def verify(
     )
     log = report.log
     latest = log.latest if log else None
+    # imported here, so that `audit ... --help` stays quick (issue 10, start-up)
+    from consentgate.workspace.autocheckpoint import (
+        compare_outside,
+        latest_path,
+        stored_checkpoints,
+    )
+    from consentgate.workspace.dataset_verify import verify_registry
+
     stored = stored_checkpoints(app.engine())
     if report.entries and not stored:
         raise AuditChainBroken(
@@ -174,6 +176,8 @@ def verify(
         click.echo(f"The log extends the checkpoint kept outside the database (size {outside})")
     if check_datasets:
         for dataset in datasets:
+            from consentgate.cli.verify import print_report
+
             print_report(dataset)
         click.echo(f"{len(datasets) - len(failed)} of {len(datasets)} registered datasets verified")
     if failed:
@@ -187,6 +191,8 @@ def checkpoint(app: AppContext, as_json: bool) -> None:
     """Sign and store the log's current head (a C2SP checkpoint in an Ed25519 signed note)."""
     head: SignedHead = workspace.create_checkpoint(app.engine(), app.settings.signing_key_path)
     cp = head.checkpoint
+    from consentgate.workspace.autocheckpoint import write_latest
+
     write_latest(app.settings.key_dir, cp.note)
     if as_json:
         prev = head.previous

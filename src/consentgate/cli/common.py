@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import sqlalchemy as sa
 
 from consentgate import ids
 from consentgate.config import Settings
@@ -21,6 +20,7 @@ from consentgate.errors import ConsentgateError, InvalidInput, UsageError
 from consentgate.timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from rich.console import Console
 
     from consentgate.workspace.context import Workspace

@@ -21,13 +21,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
 from consentgate.errors import BrokenWorkspace, InvalidInput, NotFound
-from consentgate.store import tables as t
-from consentgate.store.audit import SECRET_KEY
-from consentgate.tlog.checkpoint import load_signer
+
+if TYPE_CHECKING:  # the umask is set before any command runs, --help included: stay light
+    import sqlalchemy as sa
 
 __all__ = ["apply_umask", "check_ledger_file", "check_workspace", "parse_umask"]
 
@@ -78,6 +77,12 @@ def check_ledger_file(path: Path) -> None:
 
 def check_workspace(engine: sa.Engine, key_file: Path) -> None:
     """Every start-up check above; call after the schema is known to be current."""
+    import sqlalchemy as sa
+
+    from consentgate.store import tables as t
+    from consentgate.store.audit import SECRET_KEY
+    from consentgate.tlog.checkpoint import load_signer
+
     ledger = sqlite_path(engine)
     if ledger is not None:
         check_ledger_file(ledger)

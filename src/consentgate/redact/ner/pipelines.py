@@ -38,13 +38,14 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy
 
 from consentgate.redact.catalog import ENTITY_CATEGORIES
-from consentgate.redact.cues import strip_title
+from consentgate.redact.cues import SENTENCE_STARTERS, is_title, strip_title
 from consentgate.redact.ner.language import Detector, normalize
 from consentgate.redact.ner.windows import candidate_windows
 from consentgate.redact.spans import Span
@@ -196,13 +197,20 @@ class SpacyNer:
                 jobs.setdefault(language, []).append((i, s, text[s:e]))
         for language, items in jobs.items():
             found = self._lookup(language, [w for _, _, w in items])
+            seen: set[tuple[int, int, int]] = set()
             for i, offset, window in items:
                 text = texts[i]
                 for s, e, entity in found[window]:
                     start, end = offset + s, offset + e
-                    ref = " ".join(text[start:end].lower().split())
-                    category = ENTITY_CATEGORIES.get(entity, "user")
-                    results[i].append(Span(start, end, entity, category, ref, _PRIORITY))
+                    if (i, start, end) in seen:  # windows of short lines may overlap
+                        continue
+                    seen.add((i, start, end))
+                    if entity == "PERSON" and _in_an_address(text, start, end, language):
+                        entity = "LOCATION"
+                    results[i].append(_span(text, start, end, entity))
+        for i, spans in enumerate(results):
+            if any(s.entity == "PERSON" for s in spans):
+                spans.extend(_mentions_again(texts[i], spans))
         return results
 
     def _lookup(
@@ -224,6 +232,72 @@ class SpacyNer:
         return found
 
 
+def _span(text: str, start: int, end: int, entity: str) -> Span:
+    ref = " ".join(text[start:end].lower().split())
+    return Span(start, end, entity, ENTITY_CATEGORIES.get(entity, "user"), ref, _PRIORITY)
+
+
+_HOUSE_NUMBER: Final = re.compile(r"(?:^|[\s,(])[0-9]{1,5}[A-Za-z]?[ \t]+$")
+_STREET_WORDS: Final = frozenset(
+    """
+    street st road rd avenue ave av boulevard blvd lane ln drive dr court ct way place pl
+    terrace close square sq parkway pkwy highway hwy crescent gardens row alley trail
+    strasse straße str weg gasse platz allee ring rue chemin impasse quai cours via viale
+    vicolo piazza calle avenida plaza rua travessa
+    """.split()  # noqa: SIM905
+)
+"""Street types (English, German, French, Italian, Spanish, Portuguese) written after
+the street's name."""
+_NEXT: Final = re.compile(r"[ \t]+([^\W\d_]+)\.?")
+
+
+def _in_an_address(text: str, start: int, end: int, language: str) -> bool:
+    """Whether a span the model read as a person is the name of a street: directly after
+    a house number in English ("159 Eleftheriou Venizelou"; other languages write the
+    number after the street, and lists such as "rue Notre-Dame, 28 Jean Briand" are
+    common) or directly before a street type ("Elisabeth Street")."""
+    if language == "en" and _HOUSE_NUMBER.search(text, max(0, start - 12), start):
+        return True
+    after = _NEXT.match(text, end)
+    return after is not None and after.group(1).lower() in _STREET_WORDS
+
+
+_WORD: Final = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def _mentions_again(text: str, spans: Sequence[Span]) -> list[Span]:
+    """The other mentions of a person the model found once in ``text``: the same name, or
+    one of its capitalised parts, standing alone as a capitalised word that no span
+    covers ("Vince" in a signature, after "Vince Kaminski" in the body). A small model
+    reads each mention in its own context and misses some; one record names one person
+    the same way throughout (label consistency, as document-level NER does)."""
+    names: set[str] = set()
+    for s in spans:
+        if s.entity == "PERSON":
+            value = text[s.start : s.end]
+            names.add(value)
+            names.update(
+                w for w in _WORD.findall(value) if len(w) > 2 and w[0].isupper() and not w.isupper()
+            )
+    names = {n for n in names if n.lower() not in SENTENCE_STARTERS}
+    if not names:
+        return []
+    taken = [(s.start, s.end) for s in spans]
+    out: list[Span] = []
+    pattern = re.compile(
+        r"(?<![\w'’-])(?:"
+        + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+        + r")(?![\w'’-])"
+    )
+    for m in pattern.finditer(text):
+        a, b = m.span()
+        if any(s < b and a < e for s, e in taken):
+            continue
+        taken.append((a, b))
+        out.append(_span(text, a, b, "PERSON"))
+    return out
+
+
 def _spans(text: str, doc: Any) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     for ent in doc.ents:
@@ -242,7 +316,7 @@ def _spans(text: str, doc: Any) -> list[tuple[int, int, str]]:
         value = text[start:end]
         if not any(c.isupper() for c in value):
             continue
-        if entity == "PERSON" and any(c.isdigit() for c in value):
+        if entity == "PERSON" and (any(c.isdigit() for c in value) or is_title(value)):
             continue
         out.append((start, end, entity))
     return out

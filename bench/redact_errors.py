@@ -34,11 +34,14 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import redact_external  # noqa: E402
+import redact_external
 
-from consentgate.redact import Redactor, default_profile  # noqa: E402
-from consentgate.redact.ner import default_ner  # type: ignore[attr-defined]  # noqa: E402
-from consentgate.redact.ner import pipelines, windows  # noqa: E402
+from consentgate.redact import Redactor, default_profile
+from consentgate.redact.ner import (
+    default_ner,  # type: ignore[attr-defined]
+    pipelines,
+    windows,
+)
 
 LABELS = ("PERSON", "LOCATION")
 _SENTENCE_END = ".!?\n"

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 from consentgate.errors import InvalidInput
-from consentgate.redact.cues import is_title
 from consentgate.redact import Directory, PresidioNer, Redactor, Span, default_profile
+from consentgate.redact.cues import is_title
 from consentgate.redact.ner import SpacyNer, installed_pipelines, pipelines
 from consentgate.redact.ner.language import Detector, normalize
 from consentgate.redact.ner.windows import candidate_windows

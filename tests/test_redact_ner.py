@@ -258,6 +258,11 @@ def test_results_are_cached_per_window(ner: SpacyNer, monkeypatch: Any) -> None:
     assert first[0] == first[1]
 
 
+def test_load_loads_every_pipeline_before_first_use(ner: SpacyNer) -> None:
+    ner.load()
+    assert set(ner.models.values()) <= set(pipelines._LOADED)
+
+
 def test_the_backend_pickles_as_its_settings(ner: SpacyNer) -> None:
     ner.find_batch(["Rohan Mehta is here."], ["en"])
     copy = pickle.loads(pickle.dumps(ner))

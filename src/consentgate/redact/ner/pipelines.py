@@ -25,7 +25,8 @@ What it costs, and how that is kept down:
 
 Labels: ``PERSON``/``PER`` -> ``PERSON``; ``GPE``, ``LOC``, ``FAC`` -> ``LOCATION``;
 ``ORG`` -> ``ORGANIZATION``, which the redactor never redacts but uses to tell a city
-inside a company name ("Bank of London") from a place. A span is trimmed of surrounding
+inside a company name ("Bank of London") from a place. A span is cut at its first line
+break (the model sometimes runs one over "Hoog St\n Apt"), trimmed of surrounding
 punctuation, of a possessive "'s" and, for a person, of leading titles ("M. Dupont" ->
 "Dupont", as the cues find it), and dropped when it holds no capital letter (names
 and places in running text are capitalised; a lower-case span is the model's error) or,
@@ -313,6 +314,11 @@ def _spans(text: str, doc: Any) -> list[tuple[int, int, str]]:
         if entity is None:
             continue
         start, end = ent.start_char, ent.end_char
+        while start < end and text[start] in _STRIP:
+            start += 1
+        cut = text.find("\n", start, end)
+        if cut >= 0:  # a name or a place does not run over a line break: keep its first line
+            end = cut
         while start < end and text[start] in _STRIP:
             start += 1
         while end > start and text[end - 1] in _STRIP:

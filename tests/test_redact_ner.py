@@ -230,6 +230,22 @@ def test_a_street_named_after_a_person_is_a_place() -> None:
     assert not pipelines._in_an_address("I met 2 Johns", 8, 13, "fr")
 
 
+def test_a_span_stops_at_a_line_break() -> None:
+    @dataclass
+    class Ent:
+        start_char: int
+        end_char: int
+        label_: str
+
+    @dataclass
+    class Doc:
+        ents: list[Ent]
+
+    text = "3536 1659 Hoog St\n Apt. 839\n Brakpan"
+    spans = pipelines._spans(text, Doc([Ent(10, 22, "GPE")]))
+    assert spans == [(10, 17, "LOCATION")]  # "Hoog St", not "Hoog St\n Apt"
+
+
 def test_a_title_alone_is_not_a_person() -> None:
     assert is_title("M.") and is_title("MM.") and is_title("Frau Dr.")
     assert not is_title("Dupont") and not is_title("M. Dupont")

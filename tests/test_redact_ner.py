@@ -14,6 +14,7 @@ import pytest
 
 from consentgate.errors import InvalidInput
 from consentgate.redact import Directory, PresidioNer, Redactor, Span, default_profile
+from consentgate.redact.cues import is_title
 from consentgate.redact.ner import SpacyNer, installed_pipelines, pipelines
 from consentgate.redact.ner.language import Detector, normalize
 from consentgate.redact.ner.windows import candidate_windows
@@ -137,7 +138,16 @@ def test_abbreviations_do_not_end_the_sentence_but_lines_do() -> None:
     assert windows("Mr. Smith met Dr. Jones and J. R. Tolkien.") == [
         "Mr. Smith met Dr. Jones and J. R. Tolkien."
     ]
-    assert windows("Hi Priya,\nok\nBest,\nTom") == ["Hi Priya,", "Tom"]
+    assert windows("Hi Priya, the build is green\nok then see you later on\nBest,\nTom") == [
+        "Hi Priya, the build is green",
+        "see you later on\nBest,\nTom",
+    ]
+
+
+def test_a_name_alone_on_a_short_line_is_read_with_the_lines_around_it() -> None:
+    # "Vince" alone is a heading to the model; with the sentence before it, a signature
+    assert windows("Thanks a lot for the help.\nVince") == ["a lot for the help.\nVince"]
+    assert windows("Hi Priya,\nok\nBest,\nTom") == ["Hi Priya,\nok\nBest,\nTom"]
 
 
 def test_a_sentence_opener_is_a_candidate_unless_it_is_a_common_word() -> None:
@@ -194,6 +204,53 @@ def test_spacy_finds_people_and_places_in_english_and_french(ner: SpacyNer) -> N
     assert ("Marseille", "LOCATION") in fr
 
 
+def test_a_person_found_once_is_found_at_every_mention(ner: SpacyNer) -> None:
+    text = "I met Vince Kaminski yesterday. Vince was late, as usual."
+    found = _found(ner, text, "en")
+    assert ("Vince Kaminski", "PERSON") in found and ("Vince", "PERSON") in found
+    # only whole capitalised words: "vince" in running lower case, "Vincent" are not it
+    assert (
+        pipelines._mentions_again(
+            "Vince called. vince Vincent", [pipelines._span("Vince called.", 0, 5, "PERSON")]
+        )
+        == []
+    )
+
+
+def test_a_street_named_after_a_person_is_a_place() -> None:
+    text = "Send it to 159 Eleftheriou Venizelou, or to Elisabeth Street."
+    start = text.index("Eleftheriou")
+    assert pipelines._in_an_address(text, start, start + len("Eleftheriou Venizelou"), "en")
+    start = text.index("Elisabeth")
+    assert pipelines._in_an_address(text, start, start + len("Elisabeth"), "fr")
+    # French lists put the number after the street: "rue Notre-Dame, 28 Jean Briand"
+    text = "Louis Denis, rue Notre-Dame, 28 Jean Briand, rue de Quintin"
+    start = text.index("Jean")
+    assert not pipelines._in_an_address(text, start, start + len("Jean Briand"), "fr")
+    assert not pipelines._in_an_address("I met 2 Johns", 8, 13, "fr")
+
+
+def test_a_span_stops_at_a_line_break() -> None:
+    @dataclass
+    class Ent:
+        start_char: int
+        end_char: int
+        label_: str
+
+    @dataclass
+    class Doc:
+        ents: list[Ent]
+
+    text = "3536 1659 Hoog St\n Apt. 839\n Brakpan"
+    spans = pipelines._spans(text, Doc([Ent(10, 22, "GPE")]))
+    assert spans == [(10, 17, "LOCATION")]  # "Hoog St", not "Hoog St\n Apt"
+
+
+def test_a_title_alone_is_not_a_person() -> None:
+    assert is_title("M.") and is_title("MM.") and is_title("Frau Dr.")
+    assert not is_title("Dupont") and not is_title("M. Dupont")
+
+
 def test_the_language_given_picks_the_pipeline(ner: SpacyNer, monkeypatch: Any) -> None:
     used: list[str] = []
     real = pipelines._pipeline
@@ -215,6 +272,11 @@ def test_results_are_cached_per_window(ner: SpacyNer, monkeypatch: Any) -> None:
     monkeypatch.setattr(pipelines, "_pipeline", lambda package: pytest.fail("not cached"))
     assert ner.find_batch([text], ["en"]) == first[:1]
     assert first[0] == first[1]
+
+
+def test_load_loads_every_pipeline_before_first_use(ner: SpacyNer) -> None:
+    ner.load()
+    assert set(ner.models.values()) <= set(pipelines._LOADED)
 
 
 def test_the_backend_pickles_as_its_settings(ner: SpacyNer) -> None:

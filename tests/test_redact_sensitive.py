@@ -53,6 +53,22 @@ def labels(text: str) -> tuple[str, ...]:
         ("they pay me 80k now", "compensation"),
         ("mein Gehalt: 58.000 Euro", "compensation"),
         ("keep this quiet, we're acquiring a competitor", "confidential_business"),
+        # issue 15, second round: special categories in broader words
+        ("the drivers have been picketing since Monday", "trade_union"),
+        ("I paid my dues this month", "trade_union"),
+        ("they voted to ratify the tentative agreement", "trade_union"),
+        ("she's a labor organizer at the plant", "trade_union"),
+        ("huelga general el jueves", "trade_union"),
+        ("we're expecting a baby in May", "health"),
+        ("I broke my wrist skiing", "health"),
+        ("my mum has been in remission for a year", "health"),
+        ("le médecin m'a arrêté une semaine", "health"),
+        ("I'm bi, for what it's worth", "sexual_orientation"),
+        ("going to Pride with my girlfriend", "sexual_orientation"),
+        ("he's attracted to other men", "sexual_orientation"),
+        ("Macron is a disaster", "political_opinion"),
+        ("I'm anti-Brexit", "political_opinion"),
+        ("I always vote Green", "political_opinion"),
     ],
 )
 def test_label_found(text: str, label: str) -> None:
@@ -83,6 +99,13 @@ def test_label_found(text: str, label: str) -> None:
         "the SQL union of both tables, see the union type docs",
         "reached out to my manager about the roadmap",
         "the process was terminated by the scheduler",
+        # issue 15, second round
+        "I'm expecting the build to pass",
+        "we take pride in our code reviews",
+        "a white picket fence in the mockup",
+        "our local branch is behind main",
+        "the committee voted to ratify the RFC",
+        "the due date is in March",
     ],
 )
 def test_hard_negative_raises_no_label(text: str) -> None:

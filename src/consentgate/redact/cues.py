@@ -302,6 +302,14 @@ def strip_title(text: str, start: int, end: int) -> int:
     return m.end() if m is not None and m.end() < end else start
 
 
+_TITLES_ONLY: Final = re.compile(rf"(?:{_TITLE})(?: (?:{_TITLE}))*")
+
+
+def is_title(value: str) -> bool:
+    """Whether ``value`` is only titles ("M.", "MM.", "Frau Dr."): not a name."""
+    return _TITLES_ONLY.fullmatch(value) is not None
+
+
 SENTENCE_STARTERS: Final = frozenset(
     """
     a about above after again against all also although always an and another any anyone

@@ -100,6 +100,11 @@ _HEALTH = _rule(
         r"(?:antidepressants?|ssris?|insulin|prozac|xanax|adderall|zoloft|lexapro|ritalin|wellbutrin|chemo pills|methadone|suboxone)",
         r"(?:hospitali[sz]ed|in (?:the )?hospital|emergency room|intensive care|surgery|operated on|(?:had|having|recovering from) (?:an )?operation)",
         r"(?:mental health (?:issues|struggles|problems|crisis|leave|condition)|mental illness|(?:nervous|mental) breakdown|rehab clinic|addiction|alcoholism|sobriety)",
+        # issue 15, second round: broader phrasing of conditions and care
+        r"(?:i'?m|we'?re|she'?s|wife'?s|wife is|partner'?s|partner is) expecting(?: (?:a baby|a child|twins|our first|my first|our second|a boy|a girl)|[,.!])",
+        r"in remission|(?:had|having|suffered) a relapse|flare-?ups? (?:of|with) (?:my|his|her)|allergic reaction|wheelchair user|hearing aids?|(?:on|started|starting|stopped) (?:antibiotics|steroids|medication|meds|antidepressants)",
+        r"(?:broke|fractured|sprained|twisted|dislocated|tore) (?:my|his|her) (?:leg|arm|wrist|ankle|foot|collarbone|nose|knee|shoulder|acl|meniscus|back)",
+        r"hernie|m[eé]decin m['’](?:a )?(?:arr[eê]t|prescrit|diagnostiqu|opér)|m['’]arr[eê]te (?:[a-z]+ )?(?:jours|semaines|mois)|sous (?:antid[eé]presseurs|traitement)|bandscheibenvorfall|reha|antidepressiva|hernia discal|antidepresivos",
     ],
     [
         r"health ?checks?",
@@ -130,8 +135,14 @@ _SEXUAL = _rule(
         r"same(?:-| )sex (?:partner|marriage|couple|relationship|wedding)",
         r"(?:at|to|marching in|march in) (?:the )?pride (?:parade|march)",
         r"sexual orientation|sexuality",
+        # issue 15, second round
+        r"(?:i'?m|i am|she'?s|he'?s|they'?re) (?:bi|pan|bi-?curious|demisexual)",
+        r"(?:into|attracted to) (?:women|men|girls|guys|both|other (?:men|women))",
+        r"(?:off for|going to|go to|went to|at|celebrating|celebrate) pride|pride (?:weekend|festival|month with|flag on)",
+        r"(?:nous sommes|on est|on s['’]est|se sont) (?:pacs[eé]es|mari[eé]es)|pacs[eé]es|ma femme et moi sommes|mon mari et moi sommes (?:deux hommes)|(?:mein mann|meinem mann) und ich (?:als|sind) (?:zwei m[aä]nner|schwul)",
     ],
     [
+        r"(?:take|takes|took|taking) pride|pride (?:in|of) (?:our|my|the|their|his|her|your) (?:work|team|job|code|craft|product)",
         r"gay[- ]lussac",
         r"sexual orientation (?:policy|training|discrimination policy|field)",
         r"(?:lgbt|lgbtq|lgbtqia) (?:employee resource group|erg|month|history month|policy|policies|inclusion training)",
@@ -191,6 +202,10 @@ _POLITICS = _rule(
         r"(?:campaign(?:ing|ed)?|canvass(?:ing|ed)?|volunteer(?:ing|ed)?) for (?:the )?(?:democrats|republicans|labour|tories|candidate|senator|congresswoman|congressman|mayor|campaign)",
         r"(?:protest(?:ed|ing)?|marched|rally|rallied|demonstrat(?:ed|ing)) (?:against|for) (?:the )?(?:government|war|president|prime minister|election|immigration|abortion|police|israel|palestine|ukraine)",
         r"election (?:day|results|fraud|campaign)|general election|presidential election|midterms",
+        # issue 15, second round: opinions of politicians and movements
+        r"(?:trump|biden|harris|kamala|obama|sanders|bernie|aoc|pelosi|desantis|starmer|sunak|farage|le pen|macron|modi|netanyahu|putin|zelensky|milei|meloni|m[eé]lenchon|orb[aá]n|bolsonaro|lula|the president|the prime minister|the government|the chancellor) (?:is|was|has been|are) (?:a |an |the )?(?:[a-z]+ )?(?:disaster|joke|liar|crook|criminal|fascist|idiot|hero|genius|clown|traitor|threat|dictator|communist|socialist|puppet|embarrassment|catastrophe|menace|saint|savior|saviour|the best|the worst)",
+        r"(?:i'?m|i am|we'?re) (?:pro|anti)-(?:brexit|immigration|abortion|gun|choice|life|eu|union|war|nato|trump)",
+        r"(?:i|we) (?:always |never |would never |will never |'d never )?vote (?:labour|tory|conservative|green|democrat|republican|lib dem|reform|left|right|socialist)",
     ],
     [
         r"leader election|election (?:timeout|algorithm|protocol)|raft election",
@@ -216,10 +231,18 @@ _UNION = _rule(
         r"collective (?:bargaining|agreement)",
         r"shop steward|teamsters|afl-cio|unite the union|ver\.di|ig metall|works council|betriebsrat",
         r"(?:go|going|went|gone|be|are|were|is) on strike|strike (?:vote|action|ballot|pay|fund)|picket(?:ing)? line|walk-?out",
+        # issue 15, second round: organizing, dues, bargaining, strikes in other words
+        r"organi[sz](?:ing|e|ed) (?:drive|campaign|committee|the (?:shop|warehouse|workplace|office|store|newsroom))|captive[- ]audience meetings?|card check|signed (?:union |authorization )?cards",
+        r"(?:pay|paying|paid|pays) (?:my |our |union |monthly )?dues|dues-paying",
+        r"picket(?:ed|ing|ers|s)?|wildcat strike|general strike|strike (?:authori[sz]ation|committee|notice|captain)|walk(?:ed|ing)? off the job|work stoppage|sick-?out",
+        r"ratif(?:y|ied|ying|ication)(?: of)? (?:the|our|a) (?:new |tentative )?(?:contract|agreement|deal)|tentative agreement|bargaining (?:unit|committee|table|team|session)",
+        r"(?:our|the|my) local (?:voted|president|chapter|meeting|union|hall|rep)|union hall|labou?r organi[sz]er|union-busting|anti-union",
+        r"sindicales|delegad[oa]s? (?:sindical|de personal)|huelga|sciopero|gr[eè]ve|d[eé]l[eé]gu[eé]e?s? du personnel|repr[eé]sentante? du personnel|warnstreik|streik|tarifverhandlung|gewerkschafter(?:in)?",
     ],
     [
         r"union (?:of|all|type|types|find|select|query|operator|member(?:s)? of the (?:struct|type|set))",
         r"union-find",
+        r"picket fences?",
         r"(?:european|soviet|credit|student|rugby|postal|customs|banking) union",
         r"union (?:station|square|pacific|jack)",
         r"state of the union",

@@ -25,7 +25,8 @@ What it costs, and how that is kept down:
 
 Labels: ``PERSON``/``PER`` -> ``PERSON``; ``GPE``, ``LOC``, ``FAC`` -> ``LOCATION``;
 ``ORG`` -> ``ORGANIZATION``, which the redactor never redacts but uses to tell a city
-inside a company name ("Bank of London") from a place. A span is trimmed of surrounding
+inside a company name ("Bank of London") from a place. A span is cut at its first line
+break (the model sometimes runs one over "Hoog St\n Apt"), trimmed of surrounding
 punctuation, of a possessive "'s" and, for a person, of leading titles ("M. Dupont" ->
 "Dupont", as the cues find it), and dropped when it holds no capital letter (names
 and places in running text are capitalised; a lower-case span is the model's error) or,
@@ -38,13 +39,14 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy
 
 from consentgate.redact.catalog import ENTITY_CATEGORIES
-from consentgate.redact.cues import strip_title
+from consentgate.redact.cues import SENTENCE_STARTERS, is_title, strip_title
 from consentgate.redact.ner.language import Detector, normalize
 from consentgate.redact.ner.windows import candidate_windows
 from consentgate.redact.spans import Span
@@ -172,6 +174,14 @@ class SpacyNer:
     def clear_cache(self) -> None:
         self._cache.clear()
 
+    def load(self) -> None:
+        """Load every pipeline (and the language detector) now rather than on first use:
+        a worker's start-up, or a benchmark's warm-up, pays it once before the clock."""
+        for package in self._models.values():
+            _pipeline(package)
+        if len(self._models) > 1:
+            self._detector.detect("warm-up")
+
     def find(self, text: str) -> list[Span]:
         return self.find_batch([text])[0]
 
@@ -196,13 +206,20 @@ class SpacyNer:
                 jobs.setdefault(language, []).append((i, s, text[s:e]))
         for language, items in jobs.items():
             found = self._lookup(language, [w for _, _, w in items])
+            seen: set[tuple[int, int, int]] = set()
             for i, offset, window in items:
                 text = texts[i]
                 for s, e, entity in found[window]:
                     start, end = offset + s, offset + e
-                    ref = " ".join(text[start:end].lower().split())
-                    category = ENTITY_CATEGORIES.get(entity, "user")
-                    results[i].append(Span(start, end, entity, category, ref, _PRIORITY))
+                    if (i, start, end) in seen:  # windows of short lines may overlap
+                        continue
+                    seen.add((i, start, end))
+                    if entity == "PERSON" and _in_an_address(text, start, end, language):
+                        entity = "LOCATION"
+                    results[i].append(_span(text, start, end, entity))
+        for i, spans in enumerate(results):
+            if any(s.entity == "PERSON" for s in spans):
+                spans.extend(_mentions_again(texts[i], spans))
         return results
 
     def _lookup(
@@ -224,6 +241,72 @@ class SpacyNer:
         return found
 
 
+def _span(text: str, start: int, end: int, entity: str) -> Span:
+    ref = " ".join(text[start:end].lower().split())
+    return Span(start, end, entity, ENTITY_CATEGORIES.get(entity, "user"), ref, _PRIORITY)
+
+
+_HOUSE_NUMBER: Final = re.compile(r"(?:^|[\s,(])[0-9]{1,5}[A-Za-z]?[ \t]+$")
+_STREET_WORDS: Final = frozenset(
+    """
+    street st road rd avenue ave av boulevard blvd lane ln drive dr court ct way place pl
+    terrace close square sq parkway pkwy highway hwy crescent gardens row alley trail
+    strasse straße str weg gasse platz allee ring rue chemin impasse quai cours via viale
+    vicolo piazza calle avenida plaza rua travessa
+    """.split()  # noqa: SIM905
+)
+"""Street types (English, German, French, Italian, Spanish, Portuguese) written after
+the street's name."""
+_NEXT: Final = re.compile(r"[ \t]+([^\W\d_]+)\.?")
+
+
+def _in_an_address(text: str, start: int, end: int, language: str) -> bool:
+    """Whether a span the model read as a person is the name of a street: directly after
+    a house number in English ("159 Eleftheriou Venizelou"; other languages write the
+    number after the street, and lists such as "rue Notre-Dame, 28 Jean Briand" are
+    common) or directly before a street type ("Elisabeth Street")."""
+    if language == "en" and _HOUSE_NUMBER.search(text, max(0, start - 12), start):
+        return True
+    after = _NEXT.match(text, end)
+    return after is not None and after.group(1).lower() in _STREET_WORDS
+
+
+_WORD: Final = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def _mentions_again(text: str, spans: Sequence[Span]) -> list[Span]:
+    """The other mentions of a person the model found once in ``text``: a capitalised
+    part of the name standing as a whole word that no span covers (parts next to each
+    other, one space apart, make one mention: "Vince" in a signature after "Vince
+    Kaminski" in the body). A small model reads each mention in its own context and
+    misses some; one record names one person the same way throughout (label
+    consistency, as document-level NER does)."""
+    names: set[str] = set()
+    for s in spans:
+        if s.entity == "PERSON":
+            names.update(
+                w
+                for w in _WORD.findall(text, s.start, s.end)
+                if len(w) > 2 and w[0].isupper() and not w.isupper()
+            )
+    names = {n for n in names if n.lower() not in SENTENCE_STARTERS}
+    if not names:
+        return []
+    taken = [(s.start, s.end) for s in spans]
+    hits: list[list[int]] = []
+    for m in _WORD.finditer(text):
+        if m.group() not in names:
+            continue
+        a, b = m.span()
+        if any(s < b and a < e for s, e in taken):
+            continue
+        if hits and hits[-1][1] + 1 == a and text[hits[-1][1]] == " ":
+            hits[-1][1] = b
+        else:
+            hits.append([a, b])
+    return [_span(text, a, b, "PERSON") for a, b in hits]
+
+
 def _spans(text: str, doc: Any) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     for ent in doc.ents:
@@ -231,6 +314,11 @@ def _spans(text: str, doc: Any) -> list[tuple[int, int, str]]:
         if entity is None:
             continue
         start, end = ent.start_char, ent.end_char
+        while start < end and text[start] in _STRIP:
+            start += 1
+        cut = text.find("\n", start, end)
+        if cut >= 0:  # a name or a place does not run over a line break: keep its first line
+            end = cut
         while start < end and text[start] in _STRIP:
             start += 1
         while end > start and text[end - 1] in _STRIP:
@@ -242,7 +330,7 @@ def _spans(text: str, doc: Any) -> list[tuple[int, int, str]]:
         value = text[start:end]
         if not any(c.isupper() for c in value):
             continue
-        if entity == "PERSON" and any(c.isdigit() for c in value):
+        if entity == "PERSON" and (any(c.isdigit() for c in value) or is_title(value)):
             continue
         out.append((start, end, entity))
     return out

@@ -7,7 +7,9 @@ that starts with a capital letter (or is all capitals, four letters or more), ho
 digit, and is neither the pronoun "I", a day or month name, nor a common word that is capitalised only because
 it opens a sentence ("The", "Thanks", "Nous", "Heute", ...). Each candidate gets a window
 of ``CONTEXT`` tokens on each side (punctuation counts as a token, as it does for spaCy),
-never past the end of its sentence (".", "!", "?" before a space, or a line break);
+never past the end of its sentence (".", "!", "?" before a space, or a line break)
+unless that sentence is ``SHORT`` (a signature or greeting line such as "Vince" alone,
+which the model reads as a name only with the lines around it);
 windows that meet are merged. Keeping windows within sentences also means that when the
 redactor runs NER again on a text it has just redacted, only the sentences it changed
 miss the cache.
@@ -34,6 +36,10 @@ from consentgate.redact.cues import SENTENCE_STARTERS
 __all__ = ["CONTEXT", "candidate_windows"]
 
 CONTEXT: Final = 6
+SHORT: Final = 3
+"""A sentence of at most this many tokens ("Vince", "Hi Anna,", "Sheridan Titman:") is
+too short for the model to tell a name from a heading: its candidates' windows reach
+into the neighbouring sentences, ``CONTEXT`` tokens each side."""
 
 _TOKEN: Final = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 _BREAK: Final = frozenset(".!?…:;")
@@ -100,10 +106,15 @@ def candidate_windows(text: str, context: int = CONTEXT) -> list[tuple[int, int]
                 opens = False
             continue
         if _is_candidate(token, opens_sentence=opens):
-            a = max(first, k - context)
-            b = min(_sentence_end(text, tokens, k, ends), k + context)
-            if ranges and ranges[-1][2] == first and a <= ranges[-1][1] + 1:
-                ranges[-1] = (ranges[-1][0], b, first)
+            last = _sentence_end(text, tokens, k, ends)
+            if last - first < SHORT:  # a name alone on its line: read its neighbours too
+                a, b = max(0, k - context), min(len(tokens) - 1, k + context)
+            else:
+                a, b = max(first, k - context), min(last, k + context)
+            if ranges and (
+                a <= ranges[-1][1] or (ranges[-1][2] == first and a == ranges[-1][1] + 1)
+            ):
+                ranges[-1] = (min(a, ranges[-1][0]), max(b, ranges[-1][1]), first)
             else:
                 ranges.append((a, b, first))
         opens = False

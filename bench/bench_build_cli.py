@@ -7,7 +7,8 @@ process against a ``python`` process that reads and writes the same Parquet with
     python bench/bench_build_cli.py --before /tmp/main/src   # also time another checkout
 
 ``--before DIR`` adds a third command, the same build with ``PYTHONPATH=DIR`` (a checkout's
-``src``, e.g. ``git archive main src | tar -x -C /tmp/main``), run in the same rotation,
+``src``, e.g. ``git archive main src | tar -x -C /tmp/main``) on its own ledger made by
+that code (``ledger-before.db``, the same members and events), run in the same rotation,
 for a before/after pair measured under the same load. Both sources are byte-compiled first
 (``compileall``), as an installed package is: without it a shell that sets
 ``PYTHONDONTWRITEBYTECODE`` recompiles ~80 modules on every start (~0.5 s).
@@ -76,12 +77,23 @@ def _run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     return elapsed
 
 
-def workspace_env(work: Path) -> dict[str, str]:
+def workspace_env(work: Path, db: str = "ledger.db") -> dict[str, str]:
     return {
         **os.environ,
-        "CONSENTGATE_DB_URL": f"sqlite:///{work / 'ledger.db'}",
+        "CONSENTGATE_DB_URL": f"sqlite:///{work / db}",
         "CONSENTGATE_KEY_DIR": str(work / "keys"),
     }
+
+
+def ledger(work: Path, env: dict[str, str]) -> None:
+    """Make the ledger with the CLI that ``env`` runs."""
+    for args in (
+        ["init"],
+        ["policy", "publish", "policy.yaml"],
+        ["members", "import", "members.parquet"],
+        ["consent", "import", "events.jsonl"],
+    ):
+        print("set-up:", " ".join(args), f"{_run([str(CONSENTGATE), *args], env, work):.1f} s")
 
 
 def setup(work: Path, records: int, members: int) -> Path:
@@ -91,7 +103,6 @@ def setup(work: Path, records: int, members: int) -> Path:
         return source
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    env = workspace_env(work)
     ids = gd.member_ids(members)
     jurisdictions = np.array(["US", "US-CA", "EU", "UK"])[np.arange(members) % 4]
     pq.write_table(
@@ -110,13 +121,7 @@ def setup(work: Path, records: int, members: int) -> Path:
             }
             out.write(json.dumps(event) + "\n")
     (work / "policy.yaml").write_text(POLICY, encoding="utf-8")
-    for args in (
-        ["init"],
-        ["policy", "publish", "policy.yaml"],
-        ["members", "import", "members.parquet"],
-        ["consent", "import", "events.jsonl"],
-    ):
-        print("set-up:", " ".join(args), f"{_run([str(CONSENTGATE), *args], env, work):.1f} s")
+    ledger(work, workspace_env(work))
     spec = gd.RecordSpec(
         n_records=records, n_members=members, message_fraction=1.0, unknown_fraction=0.0
     )
@@ -158,6 +163,9 @@ def main() -> None:
         print("copy: ", " ".join(copy))
         return
     labels = ["build", "copy"] + (["before"] if args.before else [])
+    before_env = {**workspace_env(work, "ledger-before.db"), "PYTHONPATH": str(args.before)}
+    if args.before and not (work / "ledger-before.db").exists():
+        ledger(work, before_env)  # its own ledger, at the schema revision that code expects
     times: dict[str, list[float]] = {label: [] for label in labels}
     with tempfile.TemporaryDirectory(dir=work) as name:
         tmp = Path(name)
@@ -165,7 +173,6 @@ def main() -> None:
             build, copy = commands(work, source, tmp / f"b{run}")
             argv = {"build": (build, env), "copy": (copy, env)}
             if args.before:
-                before_env = {**env, "PYTHONPATH": str(args.before)}
                 argv["before"] = (commands(work, source, tmp / f"a{run}")[0], before_env)
             took = {label: _run(a, e, work) for label, (a, e) in argv.items()}
             for out in tmp.iterdir():

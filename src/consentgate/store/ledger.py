@@ -645,8 +645,9 @@ def events_table(
     cols: list[list[Any]] = [[] for _ in range(8)]
     result = conn.execute(query.execution_options(yield_per=100_000))
     for rows in result.partitions():  # transposed a partition at a time, in C (zip)
-        for col, values in zip(cols, zip(*rows), strict=True):
-            col.extend(values)
+        if rows:
+            for col, values in zip(cols, zip(*rows, strict=True), strict=True):
+                col.extend(values)
     arrays = [pa.array(cols[i], pa.int64() if i in (0, 5, 6, 7) else pa.string()) for i in range(8)]
     for i in (5, 6, 7):
         arrays[i] = arrays[i].cast(EVENTS_SCHEMA.field(i).type)

@@ -76,10 +76,7 @@ def upgrade() -> None:
         )
     run("ALTER SEQUENCE consent_events_seq_seq OWNED BY consent_events.seq")
     run("CREATE INDEX ix_consent_events_member ON consent_events (member_id, effective_at)")
-    run(
-        "CREATE INDEX ix_consent_events_erased ON consent_events (member_id) "
-        "WHERE type = 'erase'"
-    )
+    run("CREATE INDEX ix_consent_events_erased ON consent_events (member_id) WHERE type = 'erase'")
     run("CREATE TABLE consent_event_ids (event_id VARCHAR(128) PRIMARY KEY)")
     run(
         """
@@ -180,10 +177,7 @@ def downgrade() -> None:
     )
     run("ALTER SEQUENCE consent_events_seq_seq OWNED BY consent_events.seq")
     run("CREATE INDEX ix_consent_events_member ON consent_events (member_id, effective_at)")
-    run(
-        "CREATE INDEX ix_consent_events_erased ON consent_events (member_id) "
-        "WHERE type = 'erase'"
-    )
+    run("CREATE INDEX ix_consent_events_erased ON consent_events (member_id) WHERE type = 'erase'")
     run("INSERT INTO consent_events SELECT * FROM consent_events_partitioned")
     run("DROP TABLE consent_events_partitioned")
     run("DROP TABLE consent_event_ids")

@@ -57,7 +57,7 @@ def test_sqlite_tables_are_not_partitioned(engine: sa.Engine, tmp_path: Path) ->
     _ledger(engine, tmp_path, 3)
     names = set(sa.inspect(engine).get_table_names())
     assert "consent_event_ids" not in names
-    assert workspace.consent_status(engine, "m1", "ai_posts", at=day(500))["state"] == "granted"
+    assert workspace.consent_status(engine, "m1", "ai_posts", at=day(500)).state == "granted"
 
 
 def test_postgresql_partitions_events_by_member_and_audit_by_position(
@@ -95,7 +95,7 @@ def test_postgresql_partitions_events_by_member_and_audit_by_position(
         )
         assert sum(name in plan for name in events) == 1, plan
         assert "Index" in plan, plan
-    assert workspace.consent_status(engine, "m7", "ai_posts", at=day(500))["state"] == "granted"
+    assert workspace.consent_status(engine, "m7", "ai_posts", at=day(500)).state == "granted"
     assert workspace.verify_audit(engine).rows > 40
 
 

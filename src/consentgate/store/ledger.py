@@ -411,9 +411,11 @@ def members_table(conn: sa.Connection, *, known_at: datetime | None = None) -> p
         query = query.where(c.created_at <= sa.bindparam("known_at", known_at, type_=t.TS))
     ids: list[str] = []
     jurs: list[str] = []
-    for r in conn.execute(query.execution_options(yield_per=100_000)):
-        ids.append(r[0])
-        jurs.append(r[1])
+    for rows in conn.execute(query.execution_options(yield_per=100_000)).partitions():
+        if rows:
+            some_ids, some_jurs = zip(*rows, strict=True)
+            ids.extend(some_ids)
+            jurs.extend(some_jurs)
     table = pa.table(
         {"member_id": pa.array(ids, pa.string()), "jurisdiction": pa.array(jurs, pa.string())}
     )
@@ -659,9 +661,11 @@ def events_table(
         sa.or_(c.setting.in_(sorted(set(settings))), c.type == EventType.ERASE.value),
     )
     cols: list[list[Any]] = [[] for _ in range(8)]
-    for r in conn.execute(query.execution_options(yield_per=100_000)):
-        for i, v in enumerate(r):
-            cols[i].append(v)
+    result = conn.execute(query.execution_options(yield_per=100_000))
+    for rows in result.partitions():  # transposed a partition at a time, in C (zip)
+        if rows:
+            for col, values in zip(cols, zip(*rows, strict=True), strict=True):
+                col.extend(values)
     arrays = [pa.array(cols[i], pa.int64() if i in (0, 5, 6, 7) else pa.string()) for i in range(8)]
     for i in (5, 6, 7):
         arrays[i] = arrays[i].cast(EVENTS_SCHEMA.field(i).type)

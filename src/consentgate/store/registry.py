@@ -28,29 +28,23 @@ def members_digest(rows: Iterator[tuple[str, int, int, Any]]) -> str:
     return h.hexdigest()
 
 
-def _member_rows(dataset_id: str, counts: pa.Table) -> list[dict[str, Any]]:
+_MEMBER_COLUMNS = ("dataset_id", "member_id", "as_author", "as_participant", "shards")
+
+
+def _member_rows(dataset_id: str, counts: pa.Table) -> tuple[list[tuple[Any, ...]], str]:
+    """``dataset_members`` rows in database form (``bulk.insert_values``), by member id,
+    and their ``members_digest``: built column-wise from the Arrow table (a build
+    registers one row per member it holds)."""
     counts = counts.sort_by("member_id")
-    shards = (
-        counts.column("shards").to_pylist()
-        if "shards" in counts.column_names
-        else [None] * counts.num_rows
-    )
-    return [
-        {
-            "dataset_id": dataset_id,
-            "member_id": m,
-            "as_author": int(a),
-            "as_participant": int(p),
-            "shards": s,
-        }
-        for m, a, p, s in zip(
-            counts.column("member_id").to_pylist(),
-            counts.column("as_author").to_pylist(),
-            counts.column("as_participant").to_pylist(),
-            shards,
-            strict=True,
-        )
-    ]
+    n = counts.num_rows
+    ids = counts.column("member_id").to_pylist()
+    authors = counts.column("as_author").to_pylist()
+    participants = counts.column("as_participant").to_pylist()
+    shards = counts.column("shards").to_pylist() if "shards" in counts.column_names else [None] * n
+    digest = members_digest(zip(ids, authors, participants, shards, strict=True))
+    stored = [None if s is None else bulk.json_text(s) for s in shards]
+    rows = list(zip([dataset_id] * n, ids, authors, participants, stored, strict=True))
+    return rows, digest
 
 
 def register_dataset(
@@ -67,7 +61,7 @@ def register_dataset(
     c = t.datasets.c
     if conn.execute(sa.select(c.dataset_id).where(c.dataset_id == dataset_id)).first() is not None:
         raise Conflict(f"dataset {dataset_id} is already registered")
-    rows = _member_rows(dataset_id, member_counts)
+    rows, digest = _member_rows(dataset_id, member_counts)
     shards = manifest.get("shards") or {}
     values = {
         "dataset_id": dataset_id,
@@ -80,9 +74,7 @@ def register_dataset(
         "input_records": int(manifest["counts"]["input"]),
         "records": int(manifest["counts"]["included"]),
         "members": len(rows),
-        "members_sha256": members_digest(
-            (r["member_id"], r["as_author"], r["as_participant"], r["shards"]) for r in rows
-        ),
+        "members_sha256": digest,
         "shards": shards.get("n") if shards else None,
         "shard_by": shards.get("by") if shards else None,
         "status": "active",
@@ -90,7 +82,7 @@ def register_dataset(
         "created_at": at,
     }
     conn.execute(t.datasets.insert().values(**values))
-    bulk.insert_rows(conn, t.dataset_members, rows)
+    bulk.insert_values(conn, t.dataset_members, _MEMBER_COLUMNS, rows)
     secret = store_audit.workspace_secret(conn)
     store_audit.append(
         conn, [store_audit.audit_item(secret, DATASET_REGISTERED, "datasets", values)], at=at

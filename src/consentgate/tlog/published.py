@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from consentgate.errors import AuditChainBroken, ConsentgateError, NotFound
 from consentgate.files import write_atomic
 from consentgate.tlog.tiles import CHECKPOINT, Fetch, parse_path
@@ -68,6 +66,8 @@ def open_log(location: str, *, timeout: float = 30.0) -> Fetch:
     """``fetch(path)`` for a published log: a directory, or an ``http://``/``https://``
     prefix. A missing resource raises ``NotFound``; an unreachable log ``ConsentgateError``."""
     if location.startswith(("http://", "https://")):
+        import httpx  # ~0.3 s to import: only for a log on the web
+
         prefix = location.rstrip("/") + "/"
         client = httpx.Client(timeout=timeout)
 

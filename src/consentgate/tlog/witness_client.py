@@ -19,8 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from consentgate.errors import AuditChainBroken, InvalidInput
 from consentgate.tlog.note import open_note, with_signatures
@@ -31,6 +30,9 @@ from consentgate.tlog.witness import (
     cosignature_lines,
     parse_size_hint,
 )
+
+if TYPE_CHECKING:  # httpx costs ~0.3 s to import: only a command that witnesses needs it
+    import httpx
 
 logger = logging.getLogger(__name__)
 MAX_WORKERS = 16
@@ -71,6 +73,8 @@ class _Answer:
 
 
 def _post(client: httpx.Client, url: str, body: bytes) -> _Answer:
+    import httpx
+
     try:
         r = client.post(url.rstrip("/") + "/add-checkpoint", content=body)
     except httpx.HTTPError as exc:
@@ -123,6 +127,8 @@ def witness_checkpoint(
     lines: list[str] = []
     with contextlib.ExitStack() as stack:
         if client is None:
+            import httpx
+
             client = stack.enter_context(httpx.Client(timeout=timeout))
         for attempt in (1, 2):
             if not pending:

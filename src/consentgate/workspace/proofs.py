@@ -22,7 +22,14 @@ from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
 from consentgate.store import transparency as store_tlog
 from consentgate.timestamps import Clock, utcnow
-from consentgate.tlog.membership import MembershipProof, MemberTree, member_key, member_secret
+from consentgate.tlog import membership
+from consentgate.tlog.membership import (
+    MembershipProof,
+    MemberTree,
+    member_key,
+    member_secret,
+    members_root,
+)
 from consentgate.tlog.policy import TlogPolicy
 from consentgate.tlog.receipts import LoggedCheckpoint, log_origin
 from consentgate.tlog.statements import build_membership_proof
@@ -36,7 +43,7 @@ from consentgate.workspace.witnessing import cosigners, witnessed
 
 
 def member_keys(workspace_key: bytes, member_ids: Iterable[str], dataset_id: str) -> list[bytes]:
-    return [member_key(member_secret(workspace_key, m), m, dataset_id) for m in member_ids]
+    return membership.member_keys(workspace_key, member_ids, dataset_id)
 
 
 def member_commitment(
@@ -45,8 +52,8 @@ def member_commitment(
     """The manifest keys committing a dataset to its members: ``members_root`` (hex) and
     ``members_count``. ``dataset_id`` does not depend on them; they are written into the
     manifest before the dataset is published, never after."""
-    tree = MemberTree(member_keys(workspace_key, member_ids, dataset_id))
-    return {"members_root": tree.root.hex(), "members_count": tree.size}
+    distinct = sorted(set(member_keys(workspace_key, member_ids, dataset_id)))
+    return {"members_root": members_root(distinct).hex(), "members_count": len(distinct)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -457,7 +457,7 @@ def test_upgrade_from_0004_keeps_members_and_the_audit_trail(db_url: str, tmp_pa
         secret = store_audit.workspace_secret(conn)
         item = store_audit.keyed_item(secret, "member.imported", "members", row)
         store_audit.append(conn, [item], at=day(0))
-    assert workspace.init_workspace(eng)["revision"] == "0009"  # the newest revision
+    assert workspace.init_workspace(eng)["revision"] == "0010"  # the newest revision
     assert workspace.verify_audit(eng).rows == 1
     _publish(eng, tmp_path, settings=[setting(defaults={"US": "on", "*": "off"})])
     status = workspace.consent_status(eng, "old1", "ai_posts", at=day(60))

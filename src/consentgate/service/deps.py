@@ -21,11 +21,13 @@ from fastapi import Depends, Query, Request
 from consentgate import access, ids
 from consentgate.config import Settings
 from consentgate.errors import NotFound
+from consentgate.paging import Page
 from consentgate.service import tokens
 from consentgate.service.authz import Caller, Outcome, decide
 from consentgate.service.errors import Refused
 from consentgate.service.limits import WriteLimiter
 from consentgate.timestamps import utcnow
+from consentgate.workspace.consent_writer import ConsentWriter
 
 SESSION_COOKIE = "cg_session"
 CSRF_HEADER = "x-csrf-token"
@@ -40,6 +42,8 @@ class ServiceContext:
     token_rules: tokens.TokenRules | None
     session_key: bytes
     limiter: WriteLimiter
+    writer: ConsentWriter  # consent events, group-committed (workspace.consent_writer)
+    metrics_token: bytes | None = None  # GET /metrics needs it as a bearer token when set
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -168,8 +172,20 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+def paged(found: Page[T], render: Callable[[T], Any]) -> dict[str, Any]:
+    """A page cut in SQL by a use case (``consentgate.paging.Page``), as ``page`` renders it."""
+    return {
+        "items": [render(i) for i in found.items],
+        "total": found.total,
+        "limit": found.limit,
+        "offset": found.offset,
+        "next_offset": found.next_offset,
+    }
+
+
 def page(items: Sequence[T], params: PageParams, render: Callable[[T], Any]) -> dict[str, Any]:
-    """One page of ``items``: ``{"items", "total", "limit", "offset", "next_offset"}``."""
+    """One page of ``items``: ``{"items", "total", "limit", "offset", "next_offset"}``
+    (for lists a use case computes whole and that stay short: policies, a diff)."""
     chunk = items[params.offset : params.offset + params.limit]
     end = params.offset + len(chunk)
     return {

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 """The newest migration (``migrations/versions``); a test pins it to Alembic's head."""
 
 

@@ -609,14 +609,22 @@ def insert_events(
     return stored
 
 
-def member_events(conn: sa.Connection, member_id: str) -> list[ConsentEvent]:
+def member_events(
+    conn: sa.Connection, member_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[ConsentEvent]:
+    """The member's events in recording order (``seq``); a window of them when ``limit``
+    is given (from position ``offset``)."""
     c = t.consent_events.c
-    return [
-        _row_event(r)
-        for r in conn.execute(
-            sa.select(t.consent_events).where(c.member_id == member_id).order_by(c.seq)
-        )
-    ]
+    query = sa.select(t.consent_events).where(c.member_id == member_id).order_by(c.seq)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [_row_event(r) for r in conn.execute(query)]
+
+
+def count_member_events(conn: sa.Connection, member_id: str) -> int:
+    c = t.consent_events.c
+    query = sa.select(sa.func.count()).select_from(t.consent_events).where(c.member_id == member_id)
+    return int(conn.execute(query).scalar_one())
 
 
 def events_table(

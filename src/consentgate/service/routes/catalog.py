@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from consentgate import workspace
-from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
+from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page, paged
 from consentgate.timestamps import format_timestamp
 
 router = APIRouter(tags=["policies", "datasets"])
@@ -54,4 +54,5 @@ def list_datasets(
     params: PageDep,
 ) -> dict[str, Any]:
     """Registered datasets."""
-    return page(workspace.list_datasets(ctx.engine), params, _dataset)
+    found = workspace.list_datasets_page(ctx.engine, limit=params.limit, offset=params.offset)
+    return paged(found, _dataset)

@@ -146,3 +146,13 @@ def test_upgrading_gives_keys_made_before_revision_0010_their_entries(db_url: st
     assert [a for a, _, _ in _key_entries(eng)] == ["api_key.created", "api_key.revoked"]
     workspace.verify_audit(eng)
     eng.dispose()
+
+
+def test_a_write_after_the_writer_closed_is_a_503_and_stores_nothing(service: Any) -> None:
+    c, me = service.client, service.auth("member", "e1")
+    before = c.get("/api/v1/members/e1/history", headers=me).json()["total"]
+    c.app.state.service.writer.close()  # as at shutdown, once requests in flight are done
+    body = {"type": "withdraw", "setting": "ai_training_posts"}
+    r = c.post("/api/v1/members/e1/consent", json=body, headers=me)
+    assert r.status_code == 503 and r.json()["type"] == "WriterClosed"
+    assert c.get("/api/v1/members/e1/history", headers=me).json()["total"] == before

@@ -10,13 +10,14 @@ changes something with only the cookie must also carry the session's CSRF token 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from consentgate import access, ids
 from consentgate.config import Settings
@@ -50,7 +51,13 @@ class ServiceContext:
         return timedelta(minutes=self.settings.service_session_minutes)
 
 
-def context(request: Request) -> ServiceContext:
+# The dependencies below are ``async def`` although they do no I/O (or, for an API key,
+# hand the one lookup to a worker thread): FastAPI runs every plain ``def`` dependency in
+# the thread pool, one hop per dependency and per request, which under load cost more than
+# the route's own work. The routes stay ``def`` (they call the blocking use cases).
+
+
+async def context(request: Request) -> ServiceContext:
     ctx: ServiceContext = request.app.state.service
     return ctx
 
@@ -82,11 +89,11 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def principal(request: Request, ctx: ContextDep) -> Principal:
+async def principal(request: Request, ctx: ContextDep) -> Principal:
     token = _bearer(request)
     if token is not None:
         if token.startswith(access.PREFIX):
-            key = access.authenticate_key(ctx.engine, token)
+            key = await run_in_threadpool(access.authenticate_key, ctx.engine, token)
             if key is None:
                 raise Refused(401, UNAUTHENTICATED)
             found = Principal(Caller(key.role), f"key:{key.key_id}")
@@ -128,11 +135,11 @@ def _session(request: Request, ctx: ServiceContext) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def authorize(route: str) -> Callable[..., Principal]:
+def authorize(route: str) -> Callable[..., Awaitable[Principal]]:
     """The dependency that lets a caller through ``route`` per ``authz.RULES``, and applies
     the write rate limit to requests that change something."""
 
-    def check(request: Request, who: PrincipalDep, ctx: ContextDep) -> Principal:
+    async def check(request: Request, who: PrincipalDep, ctx: ContextDep) -> Principal:
         member_id = request.path_params.get("member_id")
         outcome = decide(route, who.caller, member_id)
         if outcome is Outcome.FORBIDDEN:
@@ -162,7 +169,7 @@ class PageParams:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31, description="Items to skip.")] = 0,
 ) -> PageParams:

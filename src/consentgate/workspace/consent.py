@@ -411,10 +411,10 @@ def record_events(
         for i, e in built:
             prior = accepted.get(e.event_id)
             if prior is None:
-                stored = existing.get(e.event_id)
-                if stored is not None:
-                    same = _same_event(stored, e)
-                    outcomes[i] = Recorded(stored, False) if same else Conflict(_DIFFERENT)
+                old = existing.get(e.event_id)
+                if old is not None:
+                    same = _same_event(old, e)
+                    outcomes[i] = Recorded(old, False) if same else Conflict(_DIFFERENT)
                     continue
             elif _same_event(prior[1], e):
                 repeats.append((i, e.event_id))
@@ -430,8 +430,8 @@ def record_events(
                 erased_ids.add(e.member_id)
         new = [e for _, e in accepted.values()]
         if new:
-            _, erased = _store_new(conn, new, at=at, rules=rules)
-            stored_now = ledger.existing_events(conn, list(accepted))
+            as_stored, erased = _store_new(conn, new, at=at, rules=rules)
+            stored_now = {e.event_id: e for e in as_stored}  # with their seq
             for event_id, (i, _) in accepted.items():
                 outcomes[i] = Recorded(stored_now[event_id], True)
             for i, event_id in repeats:

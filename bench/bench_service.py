@@ -1,8 +1,8 @@
 """Benchmark the HTTP service (issue 11) on PostgreSQL over loopback, printing figures.
 
-One ``consentgate`` service process (uvicorn, one worker, the real ``create_app`` with
-JSON access logs) and this process as the load generator (httpx, asyncio, a bounded number
-of requests in flight). Phases, each bounded in requests and in seconds:
+One ``consentgate`` service process (uvicorn, one worker unless ``--workers``, the real
+``create_app`` with JSON access logs) and this process as the load generator (httpx,
+asyncio, a bounded number of requests in flight). Phases, each bounded in requests and in seconds:
 
 * ``baseline``: a minimal endpoint of the same stack (FastAPI + SQLAlchemy + psycopg +
   uvicorn) that only inserts one row, no authentication: the ceiling of the stack;
@@ -17,7 +17,7 @@ of requests in flight). Phases, each bounded in requests and in seconds:
   more in flight, group commit shares one lock hold among all the writes waiting.
 
     python bench/bench_service.py [--pg URL] [--members 5000] [--requests 4000]
-                                  [--seconds 20] [--concurrency 32]
+                                  [--seconds 20] [--concurrency 32] [--workers 1]
 """
 
 from __future__ import annotations
@@ -52,10 +52,58 @@ SETTING = "ai_training_posts"
 
 # --------------------------------------------------------------------------- the server process
 
+BENCH_ROWS = sa.Table(
+    "bench_rows",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("member_id", sa.String(255), nullable=False),
+    sa.Column("setting", sa.String(255), nullable=False),
+)
 
-def serve(db_url: str) -> None:
-    """Run the service plus the baseline endpoint (called in the child process)."""
+
+def serve(db_url: str, workers: int) -> None:
+    """Run the service plus the baseline endpoint (called in the child process): in this
+    process, or in ``workers`` uvicorn worker processes sharing one socket."""
+    import socket
+
     import uvicorn
+
+    if workers == 1:
+        uvicorn.run(
+            build_app(db_url),
+            host="127.0.0.1",
+            port=0,
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
+        return
+    with socket.socket() as probe:  # a free port for the workers' shared socket
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the workers import this file
+    from consentgate.service.observability import configure_logging
+
+    configure_logging()  # the parent logs where it listens
+    uvicorn.run(
+        "bench_service:app_from_env",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=60,  # a loaded machine takes more than 5 s to import
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+def app_from_env() -> Any:
+    """``build_app`` for a uvicorn worker process (the URL from the environment)."""
+    return build_app(os.environ["CONSENTGATE_DB_URL"])
+
+
+def build_app(db_url: str) -> Any:
     from fastapi import APIRouter
 
     from consentgate.config import Settings
@@ -67,14 +115,7 @@ def serve(db_url: str) -> None:
     settings = Settings()  # from the CONSENTGATE_* environment set by the parent
     engine = make_engine(db_url)
     app = create_app(settings, engine=engine)
-    rows = sa.Table(
-        "bench_rows",
-        sa.MetaData(),
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("member_id", sa.String(255), nullable=False),
-        sa.Column("setting", sa.String(255), nullable=False),
-    )
-    rows.create(engine, checkfirst=True)
+    rows = BENCH_ROWS  # created by ``prepare``
     baseline = APIRouter()
 
     @baseline.post("/bench/insert", name="bench_insert", status_code=201)
@@ -120,9 +161,7 @@ def serve(db_url: str) -> None:
         return {"max_batch": app.state.service.writer.max_batch}
 
     app.include_router(baseline)
-    uvicorn.run(
-        app, host="127.0.0.1", port=0, access_log=False, log_config=None, server_header=False
-    )
+    return app
 
 
 # --------------------------------------------------------------------------- set-up
@@ -153,6 +192,7 @@ def prepare(pg: str, members: int, tmp: Path) -> tuple[str, str]:
         "member_id,jurisdiction\n" + "".join(f"m{i},{jurs[i % 4]}\n" for i in range(members))
     )
     workspace.import_members(engine, csv)
+    BENCH_ROWS.create(engine)  # the baseline endpoint's table
     engine.dispose()
     return url, schema
 
@@ -166,7 +206,7 @@ def drop(pg: str, schema: str) -> None:
     admin.dispose()
 
 
-def start_server(url: str, tmp: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(url: str, tmp: Path, workers: int = 1) -> tuple[subprocess.Popen[str], str]:
     (tmp / "jwt.secret").write_bytes(SECRET)
     env = {
         **os.environ,
@@ -177,7 +217,7 @@ def start_server(url: str, tmp: Path) -> tuple[subprocess.Popen[str], str]:
         "CONSENTGATE_SERVICE_WRITE_BURST": "1000000",
     }
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url],
+        [sys.executable, __file__, "--serve", url, "--workers", str(workers)],
         env=env,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -261,9 +301,13 @@ async def run_phase(
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    """User + system CPU time so far of a process and its children (uvicorn's workers),
+    from Linux's ``/proc``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(k)) for k in kids)
 
 
 def measured(pid: int, phase: Any) -> dict[str, Any]:
@@ -283,10 +327,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--receipts", type=int, default=300)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (more than 1: no lock timing, no write_nogc phase)",
+    )
     ap.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.workers)
         return
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as d:
@@ -296,7 +346,7 @@ def main() -> None:
         print(
             f"set-up: {args.members} members, 2 policy versions ({time.perf_counter() - t0:.1f} s)"
         )
-        proc, base = start_server(url, tmp)
+        proc, base = start_server(url, tmp, args.workers)
         toks = tokens(args.members)
         granted: set[int] = set()
         lock: dict[str, Any] = {}
@@ -348,12 +398,15 @@ def main() -> None:
             httpx.post(f"{base}/bench/lock-held", timeout=30)  # forget the set-up's
             results["write"] = measured(pid, run_phase(base, write, requests=args.requests, **kw))
             lock = httpx.post(f"{base}/bench/lock-held", timeout=30).json()
-            # the same load with group commit off: one write per transaction
-            httpx.post(f"{base}/bench/max-batch", json={"max_batch": 1}, timeout=30)
-            results["write_nogc"] = measured(
-                pid, run_phase(base, write, requests=args.requests, **kw)
-            )
-            httpx.post(f"{base}/bench/max-batch", json={"max_batch": MAX_BATCH}, timeout=30)
+            if args.workers == 1:  # (each worker has its own writer and lock timings)
+                # the same load with group commit off: one write per transaction
+                httpx.post(f"{base}/bench/max-batch", json={"max_batch": 1}, timeout=30)
+                results["write_nogc"] = measured(
+                    pid, run_phase(base, write, requests=args.requests, **kw)
+                )
+                httpx.post(f"{base}/bench/max-batch", json={"max_batch": MAX_BATCH}, timeout=30)
+            else:
+                lock = {}
             written = sorted(granted)
             results["read"] = measured(pid, run_phase(base, read, requests=args.requests, **kw))
             results["receipt"] = measured(
@@ -395,8 +448,10 @@ def main() -> None:
         )
     ratio = results["write"]["per_second"] / results["baseline"]["per_second"]
     print(f"writes / baseline: {ratio:.2f}x")
-    gain = results["write"]["per_second"] / results["write_nogc"]["per_second"]
-    print(f"writes with group commit / without (write_nogc, one per transaction): {gain:.2f}x")
+    if "write_nogc" in results:
+        gain = results["write"]["per_second"] / results["write_nogc"]["per_second"]
+        print(f"writes with group commit / without (write_nogc, one per transaction): {gain:.2f}x")
+    print(f"uvicorn workers: {args.workers}")
     print(json.dumps({**results, "lock_held": lock}, sort_keys=True))
 
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from factories import day, policy_yaml, setting
 
-from consentgate import workspace
+from consentgate import ingest, workspace
 from consentgate.errors import Conflict, InvalidInput
 from consentgate.store import tables as t
 from consentgate.tlog.checkpoint import load_signer
@@ -42,7 +42,7 @@ def ledger(engine: sa.Engine, tmp_path: Path, key_file: Path) -> sa.Engine:
     members.write_text(
         "".join(json.dumps({"member_id": m, "jurisdiction": "EU"}) + "\n" for m in MEMBERS)
     )
-    workspace.import_members(engine, members)
+    workspace.import_members(engine, ingest.read_members(members), source=str(members))
     return engine
 
 

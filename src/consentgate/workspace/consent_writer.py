@@ -7,8 +7,10 @@ at ``BEGIN`` and by the audit log's single head (``LOCK TABLE audit_log``), on S
 5 ms) each, whatever the number of callers. The writer is one thread that takes every
 event queued while the previous batch was committing and records them together with
 ``consent.record_events``: one transaction, one lock acquisition, one bulk insert of the
-events and one run of audit entries appended to the chain, whose entries (and so the
-Merkle tree and the receipts) are exactly those the events would have had one at a time.
+events and one run of audit entries appended to the chain. The entries are those the
+events would have had one at a time (one ``consent.recorded`` per event, in queue order,
+each chained to the one before), except that a batch shares one recording time; the
+Merkle tree and the receipts mean what they meant.
 
 A caller's ``record`` returns only once its batch has committed. An event that is invalid
 or conflicts fails alone (its error is raised to its caller); a failure of the batch's

@@ -142,7 +142,7 @@ def test_upgrading_gives_keys_made_before_revision_0010_their_entries(db_url: st
                 ),
                 {"k": key_id, "h": "2" * 64, "r": revoked},
             )
-    assert workspace.init_workspace(eng)["revision"] == "0010"
+    assert workspace.init_workspace(eng).revision == "0010"
     assert [a for a, _, _ in _key_entries(eng)] == ["api_key.created", "api_key.revoked"]
     workspace.verify_audit(eng)
     eng.dispose()

@@ -1,20 +1,23 @@
 """Benchmark the HTTP service (issue 11) on PostgreSQL over loopback, printing figures.
 
-One ``consentgate`` service process (uvicorn, one worker, the real ``create_app`` with
-JSON access logs) and this process as the load generator (httpx, asyncio, a bounded number
-of requests in flight). Phases, each bounded in requests and in seconds:
+One ``consentgate`` service process (uvicorn, one worker unless ``--workers``, the real
+``create_app`` with JSON access logs) and this process as the load generator (httpx,
+asyncio, a bounded number of requests in flight). Phases, each bounded in requests and in seconds:
 
 * ``baseline``: a minimal endpoint of the same stack (FastAPI + SQLAlchemy + psycopg +
   uvicorn) that only inserts one row, no authentication: the ceiling of the stack;
 * ``write``: member consent writes (grant/withdraw, JWT-authenticated, rate limit set out
-  of the way), each one event + its audit-log entry + remediation planning, one transaction;
+  of the way), each one event + its audit-log entry + remediation planning, group-committed
+  (``workspace.consent_writer``: the writes waiting are recorded in one transaction);
+* ``write_nogc``: the same with the writer's batches capped at one event (group commit off);
 * ``read``: member status reads (``GET .../status``);
 * ``receipt``: signed receipts (each proves an event against a checkpoint);
-* ``write`` again at concurrency 1, to show whether concurrency helps writes at all: every
-  write takes ``LOCK TABLE audit_log IN EXCLUSIVE MODE`` (the hash chain has one head).
+* ``write`` again at concurrency 1: one write per transaction, each taking the ledger's
+  lock and ``LOCK TABLE audit_log IN EXCLUSIVE MODE`` (the hash chain has one head); with
+  more in flight, group commit shares one lock hold among all the writes waiting.
 
     python bench/bench_service.py [--pg URL] [--members 5000] [--requests 4000]
-                                  [--seconds 20] [--concurrency 32]
+                                  [--seconds 20] [--concurrency 32] [--workers 1]
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ import httpx
 import jwt
 import sqlalchemy as sa
 
+from consentgate.workspace.consent_writer import MAX_BATCH
+
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = b"bench-only-hs256-secret-" * 3
@@ -47,10 +52,58 @@ SETTING = "ai_training_posts"
 
 # --------------------------------------------------------------------------- the server process
 
+BENCH_ROWS = sa.Table(
+    "bench_rows",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("member_id", sa.String(255), nullable=False),
+    sa.Column("setting", sa.String(255), nullable=False),
+)
 
-def serve(db_url: str) -> None:
-    """Run the service plus the baseline endpoint (called in the child process)."""
+
+def serve(db_url: str, workers: int) -> None:
+    """Run the service plus the baseline endpoint (called in the child process): in this
+    process, or in ``workers`` uvicorn worker processes sharing one socket."""
+    import socket
+
     import uvicorn
+
+    if workers == 1:
+        uvicorn.run(
+            build_app(db_url),
+            host="127.0.0.1",
+            port=0,
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
+        return
+    with socket.socket() as probe:  # a free port for the workers' shared socket
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the workers import this file
+    from consentgate.service.observability import configure_logging
+
+    configure_logging()  # the parent logs where it listens
+    uvicorn.run(
+        "bench_service:app_from_env",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=60,  # a loaded machine takes more than 5 s to import
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+def app_from_env() -> Any:
+    """``build_app`` for a uvicorn worker process (the URL from the environment)."""
+    return build_app(os.environ["CONSENTGATE_DB_URL"])
+
+
+def build_app(db_url: str) -> Any:
     from fastapi import APIRouter
 
     from consentgate.config import Settings
@@ -62,14 +115,7 @@ def serve(db_url: str) -> None:
     settings = Settings()  # from the CONSENTGATE_* environment set by the parent
     engine = make_engine(db_url)
     app = create_app(settings, engine=engine)
-    rows = sa.Table(
-        "bench_rows",
-        sa.MetaData(),
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("member_id", sa.String(255), nullable=False),
-        sa.Column("setting", sa.String(255), nullable=False),
-    )
-    rows.create(engine, checkfirst=True)
+    rows = BENCH_ROWS  # created by ``prepare``
     baseline = APIRouter()
 
     @baseline.post("/bench/insert", name="bench_insert", status_code=201)
@@ -108,10 +154,14 @@ def serve(db_url: str) -> None:
             "p99_ms": round(1000 * got[min(len(got) - 1, int(len(got) * 0.99))], 2),
         }
 
+    @baseline.post("/bench/max-batch", name="bench_max_batch")
+    def max_batch(body: dict[str, int]) -> dict[str, int]:
+        """Set the consent writer's largest batch (1: no group commit), for an A/B run."""
+        app.state.service.writer.max_batch = int(body["max_batch"])
+        return {"max_batch": app.state.service.writer.max_batch}
+
     app.include_router(baseline)
-    uvicorn.run(
-        app, host="127.0.0.1", port=0, access_log=False, log_config=None, server_header=False
-    )
+    return app
 
 
 # --------------------------------------------------------------------------- set-up
@@ -132,13 +182,17 @@ def prepare(pg: str, members: int, tmp: Path) -> tuple[str, str]:
     workspace.init_workspace(engine)
     workspace.ensure_signing_key(engine, tmp / "keys" / "log.key")
     for v in ("v1", "v2"):
-        workspace.publish_policy(engine, ROOT / "examples" / f"policy-{v}.yaml", notice_days=30)
+        path = ROOT / "examples" / f"policy-{v}.yaml"
+        workspace.publish_policy(
+            engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
+        )
     csv = tmp / "members.csv"
     jurs = ["US", "US-CA", "EU", "UK"]
     csv.write_text(
         "member_id,jurisdiction\n" + "".join(f"m{i},{jurs[i % 4]}\n" for i in range(members))
     )
     workspace.import_members(engine, ingest.read_members(csv), source=str(csv))
+    BENCH_ROWS.create(engine)  # the baseline endpoint's table
     engine.dispose()
     return url, schema
 
@@ -152,7 +206,7 @@ def drop(pg: str, schema: str) -> None:
     admin.dispose()
 
 
-def start_server(url: str, tmp: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(url: str, tmp: Path, workers: int = 1) -> tuple[subprocess.Popen[str], str]:
     (tmp / "jwt.secret").write_bytes(SECRET)
     env = {
         **os.environ,
@@ -163,7 +217,7 @@ def start_server(url: str, tmp: Path) -> tuple[subprocess.Popen[str], str]:
         "CONSENTGATE_SERVICE_WRITE_BURST": "1000000",
     }
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url],
+        [sys.executable, __file__, "--serve", url, "--workers", str(workers)],
         env=env,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -246,6 +300,25 @@ async def run_phase(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and its children (uvicorn's workers),
+    from Linux's ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(k)) for k in kids)
+
+
+def measured(pid: int, phase: Any) -> dict[str, Any]:
+    """``phase()``'s figures plus the server process's CPU time per request (ms): what a
+    request costs the service itself, less sensitive than throughput to a loaded machine."""
+    before = cpu_seconds(pid)
+    r: dict[str, Any] = asyncio.run(phase)
+    r["server_cpu_ms"] = round(1000 * (cpu_seconds(pid) - before) / max(1, r["requests"]), 2)
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pg", default=PG)
@@ -254,10 +327,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--receipts", type=int, default=300)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (more than 1: no lock timing, no write_nogc phase)",
+    )
     ap.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.workers)
         return
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as d:
@@ -267,7 +346,7 @@ def main() -> None:
         print(
             f"set-up: {args.members} members, 2 policy versions ({time.perf_counter() - t0:.1f} s)"
         )
-        proc, base = start_server(url, tmp)
+        proc, base = start_server(url, tmp, args.workers)
         toks = tokens(args.members)
         granted: set[int] = set()
         lock: dict[str, Any] = {}
@@ -312,44 +391,67 @@ def main() -> None:
             kw = {"seconds": args.seconds, "concurrency": args.concurrency}
             # warm-up (connections, caches), not counted
             asyncio.run(run_phase(base, read, requests=200, seconds=10, concurrency=8))
-            results["baseline"] = asyncio.run(run_phase(base, insert, requests=args.requests, **kw))
+            pid = proc.pid
+            results["baseline"] = measured(
+                pid, run_phase(base, insert, requests=args.requests, **kw)
+            )
             httpx.post(f"{base}/bench/lock-held", timeout=30)  # forget the set-up's
-            results["write"] = asyncio.run(run_phase(base, write, requests=args.requests, **kw))
+            results["write"] = measured(pid, run_phase(base, write, requests=args.requests, **kw))
             lock = httpx.post(f"{base}/bench/lock-held", timeout=30).json()
+            if args.workers == 1:  # (each worker has its own writer and lock timings)
+                # the same load with group commit off: one write per transaction
+                httpx.post(f"{base}/bench/max-batch", json={"max_batch": 1}, timeout=30)
+                results["write_nogc"] = measured(
+                    pid, run_phase(base, write, requests=args.requests, **kw)
+                )
+                httpx.post(f"{base}/bench/max-batch", json={"max_batch": MAX_BATCH}, timeout=30)
+            else:
+                lock = {}
             written = sorted(granted)
-            results["read"] = asyncio.run(run_phase(base, read, requests=args.requests, **kw))
-            results["receipt"] = asyncio.run(run_phase(base, receipt, requests=args.receipts, **kw))
-            results["write_c1"] = asyncio.run(
+            results["read"] = measured(pid, run_phase(base, read, requests=args.requests, **kw))
+            results["receipt"] = measured(
+                pid, run_phase(base, receipt, requests=args.receipts, **kw)
+            )
+            results["write_c1"] = measured(
+                pid,
                 run_phase(
                     base, write, requests=args.requests // 4, seconds=args.seconds, concurrency=1
-                )
+                ),
             )
-            results["baseline_c1"] = asyncio.run(
+            results["baseline_c1"] = measured(
+                pid,
                 run_phase(
                     base, insert, requests=args.requests // 4, seconds=args.seconds, concurrency=1
-                )
+                ),
             )
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
             drop(args.pg, schema)
     print(
-        f"{'phase':<12}{'conc':>5}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>7}"
+        f"{'phase':<12}{'conc':>5}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>7}{'cpu ms':>8}"
     )
     for name, r in results.items():
         print(
             f"{name:<12}{r['concurrency']:>5}{r['requests']:>9}{r['per_second']:>9}"
-            f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['errors']:>7}"
+            f"{r['p50_ms']:>9}{r['p99_ms']:>9}{r['errors']:>7}{r['server_cpu_ms']:>8}"
         )
+    print("cpu ms: the service process's CPU time per request (PostgreSQL's not included)")
     print("load average (1, 5, 15 min) at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     if lock.get("n"):
+        per = results["write"]["requests"] / lock["n"]
         print(
-            f"audit-log lock held per write (32 in flight): mean {lock['mean_ms']} ms, "
-            f"p50 {lock['p50_ms']} ms, p99 {lock['p99_ms']} ms over {lock['n']:.0f} writes; "
-            f"ceiling while it is held that long: {1000 / lock['mean_ms']:.0f} writes/s"
+            f"audit-log lock held per write transaction ({args.concurrency} in flight): "
+            f"mean {lock['mean_ms']} ms, p50 {lock['p50_ms']} ms, p99 {lock['p99_ms']} ms "
+            f"over {lock['n']:.0f} transactions, {per:.1f} writes each (group commit)"
         )
     ratio = results["write"]["per_second"] / results["baseline"]["per_second"]
     print(f"writes / baseline: {ratio:.2f}x")
+    if "write_nogc" in results:
+        gain = results["write"]["per_second"] / results["write_nogc"]["per_second"]
+        print(f"writes with group commit / without (write_nogc, one per transaction): {gain:.2f}x")
+    print(f"uvicorn workers: {args.workers}")
     print(json.dumps({**results, "lock_held": lock}, sort_keys=True))
 
 

@@ -23,6 +23,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from consentgate.errors import InvalidInput, NotFound
+from consentgate.paging import Page, check_window
 from consentgate.store import access as store_access
 from consentgate.store import audit as store_audit
 from consentgate.timestamps import utcnow
@@ -84,6 +85,15 @@ def create_key(engine: sa.Engine, *, role: str, label: str = "", now: Clock = ut
 def list_keys(engine: sa.Engine) -> list[ApiKey]:
     with engine.connect() as conn:
         return [_public(r) for r in store_access.list_keys(conn)]
+
+
+def list_keys_page(engine: sa.Engine, *, limit: int, offset: int = 0) -> Page[ApiKey]:
+    """A page of ``list_keys``, cut in SQL, with the number of keys."""
+    check_window(limit, offset)
+    with engine.connect() as conn:
+        total = store_access.count_keys(conn)
+        rows = store_access.list_keys(conn, limit=limit, offset=offset) if total else []
+    return Page(tuple(_public(r) for r in rows), total, limit, offset)
 
 
 def revoke_key(engine: sa.Engine, key_id: str, *, now: Clock = utcnow) -> ApiKey:

@@ -164,6 +164,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Writes an API key or member may make at once before the rate applies.",
     )
+    service_metrics_token: Path | None = Field(
+        None,
+        description=(
+            "File with the bearer token a scraper must send to GET /metrics (compared in "
+            "constant time; 401 without it). Unset: /metrics is open, like the health checks."
+        ),
+    )
     service_shutdown_seconds: int = Field(
         30,
         ge=1,

@@ -23,6 +23,8 @@ from consentgate.service.limits import BodyLimit, WriteLimiter
 from consentgate.service.observability import AccessLog, Metrics
 from consentgate.service.routes import catalog, keys, members, ops, session
 from consentgate.store.engine import make_engine
+from consentgate.workspace.consent_writer import ConsentWriter
+from consentgate.workspace.context import rules_from
 
 API_PREFIX = "/api/v1"
 
@@ -70,11 +72,14 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         ),
         session_key=tokens.load_or_create_session_key(settings.session_key_path),
         limiter=WriteLimiter(rate=settings.service_write_rate, burst=settings.service_write_burst),
+        writer=ConsentWriter(engine, rules=rules_from(settings)),
+        metrics_token=tokens.load_metrics_token(settings.service_metrics_token),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        ctx.writer.close()  # records what is queued (uvicorn has let requests in flight end)
         engine.dispose()
 
     app = FastAPI(

@@ -10,22 +10,25 @@ changes something with only the cookie must also carry the session's CSRF token 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from consentgate import access, ids
 from consentgate.config import Settings
 from consentgate.errors import NotFound
+from consentgate.paging import Page
 from consentgate.service import tokens
 from consentgate.service.authz import Caller, Outcome, decide
 from consentgate.service.errors import Refused
 from consentgate.service.limits import WriteLimiter
 from consentgate.timestamps import utcnow
+from consentgate.workspace.consent_writer import ConsentWriter
 
 SESSION_COOKIE = "cg_session"
 CSRF_HEADER = "x-csrf-token"
@@ -40,13 +43,21 @@ class ServiceContext:
     token_rules: tokens.TokenRules | None
     session_key: bytes
     limiter: WriteLimiter
+    writer: ConsentWriter  # consent events, group-committed (workspace.consent_writer)
+    metrics_token: bytes | None = None  # GET /metrics needs it as a bearer token when set
 
     @property
     def session_lifetime(self) -> timedelta:
         return timedelta(minutes=self.settings.service_session_minutes)
 
 
-def context(request: Request) -> ServiceContext:
+# The dependencies below are ``async def`` although they do no I/O (or, for an API key,
+# hand the one lookup to a worker thread): FastAPI runs every plain ``def`` dependency in
+# the thread pool, one hop per dependency and per request, which under load cost more than
+# the route's own work. The routes stay ``def`` (they call the blocking use cases).
+
+
+async def context(request: Request) -> ServiceContext:
     ctx: ServiceContext = request.app.state.service
     return ctx
 
@@ -78,11 +89,11 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def principal(request: Request, ctx: ContextDep) -> Principal:
+async def principal(request: Request, ctx: ContextDep) -> Principal:
     token = _bearer(request)
     if token is not None:
         if token.startswith(access.PREFIX):
-            key = access.authenticate_key(ctx.engine, token)
+            key = await run_in_threadpool(access.authenticate_key, ctx.engine, token)
             if key is None:
                 raise Refused(401, UNAUTHENTICATED)
             found = Principal(Caller(key.role), f"key:{key.key_id}")
@@ -124,11 +135,11 @@ def _session(request: Request, ctx: ServiceContext) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def authorize(route: str) -> Callable[..., Principal]:
+def authorize(route: str) -> Callable[..., Awaitable[Principal]]:
     """The dependency that lets a caller through ``route`` per ``authz.RULES``, and applies
     the write rate limit to requests that change something."""
 
-    def check(request: Request, who: PrincipalDep, ctx: ContextDep) -> Principal:
+    async def check(request: Request, who: PrincipalDep, ctx: ContextDep) -> Principal:
         member_id = request.path_params.get("member_id")
         outcome = decide(route, who.caller, member_id)
         if outcome is Outcome.FORBIDDEN:
@@ -158,7 +169,7 @@ class PageParams:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31, description="Items to skip.")] = 0,
 ) -> PageParams:
@@ -168,8 +179,20 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
+def paged(found: Page[T], render: Callable[[T], Any]) -> dict[str, Any]:
+    """A page cut in SQL by a use case (``consentgate.paging.Page``), as ``page`` renders it."""
+    return {
+        "items": [render(i) for i in found.items],
+        "total": found.total,
+        "limit": found.limit,
+        "offset": found.offset,
+        "next_offset": found.next_offset,
+    }
+
+
 def page(items: Sequence[T], params: PageParams, render: Callable[[T], Any]) -> dict[str, Any]:
-    """One page of ``items``: ``{"items", "total", "limit", "offset", "next_offset"}``."""
+    """One page of ``items``: ``{"items", "total", "limit", "offset", "next_offset"}``
+    (for lists a use case computes whole and that stay short: policies, a diff)."""
     chunk = items[params.offset : params.offset + params.limit]
     end = params.offset + len(chunk)
     return {

@@ -26,6 +26,7 @@ from consentgate.errors import (
     RecipientRefused,
     UsageError,
 )
+from consentgate.workspace.consent_writer import WriterClosed
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ STATUS: list[tuple[type[ConsentgateError], int]] = [
     (InvalidInput, 422),
     (UsageError, 400),
     (AuditChainBroken, 500),
+    (WriterClosed, 503),  # a write arriving while the service shuts down: nothing recorded
 ]
 
 

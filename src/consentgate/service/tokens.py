@@ -109,6 +109,29 @@ def load_or_create_session_key(path: Path) -> bytes:
     return key
 
 
+def load_metrics_token(path: Path | None) -> bytes | None:
+    """The bearer token ``GET /metrics`` requires (the file's text, stripped), or None
+    when ``path`` is None (the endpoint is open). ``UsageError`` for an unreadable or empty
+    file: a typo must not leave the metrics open."""
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"service_metrics_token: cannot read {path}") from exc
+    if not token:
+        raise UsageError(f"service_metrics_token: {path} is empty")
+    return token.encode()
+
+
+def bearer_matches(expected: bytes, authorization: str | None) -> bool:
+    """Whether an ``Authorization`` header is ``Bearer <expected>`` (constant-time compare)."""
+    if authorization is None:
+        return False
+    scheme, _, token = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     member_id: str

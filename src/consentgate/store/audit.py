@@ -72,6 +72,9 @@ AUDITED: dict[str, Audited] = {
     "notices": Audited(t.notices, lambda _s, r: str(r["notice_id"])),
     # the log key's rotations (issue 14)
     "log_key_rotations": Audited(t.log_key_rotations, lambda _s, r: str(r["seq"])),
+    # the service's API keys (issue 11): the key names the key id and its role; the digest
+    # covers the keyed hash of the secret too (a swapped hash is an edit), never the secret
+    "api_keys": Audited(t.api_keys, lambda _s, r: f"{r['key_id']}:{r['role']}"),
 }
 
 

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 """The newest migration (``migrations/versions``); a test pins it to Alembic's head."""
 
 
@@ -56,6 +56,10 @@ def normalize_url(url: str) -> str:
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
+
+POOL_SIZE = 16
+POOL_OVERFLOW = 16
+"""PostgreSQL connections per engine: kept idle at most, and opened beyond that at most."""
 
 LOCK_ATTEMPTS = 3
 """Attempts to take SQLite's write lock, each waiting up to the busy timeout."""
@@ -85,6 +89,11 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sa.E
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": busy_timeout}
+        elif url.startswith("postgresql"):
+            # Connections are opened on demand; the pool keeps up to POOL_SIZE idle ones. At
+            # SQLAlchemy's default (5) a service with more requests in flight closed each
+            # surplus connection on return and opened a new one (a backend start) for the next.
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         engine = sa.create_engine(url, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise UsageError(f"invalid database URL: {exc}") from exc

@@ -77,9 +77,28 @@ def _parsed(source: str, version: str) -> PolicyVersion:
     return parse_policy(source, name=f"policy {version}")
 
 
+_HISTORIES: dict[tuple[tuple[str, str], ...], PolicyHistory] = {}
+_HISTORIES_MAX = 64
+
+
 def load_history(conn: sa.Connection) -> PolicyHistory:
-    rows = conn.execute(sa.select(t.policy_versions.c.version, t.policy_versions.c.source)).all()
-    return PolicyHistory.of(_parsed(r.source, r.version) for r in rows)
+    """Every published version. Reads only (version, sha256) of each when the same set was
+    read before (a status read asks on every request): the history built from those texts
+    is kept, keyed by the set. A set whose texts do not hash to their stored SHA-256 (edited
+    behind the log's back; ``audit verify`` reports it) is read and parsed every time."""
+    c = t.policy_versions.c
+    ids = tuple(sorted((str(v), str(h)) for v, h in conn.execute(sa.select(c.version, c.sha256))))
+    cached = _HISTORIES.get(ids)
+    if cached is not None:
+        return cached
+    rows = conn.execute(sa.select(c.version, c.source)).all()
+    parsed = [_parsed(r.source, r.version) for r in rows]
+    history = PolicyHistory.of(parsed)
+    if tuple(sorted((p.version, p.sha256) for p in parsed)) == ids:
+        if len(_HISTORIES) >= _HISTORIES_MAX:
+            _HISTORIES.clear()
+        _HISTORIES[ids] = history
+    return history
 
 
 def policy_rows(conn: sa.Connection) -> list[sa.Row[Any]]:
@@ -625,14 +644,22 @@ def insert_events(
     return stored
 
 
-def member_events(conn: sa.Connection, member_id: str) -> list[ConsentEvent]:
+def member_events(
+    conn: sa.Connection, member_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[ConsentEvent]:
+    """The member's events in recording order (``seq``); a window of them when ``limit``
+    is given (from position ``offset``)."""
     c = t.consent_events.c
-    return [
-        _row_event(r)
-        for r in conn.execute(
-            sa.select(t.consent_events).where(c.member_id == member_id).order_by(c.seq)
-        )
-    ]
+    query = sa.select(t.consent_events).where(c.member_id == member_id).order_by(c.seq)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [_row_event(r) for r in conn.execute(query)]
+
+
+def count_member_events(conn: sa.Connection, member_id: str) -> int:
+    c = t.consent_events.c
+    query = sa.select(sa.func.count()).select_from(t.consent_events).where(c.member_id == member_id)
+    return int(conn.execute(query).scalar_one())
 
 
 def events_table(

@@ -96,12 +96,19 @@ def _ts(value: Any) -> datetime:
     return parse_timestamp(value, field="as_of")
 
 
-def list_datasets(conn: sa.Connection) -> list[dict[str, Any]]:
+def list_datasets(
+    conn: sa.Connection, *, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Registered datasets, oldest first; a window of them when ``limit`` is given."""
     c = t.datasets.c
-    return [
-        dict(r._mapping)
-        for r in conn.execute(sa.select(t.datasets).order_by(c.created_at, c.dataset_id))
-    ]
+    query = sa.select(t.datasets).order_by(c.created_at, c.dataset_id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def count_datasets(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t.datasets)).scalar_one())
 
 
 def get_dataset(conn: sa.Connection, dataset_id: str) -> dict[str, Any] | None:

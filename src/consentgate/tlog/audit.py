@@ -46,6 +46,8 @@ MEMBER_JURISDICTION_RECORDED = "member.jurisdiction_recorded"  # a member's firs
 MEMBER_MOVED = "member.moved"  # a later jurisdiction change
 CONSENT_RECORDED = "consent.recorded"
 SNAPSHOT_CREATED = "snapshot.created"
+API_KEY_CREATED = "api_key.created"  # the service's API keys (issue 11): key id and role
+API_KEY_REVOKED = "api_key.revoked"
 
 
 @dataclass(frozen=True, slots=True)

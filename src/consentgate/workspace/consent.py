@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from consentgate import consent as core
 from consentgate import ids
-from consentgate.errors import Conflict, InvalidInput, NotFound
+from consentgate.errors import Conflict, ConsentgateError, InvalidInput, NotFound
+from consentgate.paging import Page, check_window
 from consentgate.policy import (
     Scope,
 )
@@ -238,6 +239,50 @@ class MemberMove:
     seq: int | None
 
 
+def _classify(
+    conn: sa.Connection, events: list[core.ConsentEvent]
+) -> tuple[list[core.ConsentEvent], dict[int, core.ConsentEvent], dict[int, str]]:
+    """Which of ``events`` are new, which are recorded already with the same content (by
+    index: the stored event) and which cannot be recorded (by index: the problem, naming
+    the field). An event of a member erased already cannot be recorded."""
+    existing = ledger.existing_events(conn, [e.event_id for e in events])
+    erased = ledger.erased_member_ids(conn, {e.member_id for e in events})
+    new: list[core.ConsentEvent] = []
+    same: dict[int, core.ConsentEvent] = {}
+    problems: dict[int, str] = {}
+    for i, e in enumerate(events):
+        old = existing.get(e.event_id)
+        if old is None:
+            if e.member_id in erased:
+                problems[i] = "member_id: the member is erased; nothing more is recorded for them"
+            new.append(e)
+        elif _same_event(old, e):
+            same[i] = old
+        else:
+            problems[i] = "event_id: already recorded with different content"
+    return new, same, problems
+
+
+def _store_new(
+    conn: sa.Connection,
+    new: list[core.ConsentEvent],
+    *,
+    at: datetime,
+    rules: DeadlineRules | None,
+) -> tuple[list[core.ConsentEvent], store_erasure.Erased | None]:
+    """Store events known to be new; returns them as stored and what an erasure removed."""
+    from consentgate.store import erasure as store_erasure
+    from consentgate.workspace.remediation import open_for_events
+
+    stored = ledger.insert_events(conn, new, at=at)
+    # A withdrawal, a denial after a default-on or an erasure opens remediation orders for
+    # everything holding the member's data, in the same transaction (issue 5).
+    open_for_events(conn, stored, at=at, rules=rules)
+    # Then the erasure itself (DESIGN.md "Erasure"), still in the same transaction.
+    erasing = sorted({e.member_id for e in stored if e.type is core.EventType.ERASE})
+    return stored, store_erasure.erase(conn, erasing, at=at) if erasing else None
+
+
 def _store_events(
     conn: sa.Connection,
     events: list[core.ConsentEvent],
@@ -249,35 +294,12 @@ def _store_events(
 ) -> tuple[int, int, store_erasure.Erased | None]:
     """Store the events not recorded yet; ``where(i)`` locates ``events[i]`` for problems.
     Returns (added, unchanged, what an erasure among them removed)."""
-    from consentgate.store import erasure as store_erasure
-    from consentgate.workspace.remediation import open_for_events
-
-    existing = ledger.existing_events(conn, [e.event_id for e in events])
-    erased = ledger.erased_member_ids(conn, {e.member_id for e in events})
-    new: list[core.ConsentEvent] = []
-    same = 0
-    for i, e in enumerate(events):
-        old = existing.get(e.event_id)
-        if old is None:
-            if e.member_id in erased:
-                problems.append(
-                    f"{where(i)}: member_id: the member is erased; nothing more is recorded "
-                    "for them"
-                )
-            new.append(e)
-        elif _same_event(old, e):
-            same += 1
-        else:
-            problems.append(f"{where(i)}: event_id: already recorded with different content")
+    new, same, found = _classify(conn, events)
+    problems.extend(f"{where(i)}: {p}" for i, p in sorted(found.items()))
     if problems:
-        return 0, same, None
-    stored = ledger.insert_events(conn, new, at=at)
-    # A withdrawal, a denial after a default-on or an erasure opens remediation orders for
-    # everything holding the member's data, in the same transaction (issue 5).
-    open_for_events(conn, stored, at=at, rules=rules)
-    # Then the erasure itself (DESIGN.md "Erasure"), still in the same transaction.
-    erasing = sorted({e.member_id for e in stored if e.type is core.EventType.ERASE})
-    return len(new), same, store_erasure.erase(conn, erasing, at=at) if erasing else None
+        return 0, len(same), None
+    _, erased = _store_new(conn, new, at=at, rules=rules)
+    return len(new), len(same), erased
 
 
 def _same_event(a: core.ConsentEvent, b: core.ConsentEvent) -> bool:
@@ -392,16 +414,54 @@ def record_event(
     Without an ``event_id`` (the idempotency key) one is generated (``ev-`` and 32 hex
     digits), so the event is always new.
     """
+    (outcome,) = record_events(engine, [record], now=now, recorded_at=recorded_at, rules=rules)
+    if isinstance(outcome, ConsentgateError):
+        raise outcome
+    return outcome.event, outcome.created
+
+
+_DIFFERENT = "event: event_id: already recorded with different content"
+_ERASED = "event: member_id: the member is erased; nothing more is recorded for them"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One event as stored (with its ``seq``), and whether this call stored it."""
+
+    event: core.ConsentEvent
+    created: bool
+
+
+def record_events(
+    engine: sa.Engine,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    now: Clock = utcnow,
+    recorded_at: datetime | None = None,
+    rules: DeadlineRules | None = None,
+) -> list[Recorded | ConsentgateError]:
+    """Record several events, each given as an event object, in one transaction (group
+    commit: ``consent_writer``). Each has its own outcome, in order: ``Recorded``, or the
+    error it alone would have had (``InvalidInput``, ``Conflict``), which stores nothing for
+    it and does not stop the others. An event of a member whose erasure comes earlier in
+    ``records`` is refused as if the erasure were stored. A failure of the transaction
+    itself raises, and nothing is stored.
+    """
     from consentgate import ingest
+    from consentgate.store import erasure as store_erasure
 
     at = now()
-    if record.get("event_id") is None:
-        record = {**record, "event_id": f"ev-{uuid.uuid4().hex}"}
+    records = [
+        r if r.get("event_id") is not None else {**r, "event_id": f"ev-{uuid.uuid4().hex}"}
+        for r in records
+    ]
+    outcomes: list[Recorded | ConsentgateError | None] = [None] * len(records)
+    erased: store_erasure.Erased | None = None
     with engine.begin() as conn:
         history = ledger.load_history(conn)
-        mid = record.get("member_id")
-        valid = isinstance(mid, str) and ids.member_id_problem(mid) is None
-        known = ledger.known_member_ids(conn, [str(mid)]) if valid else set()
+        mids = {r.get("member_id") for r in records}
+        valid = [m for m in mids if isinstance(m, str) and ids.member_id_problem(m) is None]
+        known = ledger.known_member_ids(conn, valid) if valid else set()
         ctx = ingest.EventContext(
             history,
             known.__contains__,
@@ -409,19 +469,50 @@ def record_event(
             store_audit.workspace_secret(conn),
             default_source="cli",
         )
-        try:
-            event = ingest.build_event(record, ctx)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from exc
-        problems: list[str] = []
-        added, _, erased = _store_events(
-            conn, [event], at=at, problems=problems, where=lambda _: "event", rules=rules
-        )
-        if problems:
-            raise Conflict(problems[0])
+        built: list[tuple[int, core.ConsentEvent]] = []
+        for i, r in enumerate(records):
+            try:
+                built.append((i, ingest.build_event(r, ctx)))
+            except ValueError as exc:
+                outcomes[i] = InvalidInput(str(exc))
+        existing = ledger.existing_events(conn, [e.event_id for _, e in built])
+        erased_ids = ledger.erased_member_ids(conn, {e.member_id for _, e in built})
+        # In order, as if each were recorded after the ones before it in the batch.
+        accepted: dict[str, tuple[int, core.ConsentEvent]] = {}  # event id -> (record, event)
+        repeats: list[tuple[int, str]] = []  # (record, event id accepted earlier)
+        for i, e in built:
+            prior = accepted.get(e.event_id)
+            if prior is None:
+                old = existing.get(e.event_id)
+                if old is not None:
+                    same = _same_event(old, e)
+                    outcomes[i] = Recorded(old, False) if same else Conflict(_DIFFERENT)
+                    continue
+            elif _same_event(prior[1], e):
+                repeats.append((i, e.event_id))
+                continue
+            else:
+                outcomes[i] = Conflict(_DIFFERENT)
+                continue
+            if e.member_id in erased_ids:
+                outcomes[i] = Conflict(_ERASED)
+                continue
+            accepted[e.event_id] = (i, e)
+            if e.type is core.EventType.ERASE:
+                erased_ids.add(e.member_id)
+        new = [e for _, e in accepted.values()]
+        if new:
+            as_stored, erased = _store_new(conn, new, at=at, rules=rules)
+            stored_now = {e.event_id: e for e in as_stored}  # with their seq
+            for event_id, (i, _) in accepted.items():
+                outcomes[i] = Recorded(stored_now[event_id], True)
+            for i, event_id in repeats:
+                outcomes[i] = Recorded(stored_now[event_id], False)
     _finish_erasure(engine, erased)
-    stored = member_events_for(engine, event.member_id)
-    return next(e for e in stored if e.event_id == event.event_id), bool(added)
+    done = [o for o in outcomes if o is not None]
+    if len(done) != len(records):  # every branch above gives an outcome
+        raise RuntimeError("an event was left without an outcome")
+    return done
 
 
 def member_events_for(engine: sa.Engine, member_id: str) -> list[core.ConsentEvent]:
@@ -523,6 +614,20 @@ def member_history(engine: sa.Engine, member_id: str) -> list[core.ConsentEvent]
         if ledger.get_member(conn, member_id) is None:
             raise NotFound("member", member_id)
         return ledger.member_events(conn, member_id)
+
+
+def member_history_page(
+    engine: sa.Engine, member_id: str, *, limit: int, offset: int = 0
+) -> Page[core.ConsentEvent]:
+    """A page of ``member_history`` (``limit`` events from position ``offset``), cut in SQL,
+    with the member's number of events; ``NotFound`` for an unknown member."""
+    check_window(limit, offset)
+    with engine.connect() as conn:
+        if ledger.get_member(conn, member_id) is None:
+            raise NotFound("member", member_id)
+        total = ledger.count_member_events(conn, member_id)
+        items = ledger.member_events(conn, member_id, limit=limit, offset=offset) if total else []
+    return Page(tuple(items), total, limit, offset)
 
 
 def member_settings(

@@ -33,6 +33,7 @@ from consentgate.gate.manifest import MANIFEST_NAME, canonical_json, read_manife
 from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.run import BuildResult, Progress, build_dataset
 from consentgate.gate.source import Source
+from consentgate.paging import Page, check_window
 from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
@@ -258,6 +259,15 @@ def list_datasets(engine: sa.Engine) -> list[Dataset]:
     """
     with engine.connect() as conn:
         return [from_row(Dataset, r) for r in registry.list_datasets(conn)]
+
+
+def list_datasets_page(engine: sa.Engine, *, limit: int, offset: int = 0) -> Page[Dataset]:
+    """A page of ``list_datasets``, cut in SQL, with the number of datasets."""
+    check_window(limit, offset)
+    with engine.connect() as conn:
+        total = registry.count_datasets(conn)
+        rows = registry.list_datasets(conn, limit=limit, offset=offset) if total else []
+    return Page(tuple(from_row(Dataset, r) for r in rows), total, limit, offset)
 
 
 def dataset_member_ids(engine: sa.Engine, dataset_id: str) -> list[str]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from consentgate import workspace
 from consentgate.encoding import jsonable
-from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
+from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page, paged
 
 router = APIRouter(tags=["policies", "datasets"])
 
@@ -46,4 +46,5 @@ def list_datasets(
     params: PageDep,
 ) -> dict[str, Any]:
     """Registered datasets."""
-    return page(workspace.list_datasets(ctx.engine), params, jsonable)
+    found = workspace.list_datasets_page(ctx.engine, limit=params.limit, offset=params.offset)
+    return paged(found, jsonable)

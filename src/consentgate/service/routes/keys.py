@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from consentgate import access
-from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
+from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, paged
 from consentgate.timestamps import format_timestamp
 
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -28,7 +28,8 @@ def render_key(k: access.ApiKey) -> dict[str, Any]:
 def list_keys(
     ctx: ContextDep, _: Annotated[Principal, Depends(authorize("list_keys"))], params: PageDep
 ) -> dict[str, Any]:
-    return page(access.list_keys(ctx.engine), params, render_key)
+    found = access.list_keys_page(ctx.engine, limit=params.limit, offset=params.offset)
+    return paged(found, render_key)
 
 
 class NewKey(BaseModel):

@@ -13,9 +13,8 @@ from consentgate import workspace
 from consentgate.consent import ConsentEvent
 from consentgate.encoding import jsonable
 from consentgate.errors import InvalidInput
-from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
+from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, paged
 from consentgate.timestamps import format_timestamp, parse_timestamp, utcnow
-from consentgate.workspace.context import rules_from
 
 router = APIRouter(prefix="/members/{member_id}", tags=["members"])
 
@@ -92,7 +91,10 @@ def member_history(
     params: PageDep,
 ) -> dict[str, Any]:
     """The member's consent events, oldest first."""
-    return page(workspace.member_history(ctx.engine, member_id), params, _event)
+    found = workspace.member_history_page(
+        ctx.engine, member_id, limit=params.limit, offset=params.offset
+    )
+    return paged(found, _event)
 
 
 class ConsentChoice(BaseModel):
@@ -141,7 +143,7 @@ def record_consent(
         "source": "web" if who.via_cookie else "api",
     }
     record = {k: v for k, v in record.items() if v is not None}
-    event, created = workspace.record_event(ctx.engine, record, rules=rules_from(ctx.settings))
+    event, created = ctx.writer.record(record)  # group commit: workspace.consent_writer
     if not created:
         response.status_code = 200
     return {"created": created, "event": _event(event)}

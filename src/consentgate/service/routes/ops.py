@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from consentgate.errors import ConsentgateError
+from consentgate.service import tokens
 from consentgate.service.deps import ContextDep
+from consentgate.service.errors import Refused
 from consentgate.store.engine import check_current
 
 router = APIRouter(tags=["operations"])
@@ -35,7 +37,12 @@ def readyz(ctx: ContextDep) -> JSONResponse:
 
 
 @router.get("/metrics", name="metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+def metrics(request: Request, ctx: ContextDep) -> Response:
+    """Prometheus text; with ``service_metrics_token`` set, only for that bearer token."""
+    if ctx.metrics_token is not None and not tokens.bearer_matches(
+        ctx.metrics_token, request.headers.get("authorization")
+    ):
+        raise Refused(401, "authentication required")
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )

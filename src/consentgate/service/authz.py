@@ -41,6 +41,18 @@ RULES: Mapping[str, Mapping[str, Reach]] = {
     "revoke_key": {"admin": ANY},
     # who the caller is
     "whoami": READERS,
+    # pages (service.pages): the member privacy center is the session's member's own, and
+    # only theirs (its paths name no member; an officer reads members through the console)
+    "page_privacy_center": {"member": OWN},
+    "page_record_choice": {"member": OWN},
+    "page_receipt": {"member": OWN},
+    "page_receipt_download": {"member": OWN},
+    "page_history": {"member": OWN},
+    "page_data": {"member": OWN},
+    "page_download": {"member": OWN},
+    "page_report": {"member": OWN},
+    "page_verify": {"member": OWN},
+    "page_log_key": {"member": OWN},
 }
 
 

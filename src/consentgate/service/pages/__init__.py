@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -80,8 +80,11 @@ def _when(value: datetime | str | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
-        return value.replace("T", " ").replace("Z", " UTC")
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+        try:
+            return _when(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @cache
@@ -275,11 +278,17 @@ def logout(request: Request, ctx: ContextDep, csrf_token: CsrfField) -> Response
     return response
 
 
-def install(app: FastAPI, ctx: ServiceContext) -> None:
-    """Add the pages to ``app``: the shared routes, every page group, and HTML errors."""
-    from consentgate.service.pages import demo
+def page_routers(*, demo: bool) -> list[APIRouter]:
+    """Every router of pages (a new page group adds its own here); the demo login only
+    with ``demo``. tests/test_service_authz.py walks the routes of these."""
+    from consentgate.service.pages import demo as demo_pages
+    from consentgate.service.pages import member
 
+    return [router, member.router, *([demo_pages.router] if demo else [])]
+
+
+def install(app: FastAPI, ctx: ServiceContext) -> None:
+    """Add the pages to ``app``: every page group, and HTML errors on pages."""
     app.state.page_errors = error_page
-    app.include_router(router)
-    if ctx.demo:
-        app.include_router(demo.router)
+    for pages in page_routers(demo=ctx.demo):
+        app.include_router(pages)

@@ -159,6 +159,13 @@ PAGE_CALLS: dict[str, tuple[str, str, dict[str, str] | None]] = {
     "page_receipt_download": ("GET", "/me/receipt/download?event_id={event}", None),
     "page_history": ("GET", "/me/history", None),
     "page_data": ("GET", "/me/data", None),
+    # no dataset in this world: a member gets the "dataset not found" any unknown id gets
+    "page_dataset_proof": ("GET", "/me/data/proof?dataset_id=no-such-dataset", None),
+    "page_dataset_proof_download": (
+        "GET",
+        "/me/data/proof/download?dataset_id=no-such-dataset",
+        None,
+    ),
     "page_download": ("GET", "/me/download", None),
     "page_report": ("GET", "/me/download/report.json", None),
     "page_verify": ("GET", "/me/verify", None),
@@ -180,6 +187,8 @@ PAGE_EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "page_receipt_download": MEMBER_PAGE,
     "page_history": {"member": (200, 200), "officer-session": (403, 403)},
     "page_data": {"member": (200, 200), "officer-session": (403, 403)},
+    "page_dataset_proof": {"member": (404, 404), "officer-session": (403, 403)},
+    "page_dataset_proof_download": {"member": (404, 404), "officer-session": (403, 403)},
     "page_download": {"member": (200, 200), "officer-session": (403, 403)},
     "page_report": {"member": (200, 200), "officer-session": (403, 403)},
     "page_verify": {"member": (200, 200), "officer-session": (403, 403)},

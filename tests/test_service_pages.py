@@ -419,3 +419,35 @@ def test_logout_needs_the_csrf_token_and_clears_the_session(service: Any) -> Non
     r = service.client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert service.client.get("/me").status_code == 401
+
+
+@pytest.mark.postgres
+def test_dataset_proofs_say_in_or_not_in_and_verify_offline(
+    service: Any, world: Path, cli: Any, tmp_path: Path
+) -> None:
+    from conftest import build_args
+
+    from consentgate.tlog.statements import verify_membership_proof
+
+    built = cli(*build_args(world, tmp_path / "ds", "--json"))
+    assert built.exit_code == 0, built.stderr
+    dataset_id = built.json()["dataset_id"]
+    held = set(workspace.dataset_member_ids(_engine(service), dataset_id))
+    assert "e1" in held and "u2" not in held  # e1 granted posts; u2 denied
+    key = parse_verifier_key(
+        workspace.log_public_key(_engine(service), service.settings.signing_key_path)
+    )
+    for member, present in (("e1", True), ("u2", False)):
+        sign_in(service, member)
+        if present:
+            assert f"/me/data/proof?dataset_id={dataset_id}" in service.client.get("/me/data").text
+        page = service.client.get(f"/me/data/proof?dataset_id={dataset_id}")
+        assert page.status_code == 200
+        assert ("is IN" if present else "is NOT IN") in page.text
+        secret = page.text.split('Your member secret</dt><dd><code class="key">')[1].split("<")[0]
+        proof = service.client.get(f"/me/data/proof/download?dataset_id={dataset_id}")
+        assert proof.status_code == 200 and "attachment" in proof.headers["content-disposition"]
+        checked = verify_membership_proof(
+            proof.content, log_keys=[key], secret=bytes.fromhex(secret), member_id=member
+        )
+        assert (checked.dataset_id, checked.present) == (dataset_id, present)

@@ -192,6 +192,15 @@ def _events(server: Server, member: str) -> list[Any]:
         engine.dispose()
 
 
+def _dataset(server: Server) -> str:
+    engine = make_engine(server.db)
+    try:
+        (dataset,) = workspace.list_datasets(engine)
+        return str(dataset["dataset_id"])
+    finally:
+        engine.dispose()
+
+
 def test_member_withdraws_sees_history_and_verifies_the_receipt_offline(
     browser: Browser, server: Server, tmp_path: Path
 ) -> None:
@@ -310,10 +319,14 @@ def test_no_serious_accessibility_violations_on_any_page(browser: Browser, serve
         sign_in(page, server, "e1")
         event = _events(server, "e1")[0].event_id
         pages.append(f"/me/receipt?event_id={event}")
+        pages.append(f"/me/data/proof?dataset_id={_dataset(server)}")
         for path in pages:
             if path == "/login":
                 continue
             page.goto(f"{server.url}{path}")
+            if path.startswith("/me/data/proof"):
+                assert "is IN" in page.locator("main").inner_text()
+                screenshot(page, "center-proof.png")
             found_all[path] = _axe(page, source)
         page.context.clear_cookies()
         page.goto(f"{server.url}/login")
@@ -323,7 +336,7 @@ def test_no_serious_accessibility_violations_on_any_page(browser: Browser, serve
     }
     assert not any(serious.values()), serious
     assert not any(found_all.values()), found_all  # and, today, none of lower impact either
-    assert set(found_all) == {*PAGES, pages[-1]}
+    assert set(found_all) == set(pages) and len(pages) == len(PAGES) + 2
 
 
 def _axe(page: Page, source: bytes) -> list[dict[str, Any]]:

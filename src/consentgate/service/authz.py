@@ -49,6 +49,8 @@ RULES: Mapping[str, Mapping[str, Reach]] = {
     "page_receipt_download": {"member": OWN},
     "page_history": {"member": OWN},
     "page_data": {"member": OWN},
+    "page_dataset_proof": {"member": OWN},
+    "page_dataset_proof_download": {"member": OWN},
     "page_download": {"member": OWN},
     "page_report": {"member": OWN},
     "page_verify": {"member": OWN},

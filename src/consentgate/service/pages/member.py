@@ -229,6 +229,45 @@ def data(request: Request, ctx: ContextDep, who: DataCaller) -> Response:
     return render(request, "member/data.html", title="Where my data went", caller=who, r=report)
 
 
+DatasetQuery = Annotated[str, Query(min_length=1, max_length=255)]
+ProofCaller = Annotated[PageCaller, _caller("page_dataset_proof")]
+
+
+@router.get("/data/proof", name="page_dataset_proof")
+def dataset_proof(
+    request: Request, ctx: ContextDep, who: ProofCaller, dataset_id: DatasetQuery
+) -> Response:
+    """Whether the member's data is in a dataset, with the signed proof of it to download
+    and the member secret the offline verifier needs to tell the proof is about them."""
+    issued = workspace.prove_member_tlog(
+        ctx.engine, ctx.settings.signing_key_path, who.member_id, dataset_id
+    )
+    return render(
+        request,
+        "member/proof.html",
+        title="Is my data in this dataset?",
+        caller=who,
+        dataset_id=dataset_id,
+        present=issued.present,
+        members_root=issued.members_root,
+        member_secret=issued.member_secret_hex,
+    )
+
+
+ProofFileCaller = Annotated[PageCaller, _caller("page_dataset_proof_download")]
+
+
+@router.get("/data/proof/download", name="page_dataset_proof_download")
+def dataset_proof_download(
+    ctx: ContextDep, who: ProofFileCaller, dataset_id: DatasetQuery
+) -> Response:
+    """The (non-)membership proof as a file (c2sp.org/tlog-proof) for the offline verifier."""
+    issued = workspace.prove_member_tlog(
+        ctx.engine, ctx.settings.signing_key_path, who.member_id, dataset_id
+    )
+    return _attachment(issued.text.encode(), "consentgate-dataset-proof.tlog-proof", "text/plain")
+
+
 DownloadCaller = Annotated[PageCaller, _caller("page_download")]
 
 

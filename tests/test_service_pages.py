@@ -310,6 +310,7 @@ def test_gpc_records_a_deny_of_third_party_sharing_once_and_shows_it(service: An
         "gpc",
     )
     assert 'id="state-ai_training_messages_partners">You refused this' in r.text
+    assert "Refused by your browser's Global Privacy Control" in r.text
     # idempotent: the signal again records nothing
     again = service.client.get("/me", headers={"Sec-GPC": "1"})
     assert "we just recorded" not in again.text
@@ -344,6 +345,9 @@ def test_a_grant_after_gpc_stands(service: Any) -> None:
         workspace.consent_status(_engine(service), "e2", "ai_training_messages_partners")["state"]
         == "granted"
     )
+    page = service.client.get("/me").text
+    assert 'id="state-ai_training_messages_partners">You allowed this' in page
+    assert "Refused by your browser" not in page  # the member's own grant is what shows
 
 
 def _event(setting: str, source: str, kind: EventType = EventType.DENY) -> ConsentEvent:

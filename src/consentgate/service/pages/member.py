@@ -93,7 +93,7 @@ def privacy_center(request: Request, ctx: ContextDep, who: CenterCaller) -> Resp
     honoured = _gpc(request, ctx, who)
     mine = workspace.member_settings(ctx.engine, who.member_id)
     history = workspace.member_history(ctx.engine, who.member_id)
-    gpc_settings = {e.setting for e in history if e.source == consent.GPC_SOURCE}
+    gpc_events = {e.event_id for e in history if e.source == consent.GPC_SOURCE}
     upcoming = workspace.upcoming_policies(ctx.engine)
     labels = {s["setting"]: s["label"] for s in mine["settings"]}
     for u in upcoming:
@@ -127,7 +127,7 @@ def privacy_center(request: Request, ctx: ContextDep, who: CenterCaller) -> Resp
         notices=notices,
         gpc_signal=request.headers.get("sec-gpc", "").strip() == "1",
         gpc_now=[labels.get(e.setting or "", e.setting) for e in honoured],
-        gpc_settings=gpc_settings,
+        gpc_events=gpc_events,
     )
 
 

@@ -455,3 +455,32 @@ def test_dataset_proofs_say_in_or_not_in_and_verify_offline(
             proof.content, log_keys=[key], secret=bytes.fromhex(secret), member_id=member
         )
         assert (checked.dataset_id, checked.present) == (dataset_id, present)
+
+
+@pytest.mark.postgres
+def test_history_is_paged_newest_first(service: Any) -> None:
+    from consentgate.service.pages.member import HISTORY_PAGE
+
+    engine = _engine(service)
+    for i in range(HISTORY_PAGE + 3):
+        workspace.record_event(
+            engine,
+            {
+                "member_id": "u1",
+                "type": "deny" if i % 2 else "withdraw",
+                "setting": "personalize_feed",
+                "effective_at": format_timestamp(utcnow()),
+                "source": "api",
+                "event_id": f"ev-page-{i:03d}",
+            },
+        )
+    total = len(_history(service, "u1"))
+    sign_in(service, "u1")
+    first = service.client.get("/me/history").text
+    assert f"1 to {HISTORY_PAGE} of {total}, newest first" in first
+    assert first.index("ev-page-052") < first.index("ev-page-051")  # newest first
+    assert f'href="/me/history?offset={HISTORY_PAGE}">Older' in first and "Newer" not in first
+    second = service.client.get(f"/me/history?offset={HISTORY_PAGE}").text
+    assert f"{HISTORY_PAGE + 1} to {total} of {total}" in second
+    assert 'href="/me/history?offset=0">Newer' in second and "Older" not in second
+    assert "ev-page-000" in second and "ev-page-000" not in first

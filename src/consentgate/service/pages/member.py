@@ -22,7 +22,7 @@ from consentgate import consent, workspace
 from consentgate.consent import ConsentEvent
 from consentgate.policy import Change
 from consentgate.remediation.dsar import render_html
-from consentgate.service.deps import ContextDep, ServiceContext
+from consentgate.service.deps import ContextDep, PageParams, ServiceContext, page
 from consentgate.service.errors import PAGE_TAG
 from consentgate.service.pages import CsrfField, PageCaller, check_csrf, page_caller, render
 from consentgate.timestamps import format_timestamp, utcnow
@@ -208,14 +208,32 @@ def receipt_download(ctx: ContextDep, who: ReceiptFileCaller, event_id: EventQue
 HistoryCaller = Annotated[PageCaller, _caller("page_history")]
 
 
+HISTORY_PAGE = 50  # events per page of the history
+
+
 @router.get("/history", name="page_history")
-def history(request: Request, ctx: ContextDep, who: HistoryCaller) -> Response:
+def history(
+    request: Request,
+    ctx: ContextDep,
+    who: HistoryCaller,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> Response:
     """Every choice recorded for the member, newest first, each with its receipt."""
     _gpc(request, ctx, who)
     labels = _labels(ctx, who.member_id)
-    events = workspace.member_history(ctx.engine, who.member_id)
-    rows = [_event_view(e, labels) for e in reversed(events)]
-    return render(request, "member/history.html", title="History", caller=who, events=rows)
+    events = list(reversed(workspace.member_history(ctx.engine, who.member_id)))
+    shown = page(events, PageParams(HISTORY_PAGE, offset), lambda e: _event_view(e, labels))
+    return render(
+        request,
+        "member/history.html",
+        title="History",
+        caller=who,
+        events=shown["items"],
+        total=shown["total"],
+        offset=offset,
+        next_offset=shown["next_offset"],
+        previous_offset=max(offset - HISTORY_PAGE, 0) if offset else None,
+    )
 
 
 DataCaller = Annotated[PageCaller, _caller("page_data")]

@@ -17,6 +17,7 @@ Content-Security-Policy that allows no script at all.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,8 +160,6 @@ CsrfField = Annotated[str, Form(max_length=128, description="The session's CSRF 
 
 def check_csrf(caller: PageCaller, presented: str) -> None:
     """Refuse a form whose hidden ``csrf_token`` is not the session's (403)."""
-    import hmac
-
     if not hmac.compare_digest(presented.encode(), caller.csrf_token.encode()):
         raise Refused(403, "missing or wrong CSRF token")
 
@@ -196,11 +195,6 @@ def render(
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
-
-
-def is_page(request: Request) -> bool:
-    route = request.scope.get("route")
-    return PAGE_TAG in (getattr(route, "tags", None) or [])
 
 
 def error_page(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -179,7 +178,7 @@ def receipt(
     event = next(
         e for e in workspace.member_history(ctx.engine, who.member_id) if e.event_id == event_id
     )
-    labels = _labels(ctx, who.member_id)
+    labels = _labels(ctx)
     return render(
         request,
         "member/receipt.html",
@@ -220,7 +219,7 @@ def history(
 ) -> Response:
     """Every choice recorded for the member, newest first, each with its receipt."""
     _gpc(request, ctx, who)
-    labels = _labels(ctx, who.member_id)
+    labels = _labels(ctx)
     events = list(reversed(workspace.member_history(ctx.engine, who.member_id)))
     shown = page(events, PageParams(HISTORY_PAGE, offset), lambda e: _event_view(e, labels))
     return render(
@@ -316,7 +315,7 @@ VerifyCaller = Annotated[PageCaller, _caller("page_verify")]
 def verify(request: Request, ctx: ContextDep, who: VerifyCaller) -> Response:
     """How to check a receipt offline: the verifier file, the log's public key, receipts."""
     _gpc(request, ctx, who)
-    labels = _labels(ctx, who.member_id)
+    labels = _labels(ctx)
     events = workspace.member_history(ctx.engine, who.member_id)
     return render(
         request,
@@ -341,7 +340,7 @@ def log_key(ctx: ContextDep, who: KeyCaller) -> Response:
 # --------------------------------------------------------------------------- helpers
 
 
-def _labels(ctx: ServiceContext, member_id: str) -> dict[str, str]:
+def _labels(ctx: ServiceContext) -> dict[str, str]:
     history = workspace.policy_history(ctx.engine)
     return {s.id: s.label for v in history.versions for s in v.settings}
 
@@ -368,6 +367,3 @@ def _attachment(body: bytes, filename: str, media_type: str) -> Response:
         media_type=f"{media_type}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-__all__: Sequence[str] = ["plain_change", "router"]

@@ -317,7 +317,7 @@ def test_gpc_records_a_deny_of_third_party_sharing_once_and_shows_it(service: An
     assert len(_history(service, "e2")) == before + 1
     # first-party settings are untouched
     status = workspace.consent_status(_engine(service), "e2", "personalize_feed")
-    assert status["state"] != "denied"
+    assert status.state != "denied"
     # without the header, nothing is said about GPC (but the history shows its source)
     assert "Global Privacy Control is on" not in service.client.get("/me").text
     assert "Global Privacy Control signal" in service.client.get("/me/history").text
@@ -342,7 +342,7 @@ def test_a_grant_after_gpc_stands(service: Any) -> None:
     service.client.get("/me", headers={"Sec-GPC": "1"})
     assert len(_history(service, "e2")) == n
     assert (
-        workspace.consent_status(_engine(service), "e2", "ai_training_messages_partners")["state"]
+        workspace.consent_status(_engine(service), "e2", "ai_training_messages_partners").state
         == "granted"
     )
     page = service.client.get("/me").text
@@ -398,8 +398,8 @@ def test_where_my_data_went_lists_datasets_recipients_models_and_remediation(ser
     ):
         assert heading in r.text
     report = workspace.dsar(_engine(service), "e1")
-    for d in report["datasets"]:
-        assert d["dataset_id"] in r.text
+    for d in report.datasets:
+        assert d.dataset_id in r.text
 
 
 @pytest.mark.postgres

@@ -251,6 +251,7 @@ def test_a_new_policy_version_is_announced_with_its_changes_before_it_takes_effe
     assert "A new privacy policy (v3) takes effect on" in html
     assert "A new setting: “Share my public posts with partners to train AI models”." in html
     assert "(important change)" in html
+    assert "You already chose" not in html
     # the member decides now, citing v3, before it takes effect
     r = service.client.post(
         "/me/choices",
@@ -269,6 +270,7 @@ def test_a_new_policy_version_is_announced_with_its_changes_before_it_takes_effe
         "ai_training_posts_partners",
         "v3",
     )
+    assert "You already chose: refused under v3" in service.client.get("/me").text
 
 
 def test_settings_to_decide_are_those_a_material_change_concerns() -> None:

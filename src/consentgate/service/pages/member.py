@@ -98,6 +98,10 @@ def privacy_center(request: Request, ctx: ContextDep, who: CenterCaller) -> Resp
     labels = {s.setting: s.label for s in mine.settings}
     for u in upcoming:
         labels.update({s.id: s.label for s in u.policy.settings})
+    # the member's latest choice citing each version, per setting (history is in order)
+    decided = {
+        (e.setting, e.policy_version): CHOICES.get(e.type.value, e.type.value) for e in history
+    }
     # a new setting's scopes are part of "a new setting": not listed again one by one
     added = {
         u.policy.version: {c.subject for c in u.changes if c.kind == "setting_added"}
@@ -113,7 +117,14 @@ def privacy_center(request: Request, ctx: ContextDep, who: CenterCaller) -> Resp
                 for c in u.changes
                 if not (c.kind == "scope_added" and c.subject in added[u.policy.version])
             ],
-            "to_decide": [{"setting": sid, "label": labels.get(sid, sid)} for sid in u.to_decide],
+            "to_decide": [
+                {
+                    "setting": sid,
+                    "label": labels.get(sid, sid),
+                    "decided": decided.get((sid, u.policy.version)),
+                }
+                for sid in u.to_decide
+            ],
         }
         for u in upcoming
     ]

@@ -1,8 +1,8 @@
 """Who may call which route: one declarative table, and the pure decision over it.
 
-Each ``/api/v1`` route is named (its FastAPI ``name``) and has one row here mapping roles to
-``ANY`` (any member's data, or a route without a member) or ``OWN`` (only the member the
-caller is). A role absent from a row is refused with 403. A member asking for another
+Each ``/api/v1`` route and each page (``page_*``, ``service.pages``) is named (its FastAPI
+``name``) and has one row here mapping roles to ``ANY`` (any member's data, or a route
+without a member) or ``OWN`` (only the member the caller is). A role absent from a row is refused with 403. A member asking for another
 member's data gets exactly the 404 an unknown member id gets, so ids of other members cannot
 be probed. ``tests/test_service_authz.py`` walks this table over every route and role.
 """
@@ -41,6 +41,20 @@ RULES: Mapping[str, Mapping[str, Reach]] = {
     "revoke_key": {"admin": ANY},
     # who the caller is
     "whoami": READERS,
+    # pages (service.pages): the member privacy center is the session's member's own, and
+    # only theirs (its paths name no member; an officer reads members through the console)
+    "page_privacy_center": {"member": OWN},
+    "page_record_choice": {"member": OWN},
+    "page_receipt": {"member": OWN},
+    "page_receipt_download": {"member": OWN},
+    "page_history": {"member": OWN},
+    "page_data": {"member": OWN},
+    "page_dataset_proof": {"member": OWN},
+    "page_dataset_proof_download": {"member": OWN},
+    "page_download": {"member": OWN},
+    "page_report": {"member": OWN},
+    "page_verify": {"member": OWN},
+    "page_log_key": {"member": OWN},
 }
 
 

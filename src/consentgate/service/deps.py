@@ -45,6 +45,7 @@ class ServiceContext:
     limiter: WriteLimiter
     writer: ConsentWriter  # consent events, group-committed (workspace.consent_writer)
     metrics_token: bytes | None = None  # GET /metrics needs it as a bearer token when set
+    demo: bool = False  # ``serve --demo``: the demo login page, and "DEMO" on every page
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -127,6 +128,13 @@ def _session(request: Request, ctx: ServiceContext) -> Principal:
         ctx.session_key, session, request.headers.get(CSRF_HEADER)
     ):
         raise Refused(403, "missing or wrong CSRF token")
+    return session_principal(session)
+
+
+def session_principal(session: tokens.Session) -> Principal:
+    """Who a valid session speaks for: its member, or (``serve --demo`` only) an officer."""
+    if session.role == "officer":
+        return Principal(Caller("officer"), f"session:{session.sid}", via_cookie=True)
     return Principal(
         Caller("member", session.member_id), f"member:{session.member_id}", via_cookie=True
     )

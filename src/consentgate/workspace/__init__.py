@@ -16,7 +16,8 @@ per concept of DESIGN.md:
 * ``models`` — register and train models; ``retraining`` retrains them after a remediation;
 * ``remediation`` — remediation orders and their deadline rules; ``notices`` — deletion
   notices to recipients;
-* ``reports`` — the member's access report (DSAR);
+* ``reports`` — the member's access report (DSAR); ``gpc`` — the Global Privacy Control
+  signal, honoured as denies of third-party sharing;
 * ``log`` — the transparency log: verify, signing key, checkpoints, receipts;
   ``witnessing`` and ``log_publication`` have checkpoints cosigned and publish the log.
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         MemberSettings,
         SettingState,
         consent_status,
+        first_member_ids,
         import_events,
         import_members,
         member_events_for,
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
         disclose,
         list_disclosures,
     )
+    from consentgate.workspace.gpc import honour_gpc
     from consentgate.workspace.log import (
         IssuedReceipt,
         LogVerification,
@@ -102,12 +105,14 @@ if TYPE_CHECKING:
         Initialized,
         PolicySummary,
         Published,
+        UpcomingPolicy,
         diff_policies,
         get_policy,
         init_workspace,
         list_policies,
         policy_history,
         publish_policy,
+        upcoming_policies,
     )
     from consentgate.workspace.proofs import (
         IssuedProof,
@@ -147,7 +152,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "list_policies",
         "get_policy",
         "diff_policies",
+        "UpcomingPolicy",
+        "upcoming_policies",
     ),
+    "gpc": ("honour_gpc",),
     "consent": (
         "ConsentStatus",
         "MemberMove",
@@ -163,6 +171,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "member_settings",
         "member_history",
         "member_history_page",
+        "first_member_ids",
         "scope_consent",
     ),
     "snapshots": ("check_recipient", "build_snapshot", "build_snapshots"),
@@ -244,6 +253,7 @@ __all__ = [
     "Rotation",
     "SentNotice",
     "SettingState",
+    "UpcomingPolicy",
     "Workspace",
     "acknowledge_notice",
     "build",
@@ -258,7 +268,9 @@ __all__ = [
     "dsar",
     "ensure_signing_key",
     "exposure",
+    "first_member_ids",
     "get_policy",
+    "honour_gpc",
     "impact",
     "import_events",
     "import_members",
@@ -294,6 +306,7 @@ __all__ = [
     "scope_consent",
     "send_notices",
     "train_model",
+    "upcoming_policies",
     "verify_audit",
     "verify_log",
 ]

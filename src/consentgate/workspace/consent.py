@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from consentgate import consent as core
 from consentgate import ids
-from consentgate.errors import Conflict, ConsentgateError, InvalidInput, NotFound
+from consentgate.errors import Conflict, ConsentgateError, InvalidInput, NotFound, UsageError
 from consentgate.paging import Page, check_window
 from consentgate.policy import (
     Scope,
@@ -448,7 +448,6 @@ def record_events(
     itself raises, and nothing is stored.
     """
     from consentgate import ingest
-    from consentgate.store import erasure as store_erasure
 
     at = now()
     records = [
@@ -628,6 +627,14 @@ def member_history_page(
         total = ledger.count_member_events(conn, member_id)
         items = ledger.member_events(conn, member_id, limit=limit, offset=offset) if total else []
     return Page(tuple(items), total, limit, offset)
+
+
+def first_member_ids(engine: sa.Engine, *, limit: int) -> list[str]:
+    """Up to ``limit`` member ids in id order (the ``serve --demo`` login offers them)."""
+    if limit < 1:
+        raise UsageError("`limit` must be at least 1")
+    with engine.connect() as conn:
+        return ledger.first_member_ids(conn, limit)
 
 
 def member_settings(

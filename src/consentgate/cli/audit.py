@@ -12,16 +12,16 @@ from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.cli.log import policy_option, read_policy, timeout_option
 from consentgate.cli.verify import print_report
-from consentgate.errors import AuditChainBroken, InvalidInput
+from consentgate.errors import InvalidInput
 from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
 from consentgate.tlog.receipts import SignedHead
 from consentgate.workspace.autocheckpoint import (
     compare_outside,
     latest_path,
-    stored_checkpoints,
     write_latest,
 )
 from consentgate.workspace.dataset_verify import verify_registry
+from consentgate.workspace.log_status import require_checkpoint
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -119,13 +119,7 @@ def verify(
     )
     log = report.log
     latest = log.latest if log else None
-    stored = stored_checkpoints(app.engine())
-    if report.entries and not stored:
-        raise AuditChainBroken(
-            f"the log has {report.entries} entries but no signed checkpoint in the ledger: "
-            "checkpoints were deleted, or never signed (run `consentgate audit checkpoint`; "
-            "automatic checkpoints sign one after every command that writes)"
-        )
+    require_checkpoint(app.engine(), report.entries)
     outside = compare_outside(app.engine(), latest_path(app.settings.key_dir))
     datasets = verify_registry(app.engine()) if check_datasets else []
     failed = [d for d in datasets if not d.ok]

@@ -489,4 +489,15 @@ def report_dsar(app: AppContext, member: str, fmt: str | None) -> None:
 
 report.add_command(training_summary)  # issue 13
 
+
+def _bulk_reports() -> None:
+    """The bulk reports (``consentgate.cli.reports``) join this group."""
+    from consentgate.cli import reports
+
+    for command in reports.COMMANDS:
+        report.add_command(command)
+
+
+_bulk_reports()
+
 COMMANDS = [models, disclose, remediation, remediate, retrain, notices, report]

@@ -18,10 +18,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate.config import Settings
 from consentgate.service import errors, tokens
+from consentgate.service.builds import BuildQueue
 from consentgate.service.deps import ServiceContext
 from consentgate.service.limits import BodyLimit, WriteLimiter
 from consentgate.service.observability import AccessLog, Metrics
-from consentgate.service.routes import catalog, keys, members, ops, session
+from consentgate.service.routes import (
+    builds,
+    catalog,
+    keys,
+    members,
+    officer,
+    ops,
+    reports,
+    session,
+)
 from consentgate.store.engine import make_engine
 
 API_PREFIX = "/api/v1"
@@ -51,7 +61,7 @@ class _Headers:
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for module in (members, catalog, keys, session):
+    for module in (members, catalog, keys, session, builds, officer, reports):
         api.include_router(module.router)
     return api
 
@@ -72,9 +82,12 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         limiter=WriteLimiter(rate=settings.service_write_rate, burst=settings.service_write_burst),
     )
 
+    queue = BuildQueue(engine, settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        queue.shutdown()
         engine.dispose()
 
     app = FastAPI(
@@ -87,6 +100,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         generate_unique_id_function=lambda route: route.name,  # operationId = route name
     )
     app.state.service = ctx
+    app.state.builds = queue
     app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(api_router())

@@ -33,12 +33,14 @@ from consentgate.gate.manifest import MANIFEST_NAME, canonical_json, read_manife
 from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.run import BuildResult, Progress, build_dataset
 from consentgate.gate.source import open_source
+from consentgate.gate.statutes import Schedule, default_schedule
 from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, utcnow
+from consentgate.workspace.bulk_reports import exposure_of_members
 from consentgate.workspace.proofs import member_commitment
 from consentgate.workspace.publication import Publication, keep_registered
 from consentgate.workspace.snapshots import build_snapshot, build_snapshots, check_recipient
@@ -260,6 +262,7 @@ def exposure(
     per_member_usd: float = 1000.0,
     profile: Path | None = None,
     check_content: bool = True,
+    schedule: Schedule | None = None,
 ) -> ExposureReport:
     """Re-check any dataset with the gate's columns against the ledger at ``as_of`` alone
     (``audit-dataset``; nothing recorded, no dataset written).
@@ -303,7 +306,7 @@ def exposure(
                 manifest["redaction"]["profile"], source=f"{source / MANIFEST_NAME} (redaction)"
             )
         redactor = make_redactor(engine, profile, rules=rules)
-    return audit_dataset(
+    report = audit_dataset(
         source,
         snapshot=snap,
         column_map=column_map,
@@ -312,3 +315,7 @@ def exposure(
         resolve=resolve,
         recipient_problem=problem,
     )
+    rows = exposure_of_members(
+        engine, report.affected_members, at=as_of, schedule=schedule or default_schedule()
+    )
+    return dataclasses.replace(report, by_statute=tuple(rows))

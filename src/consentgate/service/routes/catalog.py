@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from consentgate import workspace
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
+from consentgate.service.schemas import PublishedOut
 from consentgate.timestamps import format_timestamp
+from consentgate.workspace.context import rules_from
 
 router = APIRouter(tags=["policies", "datasets"])
 
@@ -55,3 +58,39 @@ def list_datasets(
 ) -> dict[str, Any]:
     """Registered datasets."""
     return page(workspace.list_datasets(ctx.engine), params, _dataset)
+
+
+class PolicyText(BaseModel):
+    """A policy version as YAML text (docs/formats.md), published as ``policy publish``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=60_000, description="The policy YAML.")
+    notice_days: int | None = Field(
+        None, ge=0, le=3650, description="Notice period (default: the notice_days setting)."
+    )
+
+
+@router.post("/policies", name="publish_policy", status_code=201, response_model=PublishedOut)
+def publish_policy(
+    body: PolicyText,
+    response: Response,
+    ctx: ContextDep,
+    _: Annotated[Principal, Depends(authorize("publish_policy"))],
+) -> dict[str, Any]:
+    """Validate and publish a policy version (201); the same version with the same text
+    again is a no-op (200); errors name the line and field (422)."""
+    published = workspace.publish_policy(
+        ctx.engine,
+        body.text,
+        name="body.text",
+        notice_days=ctx.settings.notice_days if body.notice_days is None else body.notice_days,
+        rules=rules_from(ctx.settings),
+    )
+    if not published.created:
+        response.status_code = 200
+    return {
+        "version": published.policy.version,
+        "created": published.created,
+        "changes": [c.as_dict() for c in published.changes],
+    }

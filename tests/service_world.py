@@ -56,12 +56,31 @@ def settings_for(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def start(settings: Settings) -> Iterator[Service]:
+def start(settings: Settings, *, demo: bool = False) -> Iterator[Service]:
     engine = make_engine(settings.db_url)
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=engine, demo=demo)
     with TestClient(app, base_url="https://testserver") as client:
         svc = Service(client, settings)
         for role in access.KEY_ROLES:
             svc.keys[role] = access.create_key(engine, role=role, label=f"test {role}").secret
         yield svc
     engine.dispose()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token in a page's forms (the hidden ``csrf_token`` field)."""
+    import re
+
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m is not None, "no CSRF field on the page"
+    return m.group(1)
+
+
+def sign_in(svc: Service, member_id: str) -> str:
+    """Open a browser session for ``member_id`` (``POST /api/v1/session`` with a member
+    token: the cookie stays in the client) and return its CSRF token."""
+    svc.client.cookies.clear()
+    r = svc.client.post("/api/v1/session", headers=svc.auth("member", member_id))
+    assert r.status_code == 200, r.text
+    token: str = r.json()["csrf_token"]
+    return token

@@ -12,8 +12,14 @@ from consentgate.timestamps import format_timestamp
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Add the demo sign-in page (anyone may act as any member or the officer); "
+    "every page says DEMO. Only for the demo workspace.",
+)
 @pass_app
-def serve(app: AppContext, host: str, port: int) -> None:
+def serve(app: AppContext, host: str, port: int, demo: bool) -> None:
     """Serve the HTTP API (docs/service.md) on the database the CLI uses, with JSON logs
     on stderr. SIGTERM or Ctrl-C stops accepting connections and waits for requests in
     flight (up to service_shutdown_seconds)."""
@@ -23,7 +29,7 @@ def serve(app: AppContext, host: str, port: int) -> None:
     from consentgate.service.observability import configure_logging
 
     configure_logging()
-    web = create_app(app.settings, engine=app.engine())
+    web = create_app(app.settings, engine=app.engine(), demo=demo)
     config = uvicorn.Config(
         web,
         host=host,

@@ -1,7 +1,8 @@
 """``create_app(settings)``: the FastAPI application, built at the edge.
 
-Routes live under ``/api/v1`` (one router per concept; more, such as the member privacy
-center and the officer console pages, are added the same way); operations at the root
+Routes live under ``/api/v1`` (one router per concept); the server-rendered pages (the
+member privacy center, the officer console, the ``--demo`` login) at the root, from
+``service.pages``; operations at the root
 (``/healthz``, ``/readyz``, ``/metrics``, the verifier page at ``/verify``); OpenAPI at
 ``/openapi.json``. Every response carries ``Cache-Control: no-store`` and
 ``X-Content-Type-Options: nosniff``: responses hold personal data.
@@ -17,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate.config import Settings
-from consentgate.service import errors, tokens
+from consentgate.service import errors, pages, tokens
 from consentgate.service.builds import BuildQueue
 from consentgate.service.deps import ServiceContext
 from consentgate.service.limits import BodyLimit, WriteLimiter
@@ -66,7 +67,10 @@ def api_router() -> APIRouter:
     return api
 
 
-def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, engine: sa.Engine | None = None, demo: bool = False
+) -> FastAPI:
+    """The application; ``demo`` (``serve --demo``) adds the demo login and its banner."""
     settings = settings or Settings()
     engine = engine or make_engine(settings.db_url)
     ctx = ServiceContext(
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         ),
         session_key=tokens.load_or_create_session_key(settings.session_key_path),
         limiter=WriteLimiter(rate=settings.service_write_rate, burst=settings.service_write_burst),
+        demo=demo,
     )
 
     queue = BuildQueue(engine, settings)
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     errors.install(app)
     app.include_router(api_router())
     app.include_router(ops.router)
+    pages.install(app, ctx)
     app.add_middleware(errors.Contain)
     app.add_middleware(_Headers)
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)

@@ -1,8 +1,8 @@
 """Who may call which route: one declarative table, and the pure decision over it.
 
-Each ``/api/v1`` route is named (its FastAPI ``name``) and has one row here mapping roles to
-``ANY`` (any member's data, or a route without a member) or ``OWN`` (only the member the
-caller is). A role absent from a row is refused with 403. A member asking for another
+Each ``/api/v1`` route and each page (``page_*``, ``service.pages``) is named (its FastAPI
+``name``) and has one row here mapping roles to ``ANY`` (any member's data, or a route
+without a member) or ``OWN`` (only the member the caller is). A role absent from a row is refused with 403. A member asking for another
 member's data gets exactly the 404 an unknown member id gets, so ids of other members cannot
 be probed. ``tests/test_service_authz.py`` walks this table over every route and role.
 """

@@ -40,6 +40,7 @@ class ServiceContext:
     token_rules: tokens.TokenRules | None
     session_key: bytes
     limiter: WriteLimiter
+    demo: bool = False  # ``serve --demo``: the demo login page, and "DEMO" on every page
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -116,6 +117,13 @@ def _session(request: Request, ctx: ServiceContext) -> Principal:
         ctx.session_key, session, request.headers.get(CSRF_HEADER)
     ):
         raise Refused(403, "missing or wrong CSRF token")
+    return session_principal(session)
+
+
+def session_principal(session: tokens.Session) -> Principal:
+    """Who a valid session speaks for: its member, or (``serve --demo`` only) an officer."""
+    if session.role == "officer":
+        return Principal(Caller("officer"), f"session:{session.sid}", via_cookie=True)
     return Principal(
         Caller("member", session.member_id), f"member:{session.member_id}", via_cookie=True
     )

@@ -13,7 +13,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,19 +66,37 @@ def not_found(kind: str) -> JSONResponse:
     return JSONResponse(error_body("NotFound", f"{kind} not found"), status_code=404)
 
 
-async def _consentgate(request: Request, exc: Exception) -> JSONResponse:
+PAGE_TAG = "pages"
+
+
+def _answer(
+    request: Request, status: int, body: dict[str, object], headers: dict[str, str] | None = None
+) -> Response:
+    """JSON, or for a route tagged ``pages`` the page the app installed for errors (the
+    same type and message, as HTML)."""
+    route = request.scope.get("route")
+    page_errors = getattr(request.app.state, "page_errors", None)
+    if page_errors is not None and PAGE_TAG in (getattr(route, "tags", None) or []):
+        message = str(body["error"])
+        problems = body.get("problems")
+        if isinstance(problems, list):
+            message = "; ".join([message, *map(str, problems)])
+        page: Response = page_errors(request, status, str(body["type"]), message, headers or {})
+        return page
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _consentgate(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConsentgateError)
     if isinstance(exc, NotFound):
-        return not_found(exc.kind)
+        return _answer(request, 404, error_body("NotFound", f"{exc.kind} not found"))
     if isinstance(exc, InvalidInput) and exc.problems:
         first = str(exc).split("\n", 1)[0]
-        return JSONResponse(
-            error_body(type(exc).__name__, first, exc.problems), status_code=status_of(exc)
-        )
-    return JSONResponse(error_body(type(exc).__name__, str(exc)), status_code=status_of(exc))
+        return _answer(request, status_of(exc), error_body(type(exc).__name__, first, exc.problems))
+    return _answer(request, status_of(exc), error_body(type(exc).__name__, str(exc)))
 
 
-async def _refused(request: Request, exc: Exception) -> JSONResponse:
+async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
     headers = {}
     if exc.status == 401:
@@ -86,19 +104,19 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     kind = {401: "Unauthenticated", 403: "Forbidden", 429: "TooManyRequests"}[exc.status]
-    return JSONResponse(error_body(kind, str(exc)), status_code=exc.status, headers=headers)
+    return _answer(request, exc.status, error_body(kind, str(exc)), headers)
 
 
 def _where(loc: tuple[object, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [
         f"{_where(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()
     ]
-    return JSONResponse(error_body("InvalidInput", "invalid request", problems), status_code=422)
+    return _answer(request, 422, error_body("InvalidInput", "invalid request", problems))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -6,7 +6,9 @@ as its secret, are refused), ``exp`` and ``sub`` are required, ``sub`` must be a
 id, and ``aud``/``iss`` are checked when configured.
 
 The session cookie is written by hand (no extra dependency): ``<payload>.<mac>``, where the
-payload is base64url JSON ``{"sub", "exp", "sid"}`` and ``mac`` is HMAC-SHA256 under the
+payload is base64url JSON ``{"sub", "exp", "sid"[, "role"]}`` (``role`` is ``member`` when
+absent; an officer session, issued only by the ``serve --demo`` login, has ``role:
+officer`` and a ``sub`` that names no member) and ``mac`` is HMAC-SHA256 under the
 session key; verification compares in constant time and checks ``exp``. The CSRF token of a
 session is HMAC-SHA256(session key, "csrf" + sid): bound to the session, not stored.
 """
@@ -109,11 +111,15 @@ def load_or_create_session_key(path: Path) -> bytes:
     return key
 
 
+SESSION_ROLES = frozenset({"member", "officer"})
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
-    member_id: str
+    member_id: str  # for an officer session, a label (never a member id)
     expires: int  # unix seconds
     sid: str
+    role: str = "member"
 
 
 def _b64(data: bytes) -> str:
@@ -128,12 +134,18 @@ def _mac(key: bytes, payload: str) -> str:
     return _b64(hmac.new(key, b"session." + payload.encode("ascii"), hashlib.sha256).digest())
 
 
-def issue_session(key: bytes, member_id: str, *, now: datetime, lifetime: timedelta) -> str:
+def issue_session(
+    key: bytes, member_id: str, *, now: datetime, lifetime: timedelta, role: str = "member"
+) -> str:
+    if role not in SESSION_ROLES:
+        raise ValueError(f"role: expected one of {sorted(SESSION_ROLES)}")
     body = {
         "sub": member_id,
         "exp": int((now + lifetime).timestamp()),
         "sid": secrets.token_hex(16),
     }
+    if role != "member":
+        body["role"] = role
     payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
     return f"{payload}.{_mac(key, payload)}"
 
@@ -144,9 +156,13 @@ def read_session(key: bytes, cookie: str, *, now: datetime) -> Session:
         raise BadToken("session mac")
     try:
         body = json.loads(_unb64(payload))
-        session = Session(str(body["sub"]), int(body["exp"]), str(body["sid"]))
+        session = Session(
+            str(body["sub"]), int(body["exp"]), str(body["sid"]), str(body.get("role", "member"))
+        )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise BadToken("session payload") from exc
+    if session.role not in SESSION_ROLES:
+        raise BadToken("session role")
     if session.expires <= now.timestamp():
         raise BadToken("session expired")
     return session

@@ -478,6 +478,12 @@ def count_members(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(t.members)).scalar_one())
 
 
+def first_member_ids(conn: sa.Connection, limit: int) -> list[str]:
+    """Up to ``limit`` member ids, in id order."""
+    query = sa.select(t.members.c.member_id).order_by(t.members.c.member_id).limit(limit)
+    return [str(r[0]) for r in conn.execute(query)]
+
+
 # --------------------------------------------------------------------------- consent events
 
 

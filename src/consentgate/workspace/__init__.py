@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from consentgate.workspace.consent import (
         ImportResult,
         consent_status,
+        first_member_ids,
         import_events,
         import_members,
         member_events_for,
@@ -141,6 +142,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "consent_status",
         "member_settings",
         "member_history",
+        "first_member_ids",
         "scope_consent",
     ),
     "snapshots": ("check_recipient", "build_snapshot", "build_snapshots", "write_snapshot"),
@@ -208,6 +210,7 @@ __all__ = [
     "dsar",
     "ensure_signing_key",
     "exposure",
+    "first_member_ids",
     "fresh_snapshot",
     "get_policy",
     "impact",

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from consentgate import consent as core
 from consentgate import ids, ingest
-from consentgate.errors import Conflict, InvalidInput, NotFound
+from consentgate.errors import Conflict, InvalidInput, NotFound, UsageError
 from consentgate.policy import (
     Scope,
 )
@@ -420,6 +420,14 @@ def member_history(engine: sa.Engine, member_id: str) -> list[core.ConsentEvent]
         if ledger.get_member(conn, member_id) is None:
             raise NotFound("member", member_id)
         return ledger.member_events(conn, member_id)
+
+
+def first_member_ids(engine: sa.Engine, *, limit: int) -> list[str]:
+    """Up to ``limit`` member ids in id order (the ``serve --demo`` login offers them)."""
+    if limit < 1:
+        raise UsageError("`limit` must be at least 1")
+    with engine.connect() as conn:
+        return ledger.first_member_ids(conn, limit)
 
 
 def member_settings(

@@ -70,6 +70,14 @@ RULES: Mapping[str, Mapping[str, Reach]] = {
     "report_disclosures": {"officer": ANY},
     "report_consent_events": {"officer": ANY},
     "report_exposure": {"officer": ANY},
+    # the officer console's pages (service/pages/console.py)
+    "page_console": {"officer": ANY},
+    "page_console_policies": {"officer": ANY},
+    "page_console_consent": {"officer": ANY},
+    "page_console_builds": {"officer": ANY},
+    "page_console_recipients": {"officer": ANY},
+    "page_console_remediation": {"officer": ANY},
+    "page_console_audit": {"officer": ANY},
 }
 
 

@@ -141,3 +141,21 @@ def event_chunks(
             return
         yield rows
         after = int(rows[-1].seq)
+
+
+def events_of_members(conn: sa.Connection, member_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """Each member's consent events (rows of ``consent_events``) in recording order."""
+    from consentgate.store.bulk import one_of
+
+    c = t.consent_events.c
+    out: dict[str, list[Any]] = {}
+    for i in range(0, len(member_ids), CHUNK):
+        chunk = list(member_ids[i : i + CHUNK])
+        q = sa.select(t.consent_events).where(one_of(conn, c.member_id, chunk)).order_by(c.seq)
+        for r in conn.execute(q):
+            out.setdefault(r.member_id, []).append(r)
+    return out
+
+
+def count_members(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t.members)).scalar_one())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
@@ -33,6 +34,7 @@ from consentgate.service.routes import (
     reports,
     session,
 )
+from consentgate.service.schemas import ErrorBody
 from consentgate.store.engine import make_engine
 
 API_PREFIX = "/api/v1"
@@ -60,8 +62,23 @@ class _Headers:
         await self.app(scope, receive, with_headers)
 
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": what}
+    for status, what in (
+        (400, "Bad usage of the route."),
+        (401, "Authentication required."),
+        (403, "Not allowed for this role, or a wrong CSRF token."),
+        (404, "Not found (another member's data answers as an unknown one)."),
+        (409, "Conflicts with what is recorded."),
+        (413, "Request body too large."),
+        (422, "Invalid request: the fields that failed, never their values."),
+        (429, "Too many writes (Retry-After says when to retry)."),
+    )
+}
+
+
 def api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERRORS)
     for module in (members, catalog, keys, session, builds, officer, reports):
         api.include_router(module.router)
     return api

@@ -194,3 +194,99 @@ class PublishedOut(Model):
     version: str
     created: bool
     changes: list[dict[str, Any]]
+
+
+class SettingOut(Model):
+    setting: str
+    label: str
+    state: str
+    default: bool
+    covers_from: str | None
+    event_id: str | None
+    policy_version: str | None
+
+
+class MemberSettingsOut(Model):
+    member_id: str
+    jurisdiction: str | None
+    policy_version: str | None
+    settings: list[SettingOut]
+
+
+class StatusOut(Model):
+    member_id: str
+    setting: str
+    jurisdiction: str | None
+    state: str
+    covers_from: str | None
+    event_id: str | None
+    policy_version: str | None
+
+
+class EventOut(Model):
+    event_id: str
+    seq: int
+    type: str
+    setting: str | None
+    policy_version: str | None
+    effective_at: str
+    recorded_at: str
+    covers_from: str | None
+    source: str
+
+
+class RecordedOut(Model):
+    created: bool
+    event: EventOut
+
+
+class ReceiptOut(Model):
+    event_id: str
+    leaf_index: int
+    tree_size: int
+    receipt: str
+
+
+class PolicyOut(Model):
+    version: str
+    published_at: str
+    effective_from: str
+    settings: list[str]
+    sha256: str
+
+
+class ChangeOut(Model):
+    kind: str
+    subject: str
+    detail: str
+    material: bool
+
+
+class KeyOut(Model):
+    key_id: str
+    role: str
+    label: str
+    created_at: str
+    revoked_at: str | None
+
+
+class NewKeyOut(KeyOut):
+    key: str
+
+
+class SessionOut(Model):
+    csrf_token: str
+    expires: int
+
+
+class ClosedOut(Model):
+    ok: bool
+
+
+class WhoamiOut(Model):
+    role: str
+    member_id: str | None
+
+
+class Health(Model):
+    status: str

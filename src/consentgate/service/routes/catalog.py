@@ -9,14 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consentgate import workspace
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
-from consentgate.service.schemas import PublishedOut
+from consentgate.service.schemas import ChangeOut, DatasetOut, Page, PolicyOut, PublishedOut
 from consentgate.timestamps import format_timestamp
 from consentgate.workspace.context import rules_from
 
 router = APIRouter(tags=["policies", "datasets"])
 
 
-@router.get("/policies", name="list_policies")
+@router.get("/policies", name="list_policies", response_model=Page[PolicyOut])
 def list_policies(
     ctx: ContextDep,
     _: Annotated[Principal, Depends(authorize("list_policies"))],
@@ -29,7 +29,7 @@ def list_policies(
 Version = Annotated[str, Query(min_length=1, max_length=64)]
 
 
-@router.get("/policies/diff", name="diff_policies")
+@router.get("/policies/diff", name="diff_policies", response_model=Page[ChangeOut])
 def diff_policies(
     ctx: ContextDep,
     _: Annotated[Principal, Depends(authorize("diff_policies"))],
@@ -50,7 +50,7 @@ def _dataset(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/datasets", name="list_datasets")
+@router.get("/datasets", name="list_datasets", response_model=Page[DatasetOut])
 def list_datasets(
     ctx: ContextDep,
     _: Annotated[Principal, Depends(authorize("list_datasets"))],

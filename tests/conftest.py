@@ -235,3 +235,11 @@ def service(world: Path, db_url: str, tmp_path: Path) -> Iterator[Any]:
     from service_world import settings_for, start
 
     yield from start(settings_for(db_url, tmp_path))
+
+
+@pytest.fixture
+def demo_service(world: Path, db_url: str, tmp_path: Path) -> Iterator[Any]:
+    """The HTTP service over ``world`` as ``serve --demo`` runs it (the demo login)."""
+    from service_world import settings_for, start
+
+    yield from start(settings_for(db_url, tmp_path), demo=True)

@@ -75,3 +75,46 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(
     assert "Shutting down" in messages and any("Finished server process" in m for m in messages)
     text = "".join(lines)
     assert "/members/" not in text and '"e1"' not in text
+
+
+def test_serve_demo_mounts_the_demo_sign_in(world: Path, db_url: str, tmp_path: Path) -> None:
+    """``serve --demo``: the sign-in page answers, says DEMO, and its member session opens
+    the privacy center (plain HTTP on loopback, so the cookie is not marked Secure)."""
+    env = {
+        **os.environ,
+        "CONSENTGATE_KEY_DIR": str(tmp_path / "keys"),
+        "CONSENTGATE_SERVICE_COOKIE_SECURE": "false",
+    }
+    code = "from consentgate.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--db", db_url, "serve", "--port", "0", "--demo"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        port = None
+        for _ in range(200):
+            line = proc.stderr.readline()
+            m = re.search(r"running on http://127\.0\.0\.1:(\d+)", line)
+            if not line or m:
+                port = int(m.group(1)) if m else None
+                break
+        assert port is not None
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=30, follow_redirects=True
+        ) as c:
+            login = c.get("/login")
+            assert login.status_code == 200 and "DEMO" in login.text
+            r = c.post("/login", data={"role": "member", "member_id": "e1"})
+            assert r.status_code == 200 and str(r.url).endswith("/me")
+            assert "My privacy settings" in r.text and "DEMO" in r.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)

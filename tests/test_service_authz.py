@@ -196,3 +196,152 @@ def test_revoked_key_is_refused(service: Any) -> None:
     r = service.client.delete(f"/api/v1/keys/{created.key.key_id}", headers=service.auth("admin"))
     assert r.status_code == 200 and r.json()["revoked_at"]
     assert service.client.get("/api/v1/policies", headers=h).status_code == 401
+
+
+# --------------------------------------------------------------------------- pages
+
+# The pages (service.pages) authenticate with the browser session cookie only: a member's
+# session, or an officer's (issued by the --demo login). API keys and member tokens open no
+# page. Member pages name no member in their paths: "other" asks for another member's
+# event (its receipt), which must answer exactly as an unknown event does.
+PAGE_ROLES = [
+    "anonymous",
+    "member",
+    "officer-session",
+    "member-token",
+    "pipeline",
+    "officer",
+    "admin",
+]
+PAGE_CALLS: dict[str, tuple[str, str, dict[str, str] | None]] = {
+    "page_privacy_center": ("GET", "/me", None),
+    "page_record_choice": (
+        "POST",
+        "/me/choices",
+        {"setting": "personalize_feed", "choice": "deny", "csrf_token": "{csrf}"},
+    ),
+    "page_receipt": ("GET", "/me/receipt?event_id={event}", None),
+    "page_receipt_download": ("GET", "/me/receipt/download?event_id={event}", None),
+    "page_history": ("GET", "/me/history", None),
+    "page_data": ("GET", "/me/data", None),
+    # no dataset in this world: a member gets the "dataset not found" any unknown id gets
+    "page_dataset_proof": ("GET", "/me/data/proof?dataset_id=no-such-dataset", None),
+    "page_dataset_proof_download": (
+        "GET",
+        "/me/data/proof/download?dataset_id=no-such-dataset",
+        None,
+    ),
+    "page_download": ("GET", "/me/download", None),
+    "page_report": ("GET", "/me/download/report.json", None),
+    "page_verify": ("GET", "/me/verify", None),
+    "page_log_key": ("GET", "/me/verify/log-public-key.txt", None),
+    # the officer console (service/pages/console.py)
+    "page_console": ("GET", "/console", None),
+    "page_console_policies": ("GET", "/console/policies", None),
+    "page_console_consent": ("GET", "/console/consent", None),
+    "page_console_builds": ("GET", "/console/builds", None),
+    "page_console_recipients": ("GET", "/console/recipients", None),
+    "page_console_remediation": ("GET", "/console/remediation", None),
+    "page_console_audit": ("GET", "/console/audit", None),
+}
+# Routes any browser may open (they show nothing about anyone): not in the matrix.
+PUBLIC_PAGES = {
+    "stylesheet",
+    "page_home",
+    "page_logout",
+    "page_demo_login",
+    "page_demo_login_submit",
+}
+MEMBER_PAGE = {"member": (200, 404), "officer-session": (403, 403)}
+CONSOLE_PAGE = {"member": (403, 403), "officer-session": (200, 200)}
+PAGE_EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
+    "page_privacy_center": {"member": (200, 200), "officer-session": (403, 403)},
+    "page_record_choice": {"member": (303, 303), "officer-session": (403, 403)},
+    "page_receipt": MEMBER_PAGE,
+    "page_receipt_download": MEMBER_PAGE,
+    "page_history": {"member": (200, 200), "officer-session": (403, 403)},
+    "page_data": {"member": (200, 200), "officer-session": (403, 403)},
+    "page_dataset_proof": {"member": (404, 404), "officer-session": (403, 403)},
+    "page_dataset_proof_download": {"member": (404, 404), "officer-session": (403, 403)},
+    "page_download": {"member": (200, 200), "officer-session": (403, 403)},
+    "page_report": {"member": (200, 200), "officer-session": (403, 403)},
+    "page_verify": {"member": (200, 200), "officer-session": (403, 403)},
+    "page_log_key": {"member": (200, 200), "officer-session": (403, 403)},
+    **dict.fromkeys(("page_console", "page_console_policies", "page_console_consent", "page_console_builds", "page_console_recipients", "page_console_remediation", "page_console_audit"), CONSOLE_PAGE),
+}
+
+
+def test_every_page_is_in_the_matrix_and_the_rules() -> None:
+    from fastapi.routing import APIRoute
+
+    from consentgate.service.authz import RULES
+    from consentgate.service.errors import PAGE_TAG
+    from consentgate.service.pages import page_routers
+
+    routes = [r for pages in page_routers(demo=True) for r in pages.routes]
+    assert all(isinstance(r, APIRoute) and PAGE_TAG in r.tags for r in routes)
+    names = {r.name for r in routes if isinstance(r, APIRoute)}
+    assert names >= PUBLIC_PAGES
+    assert names - PUBLIC_PAGES == set(PAGE_CALLS) == set(PAGE_EXPECTED)
+    assert set(PAGE_CALLS) <= set(RULES)
+
+
+def _session_cookie(service: Any, role: str) -> str:
+    from consentgate.service import tokens
+    from consentgate.timestamps import utcnow
+
+    ctx = service.client.app.state.service
+    subject = OWN if role == "member" else "demo-officer"
+    return tokens.issue_session(
+        ctx.session_key, subject, now=utcnow(), lifetime=ctx.session_lifetime, role=role
+    )
+
+
+@pytest.mark.postgres
+def test_page_matrix(service: Any) -> None:
+    from consentgate import workspace
+    from consentgate.service import tokens
+    from consentgate.timestamps import utcnow
+
+    engine = service.client.app.state.service.engine
+    ctx = service.client.app.state.service
+    events = {
+        "own": workspace.member_history(engine, OWN)[0].event_id,
+        "other": workspace.member_history(engine, OTHER)[0].event_id,
+    }
+    seen = 0
+    for route, (method, path, form) in PAGE_CALLS.items():
+        for role in PAGE_ROLES:
+            for reach, event in events.items():
+                client = service.client
+                client.cookies.clear()
+                headers: dict[str, str] = {}
+                csrf = "none"
+                if role in ("member", "officer-session"):
+                    cookie = _session_cookie(service, role.removesuffix("-session"))
+                    headers = {"cookie": f"cg_session={cookie}"}
+                    csrf = tokens.csrf_token(
+                        ctx.session_key, tokens.read_session(ctx.session_key, cookie, now=utcnow())
+                    )
+                elif role == "member-token":
+                    headers = service.auth("member", OWN)
+                elif role != "anonymous":
+                    headers = service.auth(role)
+                data = {k: v.format(csrf=csrf) for k, v in form.items()} if form else None
+                r = client.request(
+                    method,
+                    path.format(event=event),
+                    data=data,
+                    headers=headers,
+                    follow_redirects=False,
+                )
+                if role in PAGE_EXPECTED[route]:
+                    want = PAGE_EXPECTED[route][role][0 if reach == "own" else 1]
+                else:
+                    want = 401  # no session: API keys and member tokens open no page
+                assert r.status_code == want, (route, role, reach, r.text[:300])
+                if role == "member":
+                    assert f">{OTHER}<" not in r.text and f'"{OTHER}"' not in r.text, (route, reach)
+                seen += 1
+    client.cookies.clear()
+    assert seen == len(PAGE_CALLS) * len(PAGE_ROLES) * 2

@@ -370,6 +370,26 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN = np.iinfo(np.int64).min
 
 
+GPC_SOURCE = "gpc"
+REFUSED_STATES = frozenset({"denied", "withdrawn", "erased"})
+
+
+def gpc_denials(
+    sharing_settings: Sequence[str], events: Sequence[ConsentEvent], states: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The settings a Global Privacy Control signal (``Sec-GPC: 1``) records a deny for, with
+    source ``gpc``: of ``sharing_settings`` (those sharing with third parties), each the
+    member does not already refuse (``states``: its ``setting_status`` state) and has never
+    had a ``gpc`` event for. The signal is honoured once per setting: a grant the member
+    makes afterwards, knowingly, stands, and repeated requests record nothing more."""
+    signalled = {e.setting for e in events if e.source == GPC_SOURCE}
+    return tuple(
+        s
+        for s in sharing_settings
+        if s not in signalled and states.get(s, "not_offered") not in REFUSED_STATES
+    )
+
+
 def _us(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(microseconds=1)
 

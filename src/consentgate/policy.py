@@ -554,3 +554,26 @@ def settings_touching(history: PolicyHistory, scopes: Sequence[Scope]) -> set[st
     return {
         s.id for v in history.versions for s in v.settings if any(s.covers(sc) for sc in scopes)
     }
+
+
+def shares_with_third_parties(setting: Setting) -> bool:
+    """Does ``setting`` let data go to anyone but the first party (what the Global Privacy
+    Control signal opts a member out of: "sale or sharing" with third parties)?"""
+    return any(r != FIRST_PARTY for r in setting.recipients)
+
+
+WIDENING_RECIPIENT = frozenset(
+    {"recipient_added", "recipient_use_added", "contract_extended", "contract_end_removed"}
+)
+
+
+def settings_to_decide(changes: Sequence[Change], new: PolicyVersion) -> tuple[str, ...]:
+    """Ids of ``new``'s settings a material change concerns, in the version's order: the
+    setting itself (added, a new scope, a default turned on) or one that names a recipient
+    added or whose terms widened. These are what a member is asked to decide on before
+    ``new`` takes effect."""
+    touched = {c.subject for c in changes if c.material and c.kind not in WIDENING_RECIPIENT}
+    widened = {c.subject for c in changes if c.material and c.kind in WIDENING_RECIPIENT}
+    return tuple(
+        s.id for s in new.settings if s.id in touched or any(r in widened for r in s.recipients)
+    )

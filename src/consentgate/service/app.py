@@ -128,9 +128,6 @@ def create_app(
     app.include_router(api_router())
     app.include_router(ops.router)
     pages.install(app, ctx)
-    from consentgate.service.pages import console
-
-    app.include_router(console.router)
     app.add_middleware(errors.Contain)
     app.add_middleware(_Headers)
     app.add_middleware(BodyLimit, max_bytes=settings.service_max_body_bytes)

@@ -78,6 +78,20 @@ RULES: Mapping[str, Mapping[str, Reach]] = {
     "page_console_recipients": {"officer": ANY},
     "page_console_remediation": {"officer": ANY},
     "page_console_audit": {"officer": ANY},
+    # pages (service.pages): the member privacy center is the session's member's own, and
+    # only theirs (its paths name no member; an officer reads members through the console)
+    "page_privacy_center": {"member": OWN},
+    "page_record_choice": {"member": OWN},
+    "page_receipt": {"member": OWN},
+    "page_receipt_download": {"member": OWN},
+    "page_history": {"member": OWN},
+    "page_data": {"member": OWN},
+    "page_dataset_proof": {"member": OWN},
+    "page_dataset_proof_download": {"member": OWN},
+    "page_download": {"member": OWN},
+    "page_report": {"member": OWN},
+    "page_verify": {"member": OWN},
+    "page_log_key": {"member": OWN},
 }
 
 

@@ -16,7 +16,8 @@ per concept of DESIGN.md:
 * ``models`` — register and train models; ``retraining`` retrains them after a remediation;
 * ``remediation`` — remediation orders and their deadline rules; ``notices`` — deletion
   notices to recipients;
-* ``reports`` — the member's access report (DSAR);
+* ``reports`` — the member's access report (DSAR); ``gpc`` — the Global Privacy Control
+  signal, honoured as denies of third-party sharing;
 * ``log`` — the transparency log: verify, signing key, checkpoints, receipts;
   ``witnessing`` and ``log_publication`` have checkpoints cosigned and publish the log.
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         disclose,
         list_disclosures,
     )
+    from consentgate.workspace.gpc import honour_gpc
     from consentgate.workspace.log import (
         IssuedReceipt,
         LogVerification,
@@ -89,12 +91,14 @@ if TYPE_CHECKING:
     )
     from consentgate.workspace.policies import (
         Published,
+        UpcomingPolicy,
         diff_policies,
         get_policy,
         init_workspace,
         list_policies,
         policy_history,
         publish_policy,
+        upcoming_policies,
     )
     from consentgate.workspace.proofs import (
         IssuedProof,
@@ -131,7 +135,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "list_policies",
         "get_policy",
         "diff_policies",
+        "UpcomingPolicy",
+        "upcoming_policies",
     ),
+    "gpc": ("honour_gpc",),
     "consent": (
         "ImportResult",
         "import_members",
@@ -196,6 +203,7 @@ __all__ = [
     "Retrained",
     "Rotation",
     "SentNotice",
+    "UpcomingPolicy",
     "Workspace",
     "acknowledge_notice",
     "build",
@@ -213,6 +221,7 @@ __all__ = [
     "first_member_ids",
     "fresh_snapshot",
     "get_policy",
+    "honour_gpc",
     "impact",
     "import_events",
     "import_members",
@@ -246,6 +255,7 @@ __all__ = [
     "scope_consent",
     "send_notices",
     "train_model",
+    "upcoming_policies",
     "verify_audit",
     "verify_log",
     "write_snapshot",

@@ -165,3 +165,30 @@ def diff_policies(engine: sa.Engine, a: str, b: str) -> list[Change]:
     if new is None:
         raise NotFound("policy version", b)
     return _diff(old, new)
+
+
+@dataclass(frozen=True, slots=True)
+class UpcomingPolicy:
+    """A published version not in force yet, and what changes when it takes effect."""
+
+    policy: PolicyVersion
+    replaces: PolicyVersion | None
+    changes: tuple[Change, ...]
+    to_decide: tuple[str, ...]  # settings a material change concerns (policy.settings_to_decide)
+
+
+def upcoming_policies(engine: sa.Engine, *, now: Clock = utcnow) -> list[UpcomingPolicy]:
+    """Published versions that take effect after now, in order, each with its changes from
+    the version before it and the settings members are asked to decide on."""
+    from consentgate.policy import settings_to_decide
+
+    at = now()
+    history = policy_history(engine)
+    out = []
+    for v in history.versions:
+        if v.effective_from <= at:
+            continue
+        before = _previous(history, v)
+        changes = _diff(before, v)
+        out.append(UpcomingPolicy(v, before, tuple(changes), settings_to_decide(changes, v)))
+    return out

@@ -17,9 +17,10 @@ Content-Security-Policy that allows no script at all.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -80,8 +81,11 @@ def _when(value: datetime | str | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
-        return value.replace("T", " ").replace("Z", " UTC")
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+        try:
+            return _when(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @cache
@@ -156,8 +160,6 @@ CsrfField = Annotated[str, Form(max_length=128, description="The session's CSRF 
 
 def check_csrf(caller: PageCaller, presented: str) -> None:
     """Refuse a form whose hidden ``csrf_token`` is not the session's (403)."""
-    import hmac
-
     if not hmac.compare_digest(presented.encode(), caller.csrf_token.encode()):
         raise Refused(403, "missing or wrong CSRF token")
 
@@ -193,11 +195,6 @@ def render(
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
-
-
-def is_page(request: Request) -> bool:
-    route = request.scope.get("route")
-    return PAGE_TAG in (getattr(route, "tags", None) or [])
 
 
 def error_page(
@@ -275,11 +272,17 @@ def logout(request: Request, ctx: ContextDep, csrf_token: CsrfField) -> Response
     return response
 
 
-def install(app: FastAPI, ctx: ServiceContext) -> None:
-    """Add the pages to ``app``: the shared routes, every page group, and HTML errors."""
-    from consentgate.service.pages import demo
+def page_routers(*, demo: bool) -> list[APIRouter]:
+    """Every router of pages (a new page group adds its own here); the demo login only
+    with ``demo``. tests/test_service_authz.py walks the routes of these."""
+    from consentgate.service.pages import console, member
+    from consentgate.service.pages import demo as demo_pages
 
+    return [router, member.router, console.router, *([demo_pages.router] if demo else [])]
+
+
+def install(app: FastAPI, ctx: ServiceContext) -> None:
+    """Add the pages to ``app``: every page group, and HTML errors on pages."""
     app.state.page_errors = error_page
-    app.include_router(router)
-    if ctx.demo:
-        app.include_router(demo.router)
+    for pages in page_routers(demo=ctx.demo):
+        app.include_router(pages)

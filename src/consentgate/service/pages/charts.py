@@ -56,7 +56,7 @@ _BARS = _ENV.from_string(
 @dataclass(frozen=True, slots=True)
 class Series:
     name: str
-    values: Sequence[float]  # one per time, in [0, 1]
+    values: Sequence[float | None]  # one per time, in [0, 1]; None: no data then (not drawn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ def line_chart(
     ticks = [{"x": x(i), "label": t.strftime("%Y-%m-%d")} for i, t in enumerate(times)]
     drawn = []
     for k, s in enumerate(series):
-        marks = [(x(i), y(v)) for i, v in enumerate(s.values)]
+        marks = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None]
         drawn.append(
             {
                 "name": s.name,
@@ -94,7 +94,9 @@ def line_chart(
             }
         )
     desc = "; ".join(
-        f"{s.name}: " + ", ".join(f"{round(v * 100)}%" for v in s.values) for s in series
+        f"{s.name}: "
+        + ", ".join("no data" if v is None else f"{round(v * 100)}%" for v in s.values)
+        for s in series
     )
     return _LINE.render(
         id=chart_id,

@@ -112,7 +112,7 @@ def consent(
             if not points:
                 continue
             at = {p.at: p for p in points}
-            values = [at[t].rate if t in at else 0.0 for t in rates.times]
+            values = [at[t].rate if t in at else None for t in rates.times]
             series.append(Series(where, values))
             rows.append({"jurisdiction": where, "points": [at.get(t) for t in rates.times]})
         if not series:

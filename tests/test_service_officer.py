@@ -354,3 +354,47 @@ def test_builds_over_http_are_off_without_a_root(service: Service, world: Any) -
     }
     r = service.client.post("/api/v1/builds", json=body, headers=service.auth("pipeline"))
     assert r.status_code == 409 and "service_build_root" in r.text
+
+
+def test_report_commands(cli: Cli, world: World, db_url: str, tmp_path: Path) -> None:
+    members = _acme_members(db_url, world.acme)
+    out = tmp_path / "out" / "members.csv"
+    done = cli("report", "members", world.acme[:12], "--out", str(out))
+    assert done.exit_code == 0, done.stderr
+    assert [r["member_id"] for r in _csv(out.read_text())] == sorted(members)
+    exposure = cli("report", "exposure", "--json")
+    assert exposure.exit_code == 0, exposure.stderr
+    assert exposure.json()["members"] == len(members)
+    table = cli("report", "exposure")
+    assert f"{len(members)} members in 1 disclosures to 1 recipients" in table.stdout
+    recipients = cli("report", "recipients", "--json").json()
+    assert [(r["recipient"], r["members"]) for r in recipients] == [("acme-ai", len(members))]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("statutes: [1]\n")
+    refused = cli("report", "exposure", "--statutes", str(bad))
+    assert refused.exit_code == 1 and "statutes[0]" in refused.stderr
+    audit = cli(
+        "audit-dataset",
+        str(world.acme_dir),
+        "--use",
+        "train_ai_system",
+        "--recipient",
+        "acme-ai",
+        "--as-of",
+        "2024-11-01T00:00:00Z",
+        "--json",
+    )
+    doc = json.loads(audit.stdout)
+    assert "by_statute" in doc and "exposure_totals" in doc
+    assert (
+        sum(r["members"] for r in doc["by_statute"] if r["statute"] == "us_sca")
+        + sum(r["members"] for r in doc["by_statute"] if r["statute"] == "none")
+        == doc["affected_count"]
+    )
+
+
+def test_csv_cells_that_look_like_formulas_are_quoted() -> None:
+    from consentgate.report_files import csv_text
+
+    text = "".join(csv_text(("a", "b"), [("=cmd()", "@x"), ("plain", None)]))
+    assert text == "a,b\r\n'=cmd(),'@x\r\nplain,\r\n"

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from consentgate import workspace
+from consentgate.gate.source import open_source
 from consentgate.report_files import csv_text
 from consentgate.store.engine import make_engine
 from consentgate.workspace import bulk_reports
@@ -73,10 +74,9 @@ def main() -> None:
         )
     places = ["US", "US-CA", "EU"]
     ids = [f"m{i:06d}" for i in range(args.members)]
-    (tmp / "members.csv").write_text(
-        "member_id,jurisdiction\n" + "".join(f"{m},{places[i % 3]}\n" for i, m in enumerate(ids))
+    workspace.import_members(
+        engine, [{"member_id": m, "jurisdiction": places[i % 3]} for i, m in enumerate(ids)]
     )
-    workspace.import_members(engine, tmp / "members.csv")
     events = "".join(
         json.dumps(
             {
@@ -91,8 +91,7 @@ def main() -> None:
         + "\n"
         for m in ids
     )
-    (tmp / "events.jsonl").write_text(events)
-    workspace.import_events(engine, tmp / "events.jsonl")
+    workspace.import_events(engine, events)
     rows: dict[str, list[object]] = {
         k: [] for k in ("id", "category", "author_id", "recipient_ids", "created_at", "text")
     }
@@ -111,7 +110,7 @@ def main() -> None:
     t0 = time.perf_counter()
     built = workspace.build(
         engine,
-        tmp / "messages.parquet",
+        open_source(tmp / "messages.parquet", require_text=True),
         use="train_ai_system",
         recipient="acme-ai",
         out=tmp / "acme",

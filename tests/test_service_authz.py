@@ -267,7 +267,18 @@ PAGE_EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "page_report": {"member": (200, 200), "officer-session": (403, 403)},
     "page_verify": {"member": (200, 200), "officer-session": (403, 403)},
     "page_log_key": {"member": (200, 200), "officer-session": (403, 403)},
-    **dict.fromkeys(("page_console", "page_console_policies", "page_console_consent", "page_console_builds", "page_console_recipients", "page_console_remediation", "page_console_audit"), CONSOLE_PAGE),
+    **dict.fromkeys(
+        (
+            "page_console",
+            "page_console_policies",
+            "page_console_consent",
+            "page_console_builds",
+            "page_console_recipients",
+            "page_console_remediation",
+            "page_console_audit",
+        ),
+        CONSOLE_PAGE,
+    ),
 }
 
 

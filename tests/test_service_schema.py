@@ -50,8 +50,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     for v in ("v1", "v2"):
         text = (EXAMPLES / f"policy-{v}.yaml").read_text()
         workspace.publish_policy(engine, text, notice_days=30)
-    (root / "m.csv").write_text("member_id,jurisdiction\nu1,US\ne1,EU\n")
-    workspace.import_members(engine, root / "m.csv")
+    workspace.import_members(
+        engine,
+        [{"member_id": "u1", "jurisdiction": "US"}, {"member_id": "e1", "jurisdiction": "EU"}],
+    )
     grant = {
         "member_id": "e1",
         "type": "grant",

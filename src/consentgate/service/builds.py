@@ -152,21 +152,29 @@ class BuildQueue:
                 before_disclosure(
                     self.engine, self.settings.signing_key_path, self.settings.key_dir
                 )
+            redact = bool(req.get("redact", True))
+            rules = None
+            if profile is not None:
+                from consentgate.redact import load_profile
+
+                rules = load_profile(profile)
             redactor = (
-                workspace.make_redactor(self.engine, profile, ner=bool(req.get("ner")))
-                if req.get("redact", True)
+                workspace.make_redactor(self.engine, rules=rules, ner=bool(req.get("ner")))
+                if redact
                 else None
             )
+            from consentgate.gate.source import open_source
+
+            records = open_source(source, column_map=req.get("columns"), require_text=redact)
             result = workspace.build(
                 self.engine,
-                source,
+                records,
                 use=req["use"],
                 recipient=req["recipient"],
                 out=out,
                 as_of=as_of,
                 shards=req.get("shards"),
                 shard_by=req.get("shard_by") or "author",
-                column_map=req.get("columns"),
                 redactor=redactor,
                 batch_rows=self.settings.gate_batch_rows,
                 max_future_share=self.settings.gate_max_future_share,

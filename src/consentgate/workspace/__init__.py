@@ -33,7 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from consentgate.workspace.consent import (
+        ConsentStatus,
         ImportResult,
+        MemberMove,
+        MemberSettings,
+        SettingState,
         consent_status,
         first_member_ids,
         import_events,
@@ -52,6 +56,8 @@ if TYPE_CHECKING:
         remediate,
     )
     from consentgate.workspace.datasets import (
+        Dataset,
+        DatasetHolding,
         build,
         dataset_member_ids,
         exposure,
@@ -60,6 +66,8 @@ if TYPE_CHECKING:
         make_redactor,
     )
     from consentgate.workspace.disclosures import (
+        Disclosure,
+        HistoricalDisclosure,
         disclose,
         list_disclosures,
     )
@@ -79,17 +87,22 @@ if TYPE_CHECKING:
     )
     from consentgate.workspace.models import (
         UNLEARNING,
+        ListedModel,
+        Model,
         list_models,
         register_model,
         train_model,
     )
     from consentgate.workspace.notices import (
+        Notice,
         SentNotice,
         acknowledge_notice,
         list_notices,
         send_notices,
     )
     from consentgate.workspace.policies import (
+        Initialized,
+        PolicySummary,
         Published,
         UpcomingPolicy,
         diff_policies,
@@ -108,10 +121,12 @@ if TYPE_CHECKING:
         prove_member_tlog,
     )
     from consentgate.workspace.remediation import (
+        Order,
         list_orders,
         open_for_policy,
     )
     from consentgate.workspace.reports import (
+        AccessReport,
         dsar,
     )
     from consentgate.workspace.retraining import (
@@ -122,12 +137,13 @@ if TYPE_CHECKING:
         build_snapshot,
         build_snapshots,
         check_recipient,
-        write_snapshot,
     )
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "context": ("Workspace", "rules_from"),
     "policies": (
+        "Initialized",
+        "PolicySummary",
         "init_workspace",
         "Published",
         "publish_policy",
@@ -140,6 +156,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     "gpc": ("honour_gpc",),
     "consent": (
+        "ConsentStatus",
+        "MemberMove",
+        "MemberSettings",
+        "SettingState",
         "ImportResult",
         "import_members",
         "move_member",
@@ -152,8 +172,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "first_member_ids",
         "scope_consent",
     ),
-    "snapshots": ("check_recipient", "build_snapshot", "build_snapshots", "write_snapshot"),
+    "snapshots": ("check_recipient", "build_snapshot", "build_snapshots"),
     "datasets": (
+        "Dataset",
+        "DatasetHolding",
         "build",
         "make_redactor",
         "list_datasets",
@@ -162,7 +184,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "exposure",
     ),
     "dataset_remediation": ("Remediated", "fresh_snapshot", "remediate"),
-    "disclosures": ("disclose", "list_disclosures"),
+    "disclosures": ("Disclosure", "HistoricalDisclosure", "disclose", "list_disclosures"),
     "proofs": (
         "member_commitment",
         "IssuedProof",
@@ -170,11 +192,21 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "IssuedTlogProof",
         "prove_member_tlog",
     ),
-    "models": ("UNLEARNING", "register_model", "list_models", "train_model"),
+    "models": (
+        "Model",
+        "ListedModel",
+        "UNLEARNING",
+        "register_model",
+        "list_models",
+        "train_model",
+    ),
     "retraining": ("Retrained", "retrain"),
-    "remediation": ("list_orders", "open_for_policy"),
-    "notices": ("SentNotice", "send_notices", "list_notices", "acknowledge_notice"),
-    "reports": ("dsar",),
+    "remediation": ("Order", "list_orders", "open_for_policy"),
+    "notices": ("Notice", "SentNotice", "send_notices", "list_notices", "acknowledge_notice"),
+    "reports": (
+        "AccessReport",
+        "dsar",
+    ),
     "log": (
         "ensure_signing_key",
         "log_public_key",
@@ -193,16 +225,31 @@ _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "UNLEARNING",
+    "AccessReport",
+    "ConsentStatus",
+    "Dataset",
+    "DatasetHolding",
+    "Disclosure",
+    "HistoricalDisclosure",
     "ImportResult",
+    "Initialized",
     "IssuedProof",
     "IssuedReceipt",
     "IssuedTlogProof",
+    "ListedModel",
     "LogVerification",
+    "MemberMove",
+    "MemberSettings",
+    "Model",
+    "Notice",
+    "Order",
+    "PolicySummary",
     "Published",
     "Remediated",
     "Retrained",
     "Rotation",
     "SentNotice",
+    "SettingState",
     "UpcomingPolicy",
     "Workspace",
     "acknowledge_notice",
@@ -258,7 +305,6 @@ __all__ = [
     "upcoming_policies",
     "verify_audit",
     "verify_log",
-    "write_snapshot",
 ]
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from consentgate import workspace
+from consentgate.encoding import jsonable
 from consentgate.errors import ConsentgateError
 from consentgate.service.deps import ContextDep
 from consentgate.service.errors import PAGE_TAG
@@ -58,10 +59,8 @@ def overview(
         caller=caller,
         audit=_audit(ctx),
         open_orders=len(orders),
-        overdue_orders=sum(1 for o in orders if o["overdue"]),
-        overdue_notices=sum(
-            1 for n in workspace.list_notices(ctx.engine) if n["status"] == "overdue"
-        ),
+        overdue_orders=sum(1 for o in orders if o.overdue),
+        overdue_notices=sum(1 for n in workspace.list_notices(ctx.engine) if n.status == "overdue"),
         datasets=len(workspace.list_datasets(ctx.engine)),
         recipients=bulk_reports.recipients_summary(ctx.engine),
         policies=workspace.list_policies(ctx.engine),
@@ -80,12 +79,12 @@ def policies(
     previous: str | None = None
     for v in versions:
         changes = (
-            [c.as_dict() for c in workspace.diff_policies(ctx.engine, previous, v["version"])]
+            [c.as_dict() for c in workspace.diff_policies(ctx.engine, previous, v.version)]
             if previous
             else []
         )
-        shown.append({**v, "previous": previous, "changes": changes})
-        previous = v["version"]
+        shown.append({**jsonable(v), "previous": previous, "changes": changes})
+        previous = v.version
     return render(
         request,
         "console/policies.html",
@@ -217,8 +216,8 @@ def remediation(
         "console/remediation.html",
         title="Remediation",
         caller=caller,
-        overdue=[o for o in orders if o["overdue"]],
-        pending=[o for o in orders if not o["overdue"]],
+        overdue=[o for o in orders if o.overdue],
+        pending=[o for o in orders if not o.overdue],
         notices=workspace.list_notices(ctx.engine),
     )
 

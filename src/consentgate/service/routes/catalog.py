@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from consentgate import workspace
+from consentgate.encoding import jsonable
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
 from consentgate.service.schemas import ChangeOut, DatasetOut, Page, PolicyOut, PublishedOut
-from consentgate.timestamps import format_timestamp
 from consentgate.workspace.context import rules_from
 
 router = APIRouter(tags=["policies", "datasets"])
@@ -23,7 +23,7 @@ def list_policies(
     params: PageDep,
 ) -> dict[str, Any]:
     """Published policy versions, oldest first."""
-    return page(workspace.list_policies(ctx.engine), params, lambda p: p)
+    return page(workspace.list_policies(ctx.engine), params, jsonable)
 
 
 Version = Annotated[str, Query(min_length=1, max_length=64)]
@@ -42,14 +42,6 @@ def diff_policies(
     return page(changes, params, lambda c: c.as_dict())
 
 
-def _dataset(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **row,
-        "as_of": format_timestamp(row["as_of"]),
-        "created_at": format_timestamp(row["created_at"]),
-    }
-
-
 @router.get("/datasets", name="list_datasets", response_model=Page[DatasetOut])
 def list_datasets(
     ctx: ContextDep,
@@ -57,7 +49,7 @@ def list_datasets(
     params: PageDep,
 ) -> dict[str, Any]:
     """Registered datasets."""
-    return page(workspace.list_datasets(ctx.engine), params, _dataset)
+    return page(workspace.list_datasets(ctx.engine), params, jsonable)
 
 
 class PolicyText(BaseModel):

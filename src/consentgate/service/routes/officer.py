@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from consentgate import workspace
+from consentgate.encoding import jsonable
 from consentgate.errors import InvalidInput, NotFound
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page, when
 from consentgate.service.schemas import (
@@ -60,11 +61,7 @@ def dataset_members(
         if len(rows) > params.offset + params.limit:
             break
     total = next(
-        (
-            int(d["members"])
-            for d in workspace.list_datasets(ctx.engine)
-            if d["dataset_id"] == dataset_id
-        ),
+        (d.members for d in workspace.list_datasets(ctx.engine) if d.dataset_id == dataset_id),
         len(rows),
     )
     chunk = rows[params.offset : params.offset + params.limit]
@@ -79,15 +76,15 @@ def dataset_members(
     }
 
 
-def _disclosure(d: dict[str, Any]) -> dict[str, Any]:
+def _disclosure(d: workspace.Disclosure) -> dict[str, Any]:
     return {
-        "disclosure_id": d["disclosure_id"],
-        "dataset_id": d["dataset_id"],
-        "recipient": d["recipient"],
-        "disclosed_at": format_timestamp(d["disclosed_at"]),
-        "records": int(d["records"]),
-        "members": int(d["members"]),
-        "source": d["source"],
+        "disclosure_id": d.disclosure_id,
+        "dataset_id": d.dataset_id,
+        "recipient": d.recipient,
+        "disclosed_at": format_timestamp(d.disclosed_at),
+        "records": d.records,
+        "members": d.members,
+        "source": d.source,
     }
 
 
@@ -103,9 +100,9 @@ def dataset_disclosures(
     params: PageDep,
 ) -> dict[str, Any]:
     """Deliveries of one dataset to third parties."""
-    if not any(d["dataset_id"] == dataset_id for d in workspace.list_datasets(ctx.engine)):
+    if not any(d.dataset_id == dataset_id for d in workspace.list_datasets(ctx.engine)):
         raise NotFound("dataset", "")
-    found = [d for d in workspace.list_disclosures(ctx.engine) if d["dataset_id"] == dataset_id]
+    found = [d for d in workspace.list_disclosures(ctx.engine) if d.dataset_id == dataset_id]
     return page(found, params, _disclosure)
 
 
@@ -147,35 +144,35 @@ def member_impact(
         rows,
         params,
         lambda r: {
-            "dataset_id": r["dataset_id"],
-            "use": r["use"],
-            "recipient": r["recipient"],
-            "as_of": format_timestamp(r["as_of"]),
-            "status": r["status"],
-            "as_author": int(r["as_author"]),
-            "as_participant": int(r["as_participant"]),
-            "shards": r["shards"],
+            "dataset_id": r.dataset_id,
+            "use": r.use,
+            "recipient": r.recipient,
+            "as_of": format_timestamp(r.as_of),
+            "status": r.status,
+            "as_author": r.as_author,
+            "as_participant": r.as_participant,
+            "shards": list(r.shards) if r.shards is not None else None,
         },
     )
 
 
-def _order(o: dict[str, Any]) -> dict[str, Any]:
+def _order(o: workspace.Order) -> dict[str, Any]:
     return {
-        "order_id": o["order_id"],
-        "kind": o["kind"],
-        "action": o["action"],
-        "target": o["target"],
-        "shard": o["shard"],
-        "status": o["status"],
-        "overdue": bool(o["overdue"]),
-        "members": int(o["members"]),
-        "deadline": format_timestamp(o["deadline"]),
-        "opened_at": format_timestamp(o["opened_at"]),
-        "closed_at": _ts(o["closed_at"]),
-        "triggers": list(o["triggers"] or []),
-        "legal_basis": o["legal_basis"],
-        "datasets": list(o["datasets"] or []),
-        "notice_id": o["notice_id"],
+        "order_id": o.order_id,
+        "kind": o.kind,
+        "action": o.action,
+        "target": o.target,
+        "shard": o.shard,
+        "status": o.status,
+        "overdue": bool(o.overdue),
+        "members": o.members,
+        "deadline": format_timestamp(o.deadline),
+        "opened_at": format_timestamp(o.opened_at),
+        "closed_at": _ts(o.closed_at),
+        "triggers": jsonable(list(o.triggers or [])),
+        "legal_basis": jsonable(o.legal_basis),
+        "datasets": list(o.datasets or []),
+        "notice_id": o.notice_id,
     }
 
 
@@ -192,17 +189,17 @@ def list_orders(
     return page(rows, params, _order)
 
 
-def _notice(n: dict[str, Any]) -> dict[str, Any]:
+def _notice(n: workspace.Notice) -> dict[str, Any]:
     return {
-        "notice_id": n["notice_id"],
-        "recipient": n["recipient"],
-        "status": n["status"],
-        "issued_at": format_timestamp(n["issued_at"]),
-        "deadline": format_timestamp(n["deadline"]),
-        "acknowledged_at": _ts(n["acknowledged_at"]),
-        "records": int(n["records"]),
-        "datasets": list(n["datasets"] or []),
-        "sha256": n["sha256"],
+        "notice_id": n.notice_id,
+        "recipient": n.recipient,
+        "status": n.status,
+        "issued_at": format_timestamp(n.issued_at),
+        "deadline": format_timestamp(n.deadline),
+        "acknowledged_at": _ts(n.acknowledged_at),
+        "records": n.records,
+        "datasets": list(n.datasets or []),
+        "sha256": n.sha256,
     }
 
 

@@ -251,6 +251,7 @@ def test_a_new_policy_version_is_announced_with_its_changes_before_it_takes_effe
     assert "A new privacy policy (v3) takes effect on" in html
     assert "A new setting: “Share my public posts with partners to train AI models”." in html
     assert "(important change)" in html
+    assert "You already chose" not in html
     # the member decides now, citing v3, before it takes effect
     r = service.client.post(
         "/me/choices",
@@ -269,6 +270,7 @@ def test_a_new_policy_version_is_announced_with_its_changes_before_it_takes_effe
         "ai_training_posts_partners",
         "v3",
     )
+    assert "You already chose: refused under v3" in service.client.get("/me").text
 
 
 def test_settings_to_decide_are_those_a_material_change_concerns() -> None:
@@ -317,7 +319,7 @@ def test_gpc_records_a_deny_of_third_party_sharing_once_and_shows_it(service: An
     assert len(_history(service, "e2")) == before + 1
     # first-party settings are untouched
     status = workspace.consent_status(_engine(service), "e2", "personalize_feed")
-    assert status["state"] != "denied"
+    assert status.state != "denied"
     # without the header, nothing is said about GPC (but the history shows its source)
     assert "Global Privacy Control is on" not in service.client.get("/me").text
     assert "Global Privacy Control signal" in service.client.get("/me/history").text
@@ -342,7 +344,7 @@ def test_a_grant_after_gpc_stands(service: Any) -> None:
     service.client.get("/me", headers={"Sec-GPC": "1"})
     assert len(_history(service, "e2")) == n
     assert (
-        workspace.consent_status(_engine(service), "e2", "ai_training_messages_partners")["state"]
+        workspace.consent_status(_engine(service), "e2", "ai_training_messages_partners").state
         == "granted"
     )
     page = service.client.get("/me").text
@@ -398,8 +400,8 @@ def test_where_my_data_went_lists_datasets_recipients_models_and_remediation(ser
     ):
         assert heading in r.text
     report = workspace.dsar(_engine(service), "e1")
-    for d in report["datasets"]:
-        assert d["dataset_id"] in r.text
+    for d in report.datasets:
+        assert d.dataset_id in r.text
 
 
 @pytest.mark.postgres

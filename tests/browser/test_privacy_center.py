@@ -196,7 +196,7 @@ def _dataset(server: Server) -> str:
     engine = make_engine(server.db)
     try:
         (dataset,) = workspace.list_datasets(engine)
-        return str(dataset["dataset_id"])
+        return dataset.dataset_id
     finally:
         engine.dispose()
 

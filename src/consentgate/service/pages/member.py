@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from consentgate import consent, workspace
 from consentgate.consent import ConsentEvent
+from consentgate.encoding import jsonable
 from consentgate.policy import Change
 from consentgate.remediation.dsar import render_html
 from consentgate.service.deps import ContextDep, PageParams, ServiceContext, page
@@ -94,9 +95,13 @@ def privacy_center(request: Request, ctx: ContextDep, who: CenterCaller) -> Resp
     history = workspace.member_history(ctx.engine, who.member_id)
     gpc_events = {e.event_id for e in history if e.source == consent.GPC_SOURCE}
     upcoming = workspace.upcoming_policies(ctx.engine)
-    labels = {s["setting"]: s["label"] for s in mine["settings"]}
+    labels = {s.setting: s.label for s in mine.settings}
     for u in upcoming:
         labels.update({s.id: s.label for s in u.policy.settings})
+    # the member's latest choice citing each version, per setting (history is in order)
+    decided = {
+        (e.setting, e.policy_version): CHOICES.get(e.type.value, e.type.value) for e in history
+    }
     # a new setting's scopes are part of "a new setting": not listed again one by one
     added = {
         u.policy.version: {c.subject for c in u.changes if c.kind == "setting_added"}
@@ -112,7 +117,14 @@ def privacy_center(request: Request, ctx: ContextDep, who: CenterCaller) -> Resp
                 for c in u.changes
                 if not (c.kind == "scope_added" and c.subject in added[u.policy.version])
             ],
-            "to_decide": [{"setting": sid, "label": labels.get(sid, sid)} for sid in u.to_decide],
+            "to_decide": [
+                {
+                    "setting": sid,
+                    "label": labels.get(sid, sid),
+                    "decided": decided.get((sid, u.policy.version)),
+                }
+                for sid in u.to_decide
+            ],
         }
         for u in upcoming
     ]
@@ -301,7 +313,7 @@ ReportCaller = Annotated[PageCaller, _caller("page_report")]
 @router.get("/download/report.{fmt}", name="page_report")
 def report(ctx: ContextDep, who: ReportCaller, fmt: Literal["json", "html"]) -> Response:
     """The access report (``report dsar``) as JSON or as a self-contained HTML page."""
-    doc = workspace.dsar(ctx.engine, who.member_id)
+    doc = jsonable(workspace.dsar(ctx.engine, who.member_id))
     if fmt == "json":
         body = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
         return _attachment(body, "consentgate-my-data.json", "application/json")

@@ -176,6 +176,23 @@ class Settings(BaseSettings):
         ge=1,
         description="On SIGTERM, how long `consentgate serve` waits for requests in flight.",
     )
+    service_build_root: Path | None = Field(
+        None,
+        description=(
+            "Directory under which builds started over HTTP (POST /api/v1/builds) read "
+            "sources and write datasets; unset: builds over HTTP are refused."
+        ),
+    )
+    service_build_queue: int = Field(
+        4, ge=1, le=64, description="Builds over HTTP queued or running at once (429 above)."
+    )
+    exposure_statutes: Path | None = Field(
+        None,
+        description=(
+            "YAML file of statutes with an amount per affected member by jurisdiction, for "
+            "exposure reports; unset: the shipped consentgate/data/statutes.yaml."
+        ),
+    )
 
     @property
     def outbox_path(self) -> Path:

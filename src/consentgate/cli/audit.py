@@ -11,7 +11,7 @@ import click
 from consentgate import workspace
 from consentgate.cli.common import AppContext, echo_json, json_option, pass_app
 from consentgate.cli.log import policy_option, read_policy, timeout_option
-from consentgate.errors import AuditChainBroken, InvalidInput
+from consentgate.errors import InvalidInput
 from consentgate.tlog.proof import is_tlog_proof, parse_tlog_proof
 
 if TYPE_CHECKING:
@@ -114,20 +114,11 @@ def verify(
     log = report.log
     latest = log.latest if log else None
     # imported here, so that `audit ... --help` stays quick (issue 10, start-up)
-    from consentgate.workspace.autocheckpoint import (
-        compare_outside,
-        latest_path,
-        stored_checkpoints,
-    )
+    from consentgate.workspace.autocheckpoint import compare_outside, latest_path
     from consentgate.workspace.dataset_verify import verify_registry
+    from consentgate.workspace.log_status import require_checkpoint
 
-    stored = stored_checkpoints(app.engine())
-    if report.entries and not stored:
-        raise AuditChainBroken(
-            f"the log has {report.entries} entries but no signed checkpoint in the ledger: "
-            "checkpoints were deleted, or never signed (run `consentgate audit checkpoint`; "
-            "automatic checkpoints sign one after every command that writes)"
-        )
+    require_checkpoint(app.engine(), report.entries)
     outside = compare_outside(app.engine(), latest_path(app.settings.key_dir))
     datasets = verify_registry(app.engine()) if check_datasets else []
     failed = [d for d in datasets if not d.ok]

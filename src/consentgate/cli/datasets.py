@@ -307,6 +307,11 @@ def impact(app: AppContext, member: str, as_json: bool) -> None:
     help="Redaction profile to check content with (default: the build's, from its manifest; else the shipped one).",
 )
 @click.option("--no-content-check", is_flag=True, help="Check consent only, not the content.")
+@click.option(
+    "--statutes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Statute schedule YAML for exposure by jurisdiction (default: the exposure_statutes setting, else the shipped one).",
+)
 @json_option
 @pass_app
 @click.pass_context
@@ -321,10 +326,13 @@ def audit_dataset(
     column_map: dict[str, str] | None,
     profile: Path | None,
     no_content_check: bool,
+    statutes: Path | None,
     as_json: bool,
 ) -> None:
     """Re-check any dataset against the ledger at one past time: violations (consent and
     content), affected members, exposure. Exits 1 when it finds a violation."""
+    from consentgate.workspace.bulk_reports import schedule_from_file
+
     report = workspace.exposure(
         app.engine(),
         source,
@@ -335,6 +343,7 @@ def audit_dataset(
         per_member_usd=per_member_usd,
         profile=_profile(profile),
         check_content=not no_content_check,
+        schedule=schedule_from_file(statutes or app.settings.exposure_statutes),
     )
     if as_json:
         echo_json(report.to_dict())
@@ -353,6 +362,21 @@ def audit_dataset(
             f"content rules; {len(report.affected_members)} members affected; exposure "
             f"${report.exposure_usd:,.0f}"
         )
+        if report.by_statute:
+            print_table(
+                "Affected members by jurisdiction and statute",
+                ["jurisdiction", "statute", "members", "amount", "currency"],
+                [
+                    [
+                        r.jurisdiction or "(none known)",
+                        r.statute,
+                        r.members,
+                        str(r.amount),
+                        r.currency or "",
+                    ]
+                    for r in report.by_statute
+                ],
+            )
     if report.violates:
         ctx.exit(1)
 

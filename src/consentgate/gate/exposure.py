@@ -7,6 +7,8 @@ every record that should not be there: ``{record_id, reason, members}``, where
 ``members`` are the participants whose own check failed (not everyone in the
 conversation), the distinct affected members, and ``exposure_usd`` = affected members x
 a per-member amount (default 1000, the Stored Communications Act's statutory minimum).
+The use case adds ``by_statute``: the affected members by jurisdiction and statute, with the
+amounts of a configurable schedule (``consentgate.gate.statutes``).
 
 With a redactor, the records that pass the consent checks are also checked for their
 content with the redactor's profile: a record the profile would exclude is a violation
@@ -42,6 +44,7 @@ from consentgate.gate.batch import (
 from consentgate.gate.columns import Columns
 from consentgate.gate.lookup import prepare
 from consentgate.gate.source import open_source
+from consentgate.gate.statutes import StatuteExposure, totals
 from consentgate.snapshot import ConsentSnapshot
 
 __all__ = ["SCA_PER_MEMBER_USD", "ExposureReport", "audit_dataset"]
@@ -72,6 +75,7 @@ class ExposureReport:
     per_member_usd: int | float
     recipient_problem: str | None = None
     content_checked: bool = False
+    by_statute: tuple[StatuteExposure, ...] = ()  # the affected members by jurisdiction
 
     @property
     def exposure_usd(self) -> int | float:
@@ -96,6 +100,8 @@ class ExposureReport:
             "affected_count": len(self.affected_members),
             "per_member_usd": self.per_member_usd,
             "exposure_usd": self.exposure_usd,
+            "by_statute": [r.as_dict() for r in self.by_statute],
+            "exposure_totals": totals(self.by_statute),
         }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
@@ -19,10 +20,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate.config import Settings
 from consentgate.service import errors, pages, tokens
+from consentgate.service.builds import BuildQueue
 from consentgate.service.deps import ServiceContext
 from consentgate.service.limits import BodyLimit, WriteLimiter
 from consentgate.service.observability import AccessLog, Metrics
-from consentgate.service.routes import catalog, keys, members, ops, session
+from consentgate.service.routes import (
+    builds,
+    catalog,
+    keys,
+    members,
+    officer,
+    ops,
+    reports,
+    session,
+)
+from consentgate.service.schemas import ErrorBody
 from consentgate.store.engine import make_engine
 from consentgate.workspace.consent_writer import ConsentWriter
 from consentgate.workspace.context import rules_from
@@ -52,9 +64,24 @@ class _Headers:
         await self.app(scope, receive, with_headers)
 
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": what}
+    for status, what in (
+        (400, "Bad usage of the route."),
+        (401, "Authentication required."),
+        (403, "Not allowed for this role, or a wrong CSRF token."),
+        (404, "Not found (another member's data answers as an unknown one)."),
+        (409, "Conflicts with what is recorded."),
+        (413, "Request body too large."),
+        (422, "Invalid request: the fields that failed, never their values."),
+        (429, "Too many writes (Retry-After says when to retry)."),
+    )
+}
+
+
 def api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
-    for module in (members, catalog, keys, session):
+    api = APIRouter(prefix=API_PREFIX, responses=ERRORS)
+    for module in (members, catalog, keys, session, builds, officer, reports):
         api.include_router(module.router)
     return api
 
@@ -81,10 +108,13 @@ def create_app(
         demo=demo,
     )
 
+    queue = BuildQueue(engine, settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         ctx.writer.close()  # records what is queued (uvicorn has let requests in flight end)
+        queue.shutdown()
         engine.dispose()
 
     app = FastAPI(
@@ -97,6 +127,7 @@ def create_app(
         generate_unique_id_function=lambda route: route.name,  # operationId = route name
     )
     app.state.service = ctx
+    app.state.builds = queue
     app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(api_router())

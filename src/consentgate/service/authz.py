@@ -41,6 +41,43 @@ RULES: Mapping[str, Mapping[str, Reach]] = {
     "revoke_key": {"admin": ANY},
     # who the caller is
     "whoami": READERS,
+    # policies are published by administrators
+    "publish_policy": {"admin": ANY},
+    # builds: pipelines start them; pipelines and officers follow them
+    "start_build": {"pipeline": ANY},
+    "list_builds": {"pipeline": ANY, "officer": ANY},
+    "get_build": {"pipeline": ANY, "officer": ANY},
+    # what datasets hold and where they went: officers
+    "dataset_members": {"officer": ANY},
+    "dataset_disclosures": {"officer": ANY},
+    "list_disclosures": {"officer": ANY},
+    "list_recipients": {"officer": ANY},
+    # where a member's data is: the member, and officers for everyone
+    "member_impact": {"member": OWN, "officer": ANY},
+    # remediation: officers
+    "list_orders": {"officer": ANY},
+    "list_notices": {"officer": ANY},
+    # the audit log: officers and administrators verify and sign; its latest checkpoint
+    # is what every receipt is checked against, so every role may read it
+    "verify_audit": {"officer": ANY, "admin": ANY},
+    "latest_checkpoint": READERS,
+    "create_checkpoint": {"officer": ANY, "admin": ANY},
+    # erasure: recorded for the member by the officers and administrators who receive the
+    # request (a member's own choices go through record_consent)
+    "erase_member": {"officer": ANY, "admin": ANY},
+    # bulk reports: officers
+    "report_dataset_members": {"officer": ANY},
+    "report_disclosures": {"officer": ANY},
+    "report_consent_events": {"officer": ANY},
+    "report_exposure": {"officer": ANY},
+    # the officer console's pages (service/pages/console.py)
+    "page_console": {"officer": ANY},
+    "page_console_policies": {"officer": ANY},
+    "page_console_consent": {"officer": ANY},
+    "page_console_builds": {"officer": ANY},
+    "page_console_recipients": {"officer": ANY},
+    "page_console_remediation": {"officer": ANY},
+    "page_console_audit": {"officer": ANY},
     # pages (service.pages): the member privacy center is the session's member's own, and
     # only theirs (its paths name no member; an officer reads members through the console)
     "page_privacy_center": {"member": OWN},

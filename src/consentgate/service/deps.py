@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
@@ -21,13 +21,13 @@ from starlette.concurrency import run_in_threadpool
 
 from consentgate import access, ids
 from consentgate.config import Settings
-from consentgate.errors import NotFound
+from consentgate.errors import InvalidInput, NotFound
 from consentgate.paging import Page
 from consentgate.service import tokens
 from consentgate.service.authz import Caller, Outcome, decide
 from consentgate.service.errors import Refused
 from consentgate.service.limits import WriteLimiter
-from consentgate.timestamps import utcnow
+from consentgate.timestamps import parse_timestamp, utcnow
 from consentgate.workspace.consent_writer import ConsentWriter
 
 SESSION_COOKIE = "cg_session"
@@ -164,6 +164,17 @@ def authorize(route: str) -> Callable[..., Awaitable[Principal]]:
 
     check.__name__ = f"authorize_{route}"
     return check
+
+
+def when(value: str | None, field: str) -> datetime | None:
+    """A timestamp parameter, or a 422 naming ``field`` (never repeating the value)."""
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value, field=field)
+    except ValueError:
+        problem = f"{field}: expected an RFC 3339 timestamp with a time zone"
+        raise InvalidInput("invalid request", [problem]) from None
 
 
 # --------------------------------------------------------------------------- pagination

@@ -33,6 +33,7 @@ from consentgate.gate.manifest import MANIFEST_NAME, canonical_json, read_manife
 from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.run import BuildResult, Progress, build_dataset
 from consentgate.gate.source import Source
+from consentgate.gate.statutes import Schedule, default_schedule
 from consentgate.paging import Page, check_window
 from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
@@ -40,6 +41,7 @@ from consentgate.store import ledger, registry
 from consentgate.store import remediation as store_remediation
 from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, utcnow
+from consentgate.workspace.bulk_reports import exposure_of_members
 from consentgate.workspace.publication import (
     MemberSeal,
     Publication,
@@ -320,6 +322,7 @@ def exposure(
     per_member_usd: float = 1000.0,
     profile: Any = None,
     check_content: bool = True,
+    schedule: Schedule | None = None,
 ) -> ExposureReport:
     """Re-check any dataset with the gate's columns against the ledger at ``as_of`` alone
     (``audit-dataset``; nothing recorded, no dataset written).
@@ -364,7 +367,7 @@ def exposure(
                 manifest["redaction"]["profile"], source=f"{source / MANIFEST_NAME} (redaction)"
             )
         redactor = make_redactor(engine, rules=profile or rules)
-    return audit_dataset(
+    report = audit_dataset(
         source,
         snapshot=snap,
         column_map=column_map,
@@ -373,3 +376,7 @@ def exposure(
         resolve=resolve,
         recipient_problem=problem,
     )
+    rows = exposure_of_members(
+        engine, report.affected_members, at=as_of, schedule=schedule or default_schedule()
+    )
+    return dataclasses.replace(report, by_statute=tuple(rows))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consentgate import access
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, paged
+from consentgate.service.schemas import KeyOut, NewKeyOut, Page
 from consentgate.timestamps import format_timestamp
 
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -24,7 +25,7 @@ def render_key(k: access.ApiKey) -> dict[str, Any]:
     }
 
 
-@router.get("", name="list_keys")
+@router.get("", name="list_keys", response_model=Page[KeyOut])
 def list_keys(
     ctx: ContextDep, _: Annotated[Principal, Depends(authorize("list_keys"))], params: PageDep
 ) -> dict[str, Any]:
@@ -39,7 +40,7 @@ class NewKey(BaseModel):
     label: str = Field("", max_length=200)
 
 
-@router.post("", name="create_key", status_code=201)
+@router.post("", name="create_key", status_code=201, response_model=NewKeyOut)
 def create_key(
     body: NewKey, ctx: ContextDep, _: Annotated[Principal, Depends(authorize("create_key"))]
 ) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def create_key(
     return {**render_key(created.key), "key": created.secret}
 
 
-@router.delete("/{key_id}", name="revoke_key")
+@router.delete("/{key_id}", name="revoke_key", response_model=KeyOut)
 def revoke_key(
     key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
     ctx: ContextDep,

@@ -14,6 +14,14 @@ from consentgate.consent import ConsentEvent
 from consentgate.encoding import jsonable
 from consentgate.errors import InvalidInput
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, paged
+from consentgate.service.schemas import (
+    EventOut,
+    MemberSettingsOut,
+    Page,
+    ReceiptOut,
+    RecordedOut,
+    StatusOut,
+)
 from consentgate.timestamps import format_timestamp, parse_timestamp, utcnow
 
 router = APIRouter(prefix="/members/{member_id}", tags=["members"])
@@ -38,7 +46,7 @@ def _when(value: str | None, field: str) -> datetime | None:
         raise InvalidInput("invalid request", [problem]) from None
 
 
-@router.get("/settings", name="member_settings")
+@router.get("/settings", name="member_settings", response_model=MemberSettingsOut)
 def member_settings(
     member_id: str,
     ctx: ContextDep,
@@ -53,7 +61,7 @@ def member_settings(
     return dict(jsonable(settings))
 
 
-@router.get("/status", name="member_status")
+@router.get("/status", name="member_status", response_model=StatusOut)
 def member_status(
     member_id: str,
     ctx: ContextDep,
@@ -83,7 +91,7 @@ def _event(e: ConsentEvent) -> dict[str, Any]:
     }
 
 
-@router.get("/history", name="member_history")
+@router.get("/history", name="member_history", response_model=Page[EventOut])
 def member_history(
     member_id: str,
     ctx: ContextDep,
@@ -115,7 +123,7 @@ class ConsentChoice(BaseModel):
     )
 
 
-@router.post("/consent", name="record_consent", status_code=201)
+@router.post("/consent", name="record_consent", status_code=201, response_model=RecordedOut)
 def record_consent(
     member_id: str,
     choice: ConsentChoice,
@@ -176,7 +184,7 @@ class ReceiptRequest(BaseModel):
     )
 
 
-@router.post("/receipts", name="member_receipt")
+@router.post("/receipts", name="member_receipt", response_model=ReceiptOut)
 def member_receipt(
     member_id: str,
     body: ReceiptRequest,

@@ -15,18 +15,19 @@ from consentgate.errors import ConsentgateError
 from consentgate.service import tokens
 from consentgate.service.deps import ContextDep
 from consentgate.service.errors import Refused
+from consentgate.service.schemas import Health
 from consentgate.store.engine import check_current
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", name="healthz")
+@router.get("/healthz", name="healthz", response_model=Health)
 def healthz() -> dict[str, str]:
     """The process is up (nothing else is checked)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", name="readyz")
+@router.get("/readyz", name="readyz", response_model=Health, responses={503: {"model": Health}})
 def readyz(ctx: ContextDep) -> JSONResponse:
     """Ready to serve: the database answers and its schema is at the newest migration."""
     try:

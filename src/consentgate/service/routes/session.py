@@ -14,12 +14,13 @@ from consentgate.service.deps import (
     authorize,
 )
 from consentgate.service.errors import Refused
+from consentgate.service.schemas import ClosedOut, SessionOut, WhoamiOut
 from consentgate.timestamps import utcnow
 
 router = APIRouter(tags=["session"])
 
 
-@router.post("/session", name="open_session")
+@router.post("/session", name="open_session", response_model=SessionOut)
 def open_session(request: Request, response: Response, ctx: ContextDep) -> dict[str, Any]:
     """Exchange a member token (``Authorization: Bearer <JWT>``) for a session cookie:
     Secure, HttpOnly, SameSite=Strict. Returns the CSRF token that requests changing
@@ -48,7 +49,7 @@ def open_session(request: Request, response: Response, ctx: ContextDep) -> dict[
     return {"csrf_token": tokens.csrf_token(ctx.session_key, session), "expires": session.expires}
 
 
-@router.delete("/session", name="close_session")
+@router.delete("/session", name="close_session", response_model=ClosedOut)
 def close_session(response: Response, ctx: ContextDep) -> dict[str, Any]:
     """Forget the session cookie (it stays valid until it expires if a copy was kept)."""
     response.delete_cookie(
@@ -61,7 +62,7 @@ def close_session(response: Response, ctx: ContextDep) -> dict[str, Any]:
     return {"ok": True}
 
 
-@router.get("/whoami", name="whoami")
+@router.get("/whoami", name="whoami", response_model=WhoamiOut)
 def whoami(who: Annotated[Principal, Depends(authorize("whoami"))]) -> dict[str, Any]:
     """The caller's role, and for a member their id."""
     return {"role": who.role, "member_id": who.caller.member_id}

@@ -20,8 +20,9 @@ def _ledger(engine: sa.Engine, tmp_path: Path, members: int) -> None:
         engine, path.read_text(encoding="utf-8"), name=str(path), notice_days=30
     )
     rows = [{"member_id": f"m{i}", "jurisdiction": "US"} for i in range(members)]
-    (tmp_path / "members.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    workspace.import_members(engine, tmp_path / "members.jsonl", now=lambda: day(0))
+    workspace.import_members(
+        engine, "".join(json.dumps(r) + "\n" for r in rows), now=lambda: day(0)
+    )
     events = [
         {
             "event_id": f"e{i}",
@@ -33,8 +34,7 @@ def _ledger(engine: sa.Engine, tmp_path: Path, members: int) -> None:
         }
         for i in range(members)
     ]
-    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    workspace.import_events(engine, tmp_path / "events.jsonl")
+    workspace.import_events(engine, "".join(json.dumps(e) + "\n" for e in events))
 
 
 def _partitions(conn: sa.Connection, table: str) -> list[str]:

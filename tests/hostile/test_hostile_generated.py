@@ -27,8 +27,9 @@ from hostile_world import LONG, SECRET_EMAIL, World, world_fixture  # noqa: F401
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-# Examples per property and database (CONSENTGATE_CAMPAIGN_EXAMPLES overrides the long run's).
-EXAMPLES = int(os.environ.get("CONSENTGATE_CAMPAIGN_EXAMPLES", "100")) if LONG else 5
+# Examples per property and database in the long run (sized with the kill rounds, see
+# tests/faults/test_kill.py; CONSENTGATE_CAMPAIGN_EXAMPLES overrides it).
+EXAMPLES = int(os.environ.get("CONSENTGATE_CAMPAIGN_EXAMPLES", "50")) if LONG else 5
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from consentgate import workspace
+from consentgate import ingest, workspace
 from consentgate.store.engine import make_engine
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -69,7 +69,11 @@ def setup(url: str, tmp: Path, n_members: int, n_events: int) -> sa.Engine:
         ),
         tmp / "members.parquet",
     )
-    t = timed(lambda: workspace.import_members(eng, tmp / "members.parquet"))
+    t = timed(
+        lambda: workspace.import_members(
+            eng, ingest.read_members(tmp / "members.parquet"), source=str(tmp / "members.parquet")
+        )
+    )
     print(f"  members import: {n_members:,} in {t:.1f} s ({n_members / t:,.0f}/s)")
     events = [
         {
@@ -83,7 +87,7 @@ def setup(url: str, tmp: Path, n_members: int, n_events: int) -> sa.Engine:
         for i in range(n_events)
     ]
     path = write_jsonl(tmp / "grants.jsonl", events)
-    t = timed(lambda: workspace.import_events(eng, path))
+    t = timed(lambda: workspace.import_events(eng, ingest.read_event_lines(path), source=str(path)))
     print(f"  consent import: {n_events:,} in {t:.1f} s ({n_events / t:,.0f}/s)")
     return eng
 
@@ -116,7 +120,11 @@ def run(label: str, url: str, n_members: int, n_events: int) -> None:
                 for i in range(1000)
             ]
             path = write_jsonl(tmp / f"{kind}-{start}.jsonl", rows)
-            return timed(lambda: workspace.import_events(eng, path))
+            return timed(
+                lambda: workspace.import_events(
+                    eng, ingest.read_event_lines(path), source=str(path)
+                )
+            )
 
         wk = batch("withdraw", 100)
         ek = batch("erase", 2000)

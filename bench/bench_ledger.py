@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from consentgate import workspace
+from consentgate import ingest, workspace
 from consentgate.store import bulk
 from consentgate.store.engine import make_engine
 
@@ -70,7 +70,9 @@ def setup(url: str, tmp: Path, n_members: int) -> sa.Engine:
     )
     pq.write_table(table, tmp / "members.parquet")
     t0 = time.perf_counter()
-    workspace.import_members(eng, tmp / "members.parquet")
+    workspace.import_members(
+        eng, ingest.read_members(tmp / "members.parquet"), source=str(tmp / "members.parquet")
+    )
     print(
         f"  members import: {n_members:,} in {time.perf_counter() - t0:.1f} s ({n_members / (time.perf_counter() - t0):,.0f}/s)"
     )
@@ -153,7 +155,9 @@ def bench_import(label: str, url: str, tmp: Path, n_events: int, n_members: int)
     t_raw = raw_insert(eng, rows)
     t_tuples = raw_tuples(eng, rows)
     t0 = time.perf_counter()
-    res = workspace.import_events(eng, tmp / "events.jsonl")
+    res = workspace.import_events(
+        eng, ingest.read_event_lines(tmp / "events.jsonl"), source=str(tmp / "events.jsonl")
+    )
     t_imp = time.perf_counter() - t0
     assert res.added == n_events
     print(f"  raw DBAPI executemany  : {n_events / t_raw:>10,.0f} rows/s ({t_raw:.2f} s)")
@@ -195,7 +199,9 @@ def bench_snapshot_and_status(
     )
     eng = setup(url, tmp, n_members)
     events_file(tmp / "ev.jsonl", n_events, n_members, seed=3)
-    workspace.import_events(eng, tmp / "ev.jsonl")
+    workspace.import_events(
+        eng, ingest.read_event_lines(tmp / "ev.jsonl"), source=str(tmp / "ev.jsonl")
+    )
     record_moves(eng, moves, n_members)
     as_of = START + timedelta(days=90)
     times = []

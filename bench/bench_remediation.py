@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import gate_data as gd  # noqa: E402
 
-from consentgate import workspace  # noqa: E402
+from consentgate import ingest, workspace  # noqa: E402
 from consentgate.gate.run import build_dataset  # noqa: E402
 from consentgate.store.engine import make_engine  # noqa: E402
 
@@ -101,7 +101,9 @@ def workspace_for(work: Path, members: int) -> Any:
     (work / "members.csv").write_text(
         "member_id,jurisdiction\n" + "".join(f"{m},EU\n" for m in names)
     )
-    workspace.import_members(engine, work / "members.csv")
+    workspace.import_members(
+        engine, ingest.read_members(work / "members.csv"), source=str(work / "members.csv")
+    )
     grants = [
         {
             "member_id": m,
@@ -113,7 +115,8 @@ def workspace_for(work: Path, members: int) -> Any:
         }
         for m in names
     ]
-    workspace.import_events(engine, jsonl(work / "grants.jsonl", grants))
+    path = jsonl(work / "grants.jsonl", grants)
+    workspace.import_events(engine, ingest.read_event_lines(path), source=str(path))
     return engine, names
 
 
@@ -127,7 +130,8 @@ def withdraw(engine: Any, work: Path, members: list[str], name: str) -> None:
         }
         for m in members
     ]
-    workspace.import_events(engine, jsonl(work / name, rows))
+    path = jsonl(work / name, rows)
+    workspace.import_events(engine, ingest.read_event_lines(path), source=str(path))
 
 
 def keep_all(engine: Any) -> Any:

@@ -119,7 +119,7 @@ def serve(db_url: str) -> None:
 
 def prepare(pg: str, members: int, tmp: Path) -> tuple[str, str]:
     """A fresh schema with the example policies and ``members`` members; its URL and name."""
-    from consentgate import workspace
+    from consentgate import ingest, workspace
     from consentgate.store.engine import make_engine
 
     schema = f"bench_svc_{uuid.uuid4().hex[:8]}"
@@ -138,7 +138,7 @@ def prepare(pg: str, members: int, tmp: Path) -> tuple[str, str]:
     csv.write_text(
         "member_id,jurisdiction\n" + "".join(f"m{i},{jurs[i % 4]}\n" for i in range(members))
     )
-    workspace.import_members(engine, csv)
+    workspace.import_members(engine, ingest.read_members(csv), source=str(csv))
     engine.dispose()
     return url, schema
 

@@ -57,7 +57,19 @@ def test_every_workspace_name_resolves() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["consentgate.workspace.policies", "consentgate.workspace.context"],
+    [
+        "consentgate.workspace.policies",
+        "consentgate.workspace.context",
+        "consentgate.workspace.consent",
+        "consentgate.workspace.datasets",
+        "consentgate.workspace.disclosures",
+        "consentgate.workspace.models",
+        "consentgate.workspace.notices",
+        "consentgate.workspace.remediation",
+        "consentgate.workspace.reports",
+        "consentgate.encoding",
+        "consentgate.taxonomy",
+    ],
 )
 def test_docstring_examples_run(module: str) -> None:
     mod = importlib.import_module(module)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from factories import day, policy_yaml, setting
 
-from consentgate import workspace
+from consentgate import ingest, workspace
 from consentgate.errors import AuditChainBroken, NotFound, UsageError
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
@@ -29,7 +29,7 @@ MEMBERS = ["m0", "m1", "m2", "m3"]
 def _events(engine: sa.Engine, tmp_path: Path, rows: list[dict[str, Any]]) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    workspace.import_events(engine, path)
+    workspace.import_events(engine, ingest.read_event_lines(path), source=str(path))
 
 
 def _grant(member: str, n: float) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def log(engine: sa.Engine, tmp_path: Path, key_file: Path) -> sa.Engine:
     members.write_text(
         "".join(json.dumps({"member_id": m, "jurisdiction": "EU"}) + "\n" for m in MEMBERS)
     )
-    workspace.import_members(engine, members)
+    workspace.import_members(engine, ingest.read_members(members), source=str(members))
     _events(engine, tmp_path, [_grant(m, 50 + i) for i, m in enumerate(MEMBERS)])
     return engine
 

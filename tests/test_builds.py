@@ -66,6 +66,7 @@ def test_a_contract_ended_at_the_build_time_refuses_a_past_cutoff(
     """Acme's contract allowed training on 2024-11-01 but has ended by the build time."""
     from consentgate import workspace
     from consentgate.errors import RecipientRefused
+    from consentgate.gate.source import open_source
     from consentgate.store.engine import make_engine
 
     engine = make_engine(db_url)
@@ -73,7 +74,7 @@ def test_a_contract_ended_at_the_build_time_refuses_a_past_cutoff(
         with pytest.raises(RecipientRefused, match="ended"):
             workspace.build(
                 engine,
-                world,
+                open_source(world),
                 use="train_ai_system",
                 recipient="acme-ai",
                 out=tmp_path / "late",

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from conftest import CliResult
 from remediation_world import World, logistic, make_world
 
-from consentgate import workspace
+from consentgate import ingest, workspace
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store.engine import make_engine
@@ -63,7 +63,7 @@ def ok(cli: Cli, *args: str) -> CliResult:
     return r
 
 
-def train(db: sa.Engine, world: World) -> dict[str, Any]:
+def train(db: sa.Engine, world: World) -> workspace.Model:
     from consentgate.unlearn import TextFeatures
 
     return workspace.train_model(
@@ -282,7 +282,7 @@ def test_erasure_opens_orders_for_every_dataset_model_and_recipient(
     assert reached == {
         ("dataset", world.posts),
         ("dataset", world.acme),
-        ("model", model["model_id"]),
+        ("model", model.model_id),
         ("notice", "acme-ai"),
     }
     assert all(o["triggers"] == ["erase"] for o in got)
@@ -346,9 +346,9 @@ def test_erasure_rekeys_a_moved_members_jurisdiction_rows(
 
     path = tmp_path / "m.jsonl"
     path.write_text(json.dumps({"member_id": "mover", "jurisdiction": "EU", "name": NAME}) + "\n")
-    workspace.import_members(engine, path)
+    workspace.import_members(engine, ingest.read_members(path), source=str(path))
     moved_at = datetime(2024, 3, 1, tzinfo=UTC)
-    assert workspace.move_member(engine, "mover", jurisdiction="US", effective_at=moved_at)["moved"]
+    assert workspace.move_member(engine, "mover", jurisdiction="US", effective_at=moved_at).moved
     with engine.connect() as conn:
         member_key = store_audit.Keyring(conn).member("mover")
         workspace_key = store_audit.workspace_secret(conn)

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from factories import day, policy_yaml, setting
 
-from consentgate import ids, workspace
+from consentgate import ids, ingest, workspace
 from consentgate.errors import InvalidInput
 from consentgate.store import tables as t
 
@@ -143,12 +143,14 @@ def test_lookalike_member_ids_never_become_a_second_member(
 ) -> None:
     first = tmp_path / f"first.{fmt}"
     _write_members(first, [REAL])
-    assert workspace.import_members(engine, first).added == 1
+    assert (
+        workspace.import_members(engine, ingest.read_members(first), source=str(first)).added == 1
+    )
     cases = _carried(fmt)
     path = tmp_path / f"again.{fmt}"
     _write_members(path, [value for _, value, _ in cases])
     with pytest.raises(InvalidInput) as err:
-        workspace.import_members(engine, path)
+        workspace.import_members(engine, ingest.read_members(path), source=str(path))
     problems = err.value.problems
     assert len(problems) == len(cases)
     for line, ((_, _, says), problem) in enumerate(zip(cases, problems, strict=True), start=1):
@@ -156,7 +158,13 @@ def test_lookalike_member_ids_never_become_a_second_member(
         assert problem.startswith(f"{path}:{line + 1 if fmt == 'csv' else line}: member_id: ")
         assert says in problem
     assert REAL not in str(err.value)
-    skipped = workspace.import_members(engine, path, on_error="skip")
+    skipped = workspace.import_members(
+        engine,
+        ingest.read_members(path),
+        source=str(path),
+        on_error="skip",
+        rejects=tmp_path / "rejects",
+    )
     assert (skipped.added, skipped.rejected) == (0, len(cases))
     assert _count(engine, t.members) == 1
 
@@ -164,7 +172,9 @@ def test_lookalike_member_ids_never_become_a_second_member(
 def test_ids_at_the_limit_fit_both_databases(engine: sa.Engine, tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     _write_members(path, GOOD)
-    assert workspace.import_members(engine, path).added == len(GOOD)
+    assert workspace.import_members(
+        engine, ingest.read_members(path), source=str(path)
+    ).added == len(GOOD)
     with engine.connect() as conn:
         assert set(conn.execute(sa.select(t.members.c.member_id)).scalars()) == set(GOOD)
 
@@ -178,7 +188,7 @@ def ledger(engine: sa.Engine, tmp_path: Path) -> sa.Engine:
     )
     members = tmp_path / "members.jsonl"
     _write_members(members, [REAL, "m2"])
-    workspace.import_members(engine, members)
+    workspace.import_members(engine, ingest.read_members(members), source=str(members))
     return engine
 
 
@@ -214,14 +224,20 @@ def test_bad_ids_and_evidence_are_refused_identically_on_both_databases(
     # json.dumps writes NaN and Infinity as the bare words Python's JSON reader accepts
     path.write_text("".join(json.dumps(rec) + "\n" for _, rec, _ in BAD_EVENTS), encoding="utf-8")
     with pytest.raises(InvalidInput) as err:
-        workspace.import_events(ledger, path)
+        workspace.import_events(ledger, ingest.read_event_lines(path), source=str(path))
     problems = err.value.problems
     assert len(problems) == len(BAD_EVENTS)
     for line, ((_, _, says), problem) in enumerate(zip(BAD_EVENTS, problems, strict=True), 1):
         assert problem.startswith(f"{path}:{line}: {says}"), problem
     assert REAL not in str(err.value)
     assert _count(ledger, t.consent_events) == 0
-    skipped = workspace.import_events(ledger, path, on_error="skip")
+    skipped = workspace.import_events(
+        ledger,
+        ingest.read_event_lines(path),
+        source=str(path),
+        on_error="skip",
+        rejects=tmp_path / "rejects",
+    )
     assert (skipped.added, skipped.rejected) == (0, len(BAD_EVENTS))
     assert _count(ledger, t.consent_events) == 0
 

@@ -85,7 +85,7 @@ def test_a_build_killed_at_any_stage_leaves_nothing_or_the_registered_dataset(
         assert row["dataset_id"] == manifest["dataset_id"] and row["path"] == str(out.resolve())
         data = (out / "manifest.json").read_bytes()
         assert row["manifest_sha256"] == hashlib.sha256(data).hexdigest()
-        assert [d["dataset_id"] for d in workspace.list_disclosures(engine)] == [row["dataset_id"]]
+        assert [d.dataset_id for d in workspace.list_disclosures(engine)] == [row["dataset_id"]]
         assert (
             cli("impact", "e2", "--json").json()["datasets"][0]["dataset_id"] == row["dataset_id"]
         )

@@ -71,7 +71,7 @@ def withdraw(cli: Cli, member: str, setting: str = "ai_training_posts") -> None:
     )
 
 
-def train(db: sa.Engine, world: World, name: str = "topics") -> dict[str, Any]:
+def train(db: sa.Engine, world: World, name: str = "topics") -> workspace.Model:
     from consentgate.unlearn import TextFeatures
 
     return workspace.train_model(
@@ -117,7 +117,7 @@ def test_withdrawal_opens_dataset_and_model_orders_with_deadlines(
     shard = shard_of("e1", SHARDS)
     assert {(o["action"], o["target"], o["shard"]) for o in got} == {
         ("rebuild", world.posts, shard),
-        ("retrain_shard", model["model_id"], shard),
+        ("retrain_shard", model.model_id, shard),
     }
     for o in got:
         assert o["member_ids"] == ["e1"] and o["status"] == "open" and o["triggers"] == ["withdraw"]
@@ -162,7 +162,7 @@ def test_many_withdrawals_in_one_shard_give_one_order(
     assert len(got) == 2
     for o in got:
         assert o["shard"] == shard and o["members"] == 2 and o["member_ids"] == sorted([a, b])
-    assert {o["target"] for o in got} == {world.posts, model["model_id"]}
+    assert {o["target"] for o in got} == {world.posts, model.model_id}
     # withdrawing twice changes nothing
     withdraw(cli, a)
     assert orders(cli) == got
@@ -189,7 +189,7 @@ def test_model_registered_after_a_withdrawal_gets_its_orders(
     withdraw(cli, "e1")
     model = train(db, world)
     got = orders(cli)
-    assert ("retrain_shard", model["model_id"], shard_of("e1", SHARDS)) in {
+    assert ("retrain_shard", model.model_id, shard_of("e1", SHARDS)) in {
         (o["action"], o["target"], o["shard"]) for o in got
     }
 
@@ -327,10 +327,10 @@ def test_retrain_touches_only_affected_shards_and_equals_training_from_scratch(
     a, b, shard = two_in_one_shard()
     withdraw(cli, a)
     withdraw(cli, b)
-    r = cli("retrain", model["model_id"])
+    r = cli("retrain", model.model_id)
     assert r.exit_code == 1 and "remediate" in r.stderr  # the dataset comes first
     new_ds = ok(cli, "remediate", world.posts, "--as-of", "2024-12-01T00:00:00Z", "--json").json()
-    out = ok(cli, "retrain", model["model_id"], "--json").json()
+    out = ok(cli, "retrain", model.model_id, "--json").json()
     assert out["action"] == "retrained" and out["new_model_id"] == "topics@v2"
     ev = out["evidence"]
     assert ev["shards_retrained"] == [shard] and ev["shard_count"] == SHARDS
@@ -441,12 +441,12 @@ def test_dsar_lists_consents_holders_and_orders(cli: Cli, world: World, db: sa.E
     held = {d["dataset_id"]: d for d in doc["datasets"]}
     assert set(held) == {world.posts, world.acme}
     assert held[world.posts]["status"] == "superseded" and not held[world.posts]["holds_now"]
-    assert [m["model_id"] for m in doc["models"]] == [model["model_id"]]
+    assert [m["model_id"] for m in doc["models"]] == [model.model_id]
     assert {r["recipient"] for r in doc["recipients"]} == {"acme-ai"}
     kinds = {(o["kind"], o["target"], o["status"]) for o in doc["remediation"]}
     assert ("dataset", world.posts, "done") in kinds
     assert ("dataset", world.acme, "open") in kinds
-    assert ("model", model["model_id"], "open") in kinds
+    assert ("model", model.model_id, "open") in kinds
     assert ("notice", "acme-ai", "open") in kinds
     # nothing about other members
     text = json.dumps(doc)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from factories import day, policy_yaml, setting
 
-from consentgate import workspace
+from consentgate import ingest, workspace
 from consentgate.errors import (
     AuditChainBroken,
     InvalidInput,
@@ -19,6 +19,7 @@ from consentgate.errors import (
     PolicyError,
     RecipientRefused,
 )
+from consentgate.files import write_atomic
 from consentgate.store import tables as t
 
 ACME = {
@@ -44,7 +45,9 @@ def _members(
 ) -> workspace.ImportResult:
     path = tmp_path / "members.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return workspace.import_members(engine, path, now=lambda: day(at))
+    return workspace.import_members(
+        engine, ingest.read_members(path), source=str(path), now=lambda: day(at)
+    )
 
 
 def _events(
@@ -52,7 +55,7 @@ def _events(
 ) -> workspace.ImportResult:
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return workspace.import_events(engine, path, **kw)  # type: ignore[arg-type]
+    return workspace.import_events(engine, ingest.read_event_lines(path), source=str(path), **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -83,8 +86,8 @@ def test_init_is_idempotent(engine: sa.Engine) -> None:
     from consentgate.store.engine import MIGRATIONS
 
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert workspace.init_workspace(engine)["revision"] == head
-    assert workspace.init_workspace(engine)["revision"] == head
+    assert workspace.init_workspace(engine).revision == head
+    assert workspace.init_workspace(engine).revision == head
 
 
 def test_publish_is_immutable(engine: sa.Engine, tmp_path: Path) -> None:
@@ -92,7 +95,7 @@ def test_publish_is_immutable(engine: sa.Engine, tmp_path: Path) -> None:
     assert not _publish(engine, tmp_path).created  # identical: no-op
     with pytest.raises(PolicyError, match="immutability"):
         _publish(engine, tmp_path, settings=[setting(defaults={"*": "on"})])
-    assert [p["version"] for p in workspace.list_policies(engine)] == ["v1"]
+    assert [p.version for p in workspace.list_policies(engine)] == ["v1"]
 
 
 def test_refused_policy_stores_nothing(engine: sa.Engine, tmp_path: Path) -> None:
@@ -110,7 +113,7 @@ def test_member_import_refuses_whole_file(engine: sa.Engine, tmp_path: Path) -> 
     path = tmp_path / "m.csv"
     path.write_text("member_id,jurisdiction,name\nm1,US,Ann\n,EU,\nm3,??,\n")
     with pytest.raises(InvalidInput) as err:
-        workspace.import_members(engine, path)
+        workspace.import_members(engine, ingest.read_members(path), source=str(path))
     assert f"{path}:3: member_id" in str(err.value) and f"{path}:4: jurisdiction" in str(err.value)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.members)).scalar_one() == 0
@@ -134,8 +137,10 @@ def test_member_import_formats(engine: sa.Engine, tmp_path: Path, fmt: str) -> N
         path.write_text(json.dumps(rows[0]) + "\n")
     else:
         pq.write_table(pa.Table.from_pylist(rows), path)
-    assert workspace.import_members(engine, path).added == 1
-    assert workspace.import_members(engine, path).unchanged == 1
+    assert workspace.import_members(engine, ingest.read_members(path), source=str(path)).added == 1
+    assert (
+        workspace.import_members(engine, ingest.read_members(path), source=str(path)).unchanged == 1
+    )
 
 
 def test_event_import_refused_whole_then_skip(ledger: sa.Engine, tmp_path: Path) -> None:
@@ -162,11 +167,13 @@ def test_event_import_refused_whole_then_skip(ledger: sa.Engine, tmp_path: Path)
         assert f"events.jsonl:{line}: " in text and word in text
     assert "maybe" not in text  # a refusal names the field, never echoes the value
     assert workspace.member_events_for(ledger, "m2") == []
-    result = _events(ledger, tmp_path, [good, *bad], on_error="skip")
+    with pytest.raises(InvalidInput, match="`on_error` skip needs `rejects`"):
+        _events(ledger, tmp_path, [good, *bad], on_error="skip")  # the bad lines must go somewhere
+    assert workspace.member_events_for(ledger, "m2") == []
+    rejects = tmp_path / "events.jsonl.rejects"
+    result = _events(ledger, tmp_path, [good, *bad], on_error="skip", rejects=rejects)
     assert (result.added, result.rejected) == (1, 5)
-    assert (
-        result.rejects_path is not None and len(result.rejects_path.read_text().splitlines()) == 5
-    )
+    assert result.rejects_path == rejects and len(rejects.read_text().splitlines()) == 5
     assert _events(ledger, tmp_path, [good]).unchanged == 1  # idempotent by derived event_id
 
 
@@ -214,7 +221,7 @@ def test_event_id_conflict_is_refused(ledger: sa.Engine, tmp_path: Path) -> None
 
 
 def test_status_and_bitemporal_queries(ledger: sa.Engine, tmp_path: Path) -> None:
-    assert workspace.consent_status(ledger, "m1", "ai_posts", at=day(60))["state"] == "default_on"
+    assert workspace.consent_status(ledger, "m1", "ai_posts", at=day(60)).state == "default_on"
     workspace.record_event(
         ledger,
         {
@@ -226,11 +233,11 @@ def test_status_and_bitemporal_queries(ledger: sa.Engine, tmp_path: Path) -> Non
         recorded_at=day(70),
     )
     assert (
-        workspace.consent_status(ledger, "m1", "ai_posts", at=day(60), known_at=day(65))["state"]
+        workspace.consent_status(ledger, "m1", "ai_posts", at=day(60), known_at=day(65)).state
         == "default_on"
     )
     status = workspace.consent_status(ledger, "m1", "ai_posts", at=day(60), known_at=day(75))
-    assert status["state"] == "withdrawn" and status["event_id"]
+    assert status.state == "withdrawn" and status.event_id
     with pytest.raises(NotFound):
         workspace.consent_status(ledger, "ghost", "ai_posts")
     with pytest.raises(NotFound):
@@ -258,7 +265,7 @@ def test_snapshot_set_based_and_recorded(ledger: sa.Engine, tmp_path: Path) -> N
     )
     rows = {(r["member_id"], r["category"]): r["covers_from"] for r in snap.grants.to_pylist()}
     assert rows == {("m1", "user.content.public"): day(40), ("m2", "user.content.public"): day(0)}
-    sha = workspace.write_snapshot(snap, tmp_path / "s.parquet")
+    sha = write_atomic(tmp_path / "s.parquet", snap.grants_parquet_bytes())
     assert sha == snap.sha256
     assert pq.read_table(tmp_path / "s.parquet").num_rows == 2
     again = workspace.build_snapshot(
@@ -284,22 +291,20 @@ def test_reimport_with_another_jurisdiction_records_a_move(
 ) -> None:
     # m2 is EU (imported at day 0); v1 defaults ai_posts on in the US from day 40.
     status = workspace.consent_status(ledger, "m2", "ai_posts", at=day(60))
-    assert (status["jurisdiction"], status["state"]) == ("EU", "default_off")
+    assert (status.jurisdiction, status.state) == ("EU", "default_off")
     result = _members(ledger, tmp_path, [{"member_id": "m2", "jurisdiction": "US"}], at=100)
     assert (result.added, result.updated, result.moved, result.unchanged) == (0, 0, 1, 0)
     # The move takes effect at the import's time: EU-era data stays out of the default.
     now = workspace.consent_status(ledger, "m2", "ai_posts", at=day(150))
-    assert (now["jurisdiction"], now["state"], now["covers_from"]) == (
+    assert (now.jurisdiction, now.state, now.covers_from) == (
         "US",
         "default_on",
-        "2024-04-10T00:00:00Z",  # day 100
+        day(100),
     )
-    assert workspace.consent_status(ledger, "m2", "ai_posts", at=day(60))["state"] == (
-        "default_off"
-    )
+    assert workspace.consent_status(ledger, "m2", "ai_posts", at=day(60)).state == ("default_off")
     # As known before the re-import, m2 was still EU: the old state, not the overwritten one.
     old = workspace.consent_status(ledger, "m2", "ai_posts", at=day(150), known_at=day(99))
-    assert (old["jurisdiction"], old["state"]) == ("EU", "default_off")
+    assert (old.jurisdiction, old.state) == ("EU", "default_off")
     snap = workspace.build_snapshot(
         ledger, use="train_ai_system", recipient="first_party", as_of=day(150)
     )
@@ -325,7 +330,7 @@ def test_reimport_move_takes_the_file_effective_time(ledger: sa.Engine, tmp_path
     ]
     assert _members(ledger, tmp_path, rows, at=100).moved == 1
     status = workspace.consent_status(ledger, "m2", "ai_posts", at=day(150))
-    assert status["covers_from"] == "2024-03-11T00:00:00Z"  # day 70
+    assert status.covers_from == day(70)
     assert _members(ledger, tmp_path, rows, at=110).unchanged == 1  # already there then
 
 
@@ -336,12 +341,8 @@ def test_a_new_member_with_a_dated_jurisdiction_has_none_before(
         {"member_id": "n1", "jurisdiction": "US", "jurisdiction_effective_at": day(70).isoformat()}
     ]
     assert _members(ledger, tmp_path, rows, at=100).added == 1
-    assert workspace.consent_status(ledger, "n1", "ai_posts", at=day(60))["state"] == (
-        "default_off"
-    )
-    assert workspace.consent_status(ledger, "n1", "ai_posts", at=day(150))["covers_from"] == (
-        "2024-03-11T00:00:00Z"
-    )
+    assert workspace.consent_status(ledger, "n1", "ai_posts", at=day(60)).state == ("default_off")
+    assert workspace.consent_status(ledger, "n1", "ai_posts", at=day(150)).covers_from == day(70)
     snap = workspace.build_snapshot(
         ledger, use="train_ai_system", recipient="first_party", as_of=day(150)
     )
@@ -355,8 +356,8 @@ def test_bad_jurisdiction_effective_at_is_refused_naming_line_and_field(
     path = tmp_path / "m.csv"
     path.write_text("member_id,jurisdiction,jurisdiction_effective_at\nm2,US,2024-05-01\n")
     with pytest.raises(InvalidInput, match=rf"{path}:2: jurisdiction_effective_at"):
-        workspace.import_members(ledger, path)
-    assert workspace.consent_status(ledger, "m2", "ai_posts")["jurisdiction"] == "EU"
+        workspace.import_members(ledger, ingest.read_members(path), source=str(path))
+    assert workspace.consent_status(ledger, "m2", "ai_posts").jurisdiction == "EU"
 
 
 # --------------------------------------------------------------------------- tamper evidence
@@ -457,13 +458,13 @@ def test_upgrade_from_0004_keeps_members_and_the_audit_trail(db_url: str, tmp_pa
         secret = store_audit.workspace_secret(conn)
         item = store_audit.keyed_item(secret, "member.imported", "members", row)
         store_audit.append(conn, [item], at=day(0))
-    assert workspace.init_workspace(eng)["revision"] == "0009"  # the newest revision
+    assert workspace.init_workspace(eng).revision == "0009"  # the newest revision
     assert workspace.verify_audit(eng).rows == 1
     _publish(eng, tmp_path, settings=[setting(defaults={"US": "on", "*": "off"})])
     status = workspace.consent_status(eng, "old1", "ai_posts", at=day(60))
-    assert (status["jurisdiction"], status["state"]) == ("US", "default_on")
+    assert (status.jurisdiction, status.state) == ("US", "default_on")
     workspace.move_member(eng, "old1", jurisdiction="EU", effective_at=day(50), now=lambda: day(51))
-    assert workspace.consent_status(eng, "old1", "ai_posts", at=day(60))["state"] == "default_off"
+    assert workspace.consent_status(eng, "old1", "ai_posts", at=day(60)).state == "default_off"
     assert workspace.verify_audit(eng).rows == 3
     eng.dispose()
 
@@ -474,3 +475,25 @@ def test_head_revision_is_the_migrations_head() -> None:
     from consentgate.store.engine import HEAD_REVISION, MIGRATIONS
 
     assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
+
+
+def test_imports_take_values_and_name_their_source_in_problems(engine: sa.Engine) -> None:
+    """Members as rows, an Arrow table or JSONL text; events as mappings or text: each bad
+    row is located as SOURCE:ROW, and a refused import stores nothing."""
+    rows = [{"member_id": "a", "jurisdiction": "US"}, {"member_id": "b", "jurisdiction": "??"}]
+    with pytest.raises(InvalidInput) as err:
+        workspace.import_members(engine, rows, source="upload")
+    assert err.value.problems == ["upload:2: jurisdiction: expected a code like US, US-CA, EU"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.members)).scalar_one() == 0
+    assert workspace.import_members(engine, pa.Table.from_pylist(rows[:1])).added == 1
+    text = '{"member_id": "b", "jurisdiction": "EU"}\n\n{"member_id": "c"}\n'
+    with pytest.raises(InvalidInput) as err:
+        workspace.import_members(engine, text, source="members.jsonl")
+    assert [p.split(": ")[0] for p in err.value.problems] == ["members.jsonl:3"]
+    with pytest.raises(InvalidInput, match="unknown column"):
+        workspace.import_members(engine, pa.table({"member_id": ["d"], "shoe_size": [9]}))
+    assert workspace.import_members(engine, text.splitlines()[0]).added == 1
+    with pytest.raises(InvalidInput) as err:
+        workspace.import_events(engine, [{"member_id": "a", "type": "grant"}], source="api")
+    assert err.value.problems[0].startswith("api:1: ")

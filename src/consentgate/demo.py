@@ -17,6 +17,8 @@ from typing import Any
 
 from consentgate import workspace
 from consentgate.errors import ConsentgateError
+from consentgate.files import write_atomic
+from consentgate.gate.source import open_source
 from consentgate.store.engine import make_engine
 from consentgate.timestamps import format_timestamp
 
@@ -120,7 +122,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
         )
     mpath = directory / "members.jsonl"
     mpath.write_text("".join(json.dumps(m) + "\n" for m in members), encoding="utf-8")
-    res = workspace.import_members(engine, mpath)
+    res = workspace.import_members(engine, members, source=mpath.name)
     by_jur = Counter(m["jurisdiction"] for m in members)
     echo(
         f"   imported {res.added} members: "
@@ -132,8 +134,12 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     tpath, lpath = directory / "events-2024-10.jsonl", directory / "events-backdated.jsonl"
     tpath.write_text("".join(json.dumps(e) + "\n" for e in timely), encoding="utf-8")
     lpath.write_text("".join(json.dumps(e) + "\n" for e in late), encoding="utf-8")
-    r1 = workspace.import_events(engine, tpath, recorded_at=_t("2024-10-31T00:00:00Z"))
-    r2 = workspace.import_events(engine, lpath, recorded_at=_t("2024-11-20T00:00:00Z"))
+    r1 = workspace.import_events(
+        engine, timely, source=tpath.name, recorded_at=_t("2024-10-31T00:00:00Z")
+    )
+    r2 = workspace.import_events(
+        engine, late, source=lpath.name, recorded_at=_t("2024-11-20T00:00:00Z")
+    )
     kinds = Counter(e["type"] for e in timely + late)
     echo(
         f"   {r1.added + r2.added} events: "
@@ -142,7 +148,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     echo(
         f"   {len(late)} of them back-dated: effective in September/October, learned on 2024-11-20"
     )
-    again = workspace.import_events(engine, tpath)
+    again = workspace.import_events(engine, tpath.read_text(encoding="utf-8"), source=tpath.name)
     echo(f"   re-importing the same file adds {again.added} (idempotent by event_id)")
 
     echo("\n4. Effective consent (bitemporal)")
@@ -156,16 +162,14 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
             engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-30T00:00:00Z")
         )
         echo(f"   member {sample}, 'ai_training_posts' on 2024-11-01:")
-        echo(f"     as known on 2024-11-10: {before['state']}")
-        echo(f"     as known on 2024-11-30: {after['state']}  (a back-dated withdrawal arrived)")
+        echo(f"     as known on 2024-11-10: {before.state}")
+        echo(f"     as known on 2024-11-30: {after.state}  (a back-dated withdrawal arrived)")
     else:  # a small --members may draw none
         echo("   (no back-dated withdrawal among these members: no example to show)")
     states: Counter[str] = Counter()
     for m in members[:300]:
         states[
-            workspace.consent_status(engine, str(m["member_id"]), "ai_training_posts", at=at)[
-                "state"
-            ]
+            workspace.consent_status(engine, str(m["member_id"]), "ai_training_posts", at=at).state
         ] += 1
     echo(
         "   first 300 members on 2024-11-01: "
@@ -177,7 +181,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
         snap = workspace.build_snapshot(
             engine, use="train_ai_system", recipient=recipient, as_of=at
         )
-        sha = workspace.write_snapshot(snap, directory / f"snapshot-{recipient}.parquet")
+        sha = write_atomic(directory / f"snapshot-{recipient}.parquet", snap.grants_parquet_bytes())
         cats = Counter(snap.grants.column("category").to_pylist())
         erased = sum(snap.members.column("erased").to_pylist())
         echo(
@@ -199,7 +203,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     ):
         result = workspace.build(
             engine,
-            directory / source,
+            open_source(directory / source),
             use="train_ai_system",
             recipient=recipient,
             out=directory / out,
@@ -222,7 +226,7 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
         who = str(result.member_counts.column("member_id")[0])
         held = workspace.impact(engine, who)
         roles = ", ".join(
-            f"{h['recipient']}: {h['as_author']} as author, {h['as_participant']} as participant"
+            f"{h.recipient}: {h.as_author} as author, {h.as_participant} as participant"
             for h in held
         )
         echo(f"   impact of member {who}: {len(held)} dataset(s) hold their records ({roles})")
@@ -316,13 +320,13 @@ def _past_cutoff_section(
         held = workspace.impact(engine, leaver)
         echo(
             f"   {leaver} withdrew from 'ai_training_posts' on 2024-12-15, after the cutoff: "
-            f"on 2024-11-01 they were {then['state']}, yet the builds made now exclude their "
+            f"on 2024-11-01 they were {then.state}, yet the builds made now exclude their "
             f"posts as withdrawn (eligible at the cutoff AND now); {len(held)} dataset(s) hold "
             "them"
         )
     again = workspace.build(
         engine,
-        directory / "posts.parquet",
+        open_source(directory / "posts.parquet"),
         use="train_ai_system",
         recipient="first_party",
         out=directory / "dataset-posts-again",
@@ -339,7 +343,7 @@ def _past_cutoff_section(
     try:
         workspace.build(
             engine,
-            directory / "posts.parquet",
+            open_source(directory / "posts.parquet"),
             use="train_ai_system",
             recipient="first_party",
             out=directory / "dataset-future",
@@ -376,10 +380,10 @@ def _proofs_section(
     acme = next(
         d
         for d in workspace.list_datasets(engine)
-        if d["recipient"] == "acme-ai" and d["status"] == "active"
+        if d.recipient == "acme-ai" and d.status == "active"
     )
-    manifest = json.loads((Path(acme["path"]) / "manifest.json").read_text(encoding="utf-8"))
-    inside = set(workspace.dataset_member_ids(engine, acme["dataset_id"]))
+    manifest = json.loads((Path(acme.path) / "manifest.json").read_text(encoding="utf-8"))
+    inside = set(workspace.dataset_member_ids(engine, acme.dataset_id))
     member = next(m for m in candidates if m not in inside)
     receipt = workspace.issue_receipt_proof(engine, key, member)
     rpath = directory / f"receipt-{member}.tlog-proof"
@@ -388,7 +392,7 @@ def _proofs_section(
     echo(
         f"   receipt for {member}'s latest consent event: leaf {checked.leaf_index}, verified offline"
     )
-    issued = workspace.prove_member_tlog(engine, key, member, acme["dataset_id"])
+    issued = workspace.prove_member_tlog(engine, key, member, acme.dataset_id)
     ppath = directory / f"proof-{member}-not-in-acme.tlog-proof"
     ppath.write_text(issued.text, encoding="utf-8")
     result = verify_membership_proof(
@@ -617,7 +621,7 @@ def _withdrawal_section(
     echo("\n7. A withdrawal reaches datasets, models and a third party")
     built = workspace.build(
         engine,
-        _topic_posts(directory),
+        open_source(_topic_posts(directory)),
         use="train_ai_system",
         recipient="first_party",
         out=directory / "dataset-topics",
@@ -644,7 +648,7 @@ def _withdrawal_section(
     )
     echo(
         f"   dataset-topics: {built.counts.included} posts with a topic label, 8 shards by author; "
-        f"SISA model {model['model_id']} trained per shard"
+        f"SISA model {model.model_id} trained per shard"
     )
     pair, sharer = _leavers(built.member_counts.to_pylist(), acme_members.to_pylist(), shard_of)
     if not pair:
@@ -669,23 +673,21 @@ def _withdrawal_section(
         + (f"; {sharer} withdraws message sharing" if sharer is not None else "")
     )
     for o in workspace.list_orders(engine):
-        target = o["target"][:12] + "…" if len(o["target"]) > 13 else o["target"]
-        where = "" if o["shard"] is None else f" shard {o['shard']}"
+        target = o.target[:12] + "…" if len(o.target) > 13 else o.target
+        where = "" if o.shard is None else f" shard {o.shard}"
         echo(
-            f"     order {o['action']:13s} {target}{where}: {o['members']} member(s), "
-            f"due {format_timestamp(o['deadline'])[:10]} ({o['legal_basis'][0]})"
+            f"     order {o.action:13s} {target}{where}: {o.members} member(s), "
+            f"due {format_timestamp(o.deadline)[:10]} ({o.legal_basis[0]})"
         )
-    for o in {
-        o["target"]: o for o in workspace.list_orders(engine) if o["kind"] == "dataset"
-    }.values():
-        done = workspace.remediate(engine, o["target"])
+    for o in {o.target: o for o in workspace.list_orders(engine) if o.kind == "dataset"}.values():
+        done = workspace.remediate(engine, o.target)
         echo(
-            f"   remediated {o['target'][:12]}… -> {done.out.name if done.out else '-'}: "
+            f"   remediated {o.target[:12]}… -> {done.out.name if done.out else '-'}: "
             f"{done.records_removed} of {done.records_before} records removed (re-checked now), "
             f"{len(done.parts_rewritten) + len(done.parts_removed)} part(s) rewritten, "
             f"{len(done.parts_kept)} kept byte-identical"
         )
-    result = workspace.retrain(engine, str(model["model_id"]))
+    result = workspace.retrain(engine, model.model_id)
     ev = result.evidence
     echo(
         f"   retrained {result.new_model_id}: shard(s) {ev['shards_retrained']} of {ev['shard_count']} "
@@ -704,7 +706,7 @@ def _withdrawal_section(
         )
     report = workspace.dsar(engine, pair[0])
     echo(
-        f"   {pair[0]}'s access report: {len(report['datasets'])} dataset(s), "
-        f"{len(report['models'])} model(s), {len(report['remediation'])} order(s) "
-        f"({sum(o['status'] == 'done' for o in report['remediation'])} done)"
+        f"   {pair[0]}'s access report: {len(report.datasets)} dataset(s), "
+        f"{len(report.models)} model(s), {len(report.remediation)} order(s) "
+        f"({sum(o.status == 'done' for o in report.remediation)} done)"
     )

@@ -75,9 +75,13 @@ class Parsed:
 # --------------------------------------------------------------------------- members
 
 
-def _member_records(path: Path) -> Iterator[tuple[int, Any, str]]:
-    """(line number, record or the ValueError reading it raised, raw text) for each record
-    of a members file."""
+SourceRecord = tuple[int, Any, str]
+"""(line number, the record or the ValueError reading it raised, its raw text)."""
+
+
+def read_members(path: Path) -> Iterator[SourceRecord]:
+    """The records of a members file (CSV with a header row, JSONL, or Parquet by its
+    suffix), each with its line; a file that cannot be read is ``InvalidInput`` naming it."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         yield from _parquet_members(path)
@@ -93,6 +97,24 @@ def _member_records(path: Path) -> Iterator[tuple[int, Any, str]]:
         raise InvalidInput(f"{path}: cannot read: {_reason(exc)}") from exc
 
 
+def member_records(rows: Any, *, name: str = "members") -> Iterator[SourceRecord]:
+    """Members given as values, as located records: JSONL text, an Arrow table (its rows
+    numbered from 1), or an iterable of row mappings (numbered from 1) or of records already
+    located (``read_members``). ``name`` is how problems locate them."""
+    if isinstance(rows, str):
+        for i, line in _lines(io.StringIO(rows, newline="")):
+            yield i, _json_line(line), line
+        return
+    if hasattr(rows, "to_pylist") and hasattr(rows, "column_names"):  # an Arrow table
+        yield from _table_members(rows, name)
+        return
+    for i, row in enumerate(rows, start=1):
+        if isinstance(row, tuple):
+            yield row
+        else:
+            yield i, row, json.dumps(row, default=str)
+
+
 def _reason(exc: OSError | UnicodeDecodeError) -> str:
     """Why a file cannot be read, without quoting its bytes."""
     if isinstance(exc, UnicodeDecodeError):
@@ -106,9 +128,7 @@ def _parquet_members(path: Path) -> Iterator[tuple[int, Any, str]]:
 
     try:
         table = pq.read_table(path)
-        unknown = set(table.column_names) - set(MEMBER_FIELDS)
-        if unknown:
-            raise InvalidInput(f"{path}: unknown column(s) {sorted(unknown)}")
+        _check_member_columns(table.column_names, str(path))
         rows = table.to_pylist()
     except (OSError, pa.ArrowException, ValueError) as exc:
         if isinstance(exc, InvalidInput):
@@ -116,6 +136,18 @@ def _parquet_members(path: Path) -> Iterator[tuple[int, Any, str]]:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise InvalidInput(f"{path}: cannot read Parquet: {reason}") from exc
     for i, rec in enumerate(rows, start=1):
+        yield i, rec, json.dumps(rec, default=str)
+
+
+def _check_member_columns(columns: Iterable[str], name: str) -> None:
+    unknown = set(columns) - set(MEMBER_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{name}: unknown column(s) {sorted(unknown)}")
+
+
+def _table_members(table: Any, name: str) -> Iterator[SourceRecord]:
+    _check_member_columns(table.column_names, name)
+    for i, rec in enumerate(table.to_pylist(), start=1):
         yield i, rec, json.dumps(rec, default=str)
 
 
@@ -188,11 +220,13 @@ def _printable(text: str) -> str:
     return text if len(text) <= 64 and text.isprintable() else "(an unprintable column name)"
 
 
-def parse_members(path: Path) -> Parsed:
+def parse_members(records: Iterable[SourceRecord], *, name: str) -> Parsed:
+    """Check located member records (``read_members``, ``member_records``); ``name`` is how
+    problems locate them (``NAME:LINE: reason``)."""
     out = Parsed()
     seen: set[str] = set()
-    for line, rec, raw in _member_records(path):
-        where = f"{path}:{line}"
+    for line, rec, raw in records:
+        where = f"{name}:{line}"
         if isinstance(rec, json.JSONDecodeError):
             out.problems.append(f"{where}: not valid JSON ({rec.msg})")
             out.rejected_lines.append(raw)
@@ -400,11 +434,26 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
 
 
 def read_event_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a JSONL events file with their numbers; a file that cannot be
+    read is ``InvalidInput`` naming it."""
     try:
         with path.open(encoding="utf-8", newline="") as fh:
             yield from _lines(fh)
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read: {_reason(exc)}") from exc
+
+
+def event_lines(events: Any) -> Iterator[tuple[int, str]]:
+    """Events given as values, as numbered lines: JSONL text, or an iterable of event
+    objects (mappings, numbered from 1) or of lines already numbered (``read_event_lines``)."""
+    if isinstance(events, str):
+        yield from _lines(io.StringIO(events, newline=""))
+        return
+    for i, item in enumerate(events, start=1):
+        if isinstance(item, tuple):
+            yield item
+        else:
+            yield i, json.dumps(item, ensure_ascii=False, default=str)
 
 
 # (line number, text, decoded value or the ValueError decoding raised)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import functools
-import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +16,9 @@ import sqlalchemy as sa
 
 from consentgate import ids
 from consentgate.config import Settings
+from consentgate.encoding import dumps
 from consentgate.errors import ConsentgateError, InvalidInput, UsageError
-from consentgate.timestamps import format_timestamp, parse_timestamp
+from consentgate.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -139,29 +137,8 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(f)
 
 
-def jsonable(value: Any) -> Any:
-    """The one JSON encoding of use-case results at the edge: frozen dataclasses as objects,
-    datetimes as RFC 3339 UTC (``format_timestamp``), paths as text, tuples and sets as
-    lists (sets sorted), enums by value; anything else as ``str``."""
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted(jsonable(v) for v in value)
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return jsonable(value.value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(jsonable(data), indent=2, sort_keys=True))
+    click.echo(dumps(data))
 
 
 def read_text(path: Path) -> str:

@@ -22,6 +22,7 @@ from consentgate.cli.common import (
     print_table,
 )
 from consentgate.cli.ecosystem import export_record
+from consentgate.encoding import jsonable
 from consentgate.timestamps import format_timestamp, utcnow
 
 ON_ERROR = click.Choice(["refuse", "skip"])
@@ -50,6 +51,11 @@ def _report(
     )
     if result.rejects_path:
         click.echo(f"Rejected lines written to {result.rejects_path}")
+
+
+def _rejects(file: Path, rejects: Path | None) -> Path:
+    """``--rejects``, by default FILE.rejects beside the file."""
+    return rejects or file.with_name(file.name + ".rejects")
 
 
 def import_options(f: F) -> F:
@@ -86,8 +92,16 @@ def members_import(
     """Import members from CSV, JSONL or Parquet (member_id, jurisdiction,
     jurisdiction_effective_at, name, email, phone). A known member with another
     jurisdiction is recorded as a move, never overwritten."""
+    from consentgate.ingest import read_members
+
     _report(
-        workspace.import_members(app.engine(), file, on_error=on_error, rejects=rejects),
+        workspace.import_members(
+            app.engine(),
+            read_members(file),
+            source=str(file),
+            on_error=on_error,
+            rejects=_rejects(file, rejects),
+        ),
         "Members",
         as_json,
         moves=True,
@@ -109,10 +123,12 @@ def members_move(
     )
     if as_json:
         echo_json(data)
-    elif data["moved"]:
-        click.echo(f"Recorded: {member} in {jurisdiction} from {data['effective_at']}")
+    elif data.moved:
+        click.echo(f"Recorded: {member} in {jurisdiction} from {format_timestamp(effective_at)}")
     else:
-        click.echo(f"Unchanged: {member} is already in {jurisdiction} at {data['effective_at']}")
+        click.echo(
+            f"Unchanged: {member} is already in {jurisdiction} at {format_timestamp(effective_at)}"
+        )
 
 
 @click.group()
@@ -126,9 +142,16 @@ def consent_import(
     app: AppContext, file: Path, on_error: str, rejects: Path | None, as_json: bool
 ) -> None:
     """Import consent events from JSONL (idempotent by event_id)."""
+    from consentgate.ingest import read_event_lines
+
     _report(
         workspace.import_events(
-            app.engine(), file, on_error=on_error, rejects=rejects, rules=app.workspace().rules
+            app.engine(),
+            read_event_lines(file),
+            source=str(file),
+            on_error=on_error,
+            rejects=_rejects(file, rejects),
+            rules=app.workspace().rules,
         ),
         "Consent events",
         as_json,
@@ -216,6 +239,7 @@ def consent_status(
     if as_json:
         echo_json(data)
         return
+    row = jsonable(data)  # the same text as --json
     print_table(
         None,
         [
@@ -229,7 +253,7 @@ def consent_status(
         ],
         [
             [
-                data[k]
+                row[k]
                 for k in (
                     "member_id",
                     "setting",
@@ -274,7 +298,9 @@ def snapshot(
     snap = workspace.build_snapshot(
         app.engine(), use=use, recipient=recipient, as_of=as_of or utcnow(), known_at=known_at
     )
-    sha = workspace.write_snapshot(snap, out)
+    from consentgate.files import write_atomic
+
+    sha = write_atomic(out, snap.grants_parquet_bytes())
     data = {
         "sha256": sha,
         "rows": snap.grants.num_rows,

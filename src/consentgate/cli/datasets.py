@@ -176,11 +176,17 @@ def build(
     engine = app.engine()
     started_at = utcnow()  # issue 13: the OpenLineage START time
     app.checkpoint_now()  # the build starts from a signed log state
-    redactor = None if no_redact else workspace.make_redactor(engine, profile, ner=not no_ner)
+    redactor = None
+    if not no_redact:
+        rules = _profile(profile)
+        redactor = workspace.make_redactor(engine, rules=rules, ner=not no_ner)
+    from consentgate.gate.source import open_source
+
+    records = open_source(source, column_map=column_map(mapping), require_text=not no_redact)
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         result = workspace.build(
             engine,
-            source,
+            records,
             redactor=redactor,
             workers=workers,
             use=use,
@@ -189,7 +195,6 @@ def build(
             as_of=as_of,
             shards=shards,
             shard_by=shard_by,
-            column_map=column_map(mapping),
             runner=runner,
             batch_rows=app.settings.gate_batch_rows,
             max_future_share=app.settings.gate_max_future_share,
@@ -224,6 +229,15 @@ def build(
     print_table("Records", ["", "records"], _counts_rows(result.manifest))
 
 
+def _profile(path: Path | None) -> Any:
+    """``--profile``: the redaction profile file, read and checked (None: not given)."""
+    if path is None:
+        return None
+    from consentgate.redact import load_profile
+
+    return load_profile(path)
+
+
 @click.command()
 @json_option
 @pass_app
@@ -231,30 +245,21 @@ def datasets(app: AppContext, as_json: bool) -> None:
     """List registered datasets."""
     rows = workspace.list_datasets(app.engine())
     if as_json:
-        echo_json(
-            [
-                {
-                    **r,
-                    "as_of": format_timestamp(r["as_of"]),
-                    "created_at": format_timestamp(r["created_at"]),
-                }
-                for r in rows
-            ]
-        )
+        echo_json(rows)
         return
     print_table(
         "Datasets",
         ["dataset_id", "use", "recipient", "as_of", "records", "members", "shards", "status"],
         [
             [
-                r["dataset_id"][:16] + "…",
-                r["use"],
-                r["recipient"],
-                format_timestamp(r["as_of"]),
-                r["records"],
-                r["members"],
-                r["shards"] or "",
-                r["status"],
+                r.dataset_id[:16] + "…",
+                r.use,
+                r.recipient,
+                format_timestamp(r.as_of),
+                r.records,
+                r.members,
+                r.shards or "",
+                r.status,
             ]
             for r in rows
         ],
@@ -269,25 +274,20 @@ def impact(app: AppContext, member: str, as_json: bool) -> None:
     """Every registered dataset holding MEMBER's records, as author or participant."""
     rows = workspace.impact(app.engine(), member)
     if as_json:
-        echo_json(
-            {
-                "member_id": member,
-                "datasets": [{**r, "as_of": format_timestamp(r["as_of"])} for r in rows],
-            }
-        )
+        echo_json({"member_id": member, "datasets": rows})
         return
     print_table(
         f"Datasets holding {member}'s data",
         ["dataset_id", "use", "recipient", "as_author", "as_participant", "shards", "status"],
         [
             [
-                r["dataset_id"][:16] + "…",
-                r["use"],
-                r["recipient"],
-                r["as_author"],
-                r["as_participant"],
-                ",".join(map(str, r["shards"] or [])),
-                r["status"],
+                r.dataset_id[:16] + "…",
+                r.use,
+                r.recipient,
+                r.as_author,
+                r.as_participant,
+                ",".join(map(str, r.shards or [])),
+                r.status,
             ]
             for r in rows
         ],
@@ -339,7 +339,7 @@ def audit_dataset(
         as_of=as_of,
         column_map=column_map(mapping),
         per_member_usd=per_member_usd,
-        profile=profile,
+        profile=_profile(profile),
         check_content=not no_content_check,
     )
     if as_json:

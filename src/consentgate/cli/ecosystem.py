@@ -64,8 +64,8 @@ def dataset_path(app: AppContext, dataset_id: str) -> Path | None:
     from consentgate import workspace
 
     for row in workspace.list_datasets(app.engine()):
-        if row["dataset_id"] == dataset_id:
-            return Path(str(row["path"]))
+        if row.dataset_id == dataset_id:
+            return Path(row.path)
     return None
 
 

@@ -32,16 +32,21 @@ def init(app: AppContext, taxonomy_file: Path | None, as_json: bool) -> None:
     """Create or upgrade the ledger database (idempotent) and the log's signing key."""
     engine = app.engine(check=False)
     key_file = app.settings.signing_key_path
-    result = workspace.init_workspace(engine, taxonomy_file=taxonomy_file, key_file=key_file)
+    result = workspace.init_workspace(
+        engine,
+        taxonomy=None if taxonomy_file is None else read_text(taxonomy_file),
+        taxonomy_name=str(taxonomy_file),
+        key_file=key_file,
+    )
     if as_json:
         echo_json(result)
         return
     click.echo(
-        f"Database ready at revision {result['revision']}; "
-        f"{result['taxonomy_keys_added']} taxonomy key(s) added."
+        f"Database ready at revision {result.revision}; "
+        f"{result.taxonomy_keys_added} taxonomy key(s) added."
     )
     click.echo(f"Log signing key: {key_file} (keep it outside the database, backed up)")
-    click.echo(f"Verifier key: {result['public_key']}")
+    click.echo(f"Verifier key: {result.public_key}")
 
 
 @click.group()
@@ -101,7 +106,12 @@ def list_(app: AppContext, as_json: bool) -> None:
         "Policy versions",
         ["version", "published_at", "effective_from", "settings"],
         [
-            [r["version"], r["published_at"], r["effective_from"], ", ".join(r["settings"])]
+            [
+                r.version,
+                format_timestamp(r.published_at),
+                format_timestamp(r.effective_from),
+                ", ".join(r.settings),
+            ]
             for r in rows
         ],
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from consentgate.ingest import parse_members
+from consentgate.ingest import parse_members, read_members
 
 
 @click.command()
@@ -50,7 +50,7 @@ def scan(
 
     directory = None
     if members_file is not None:
-        parsed = parse_members(members_file)
+        parsed = parse_members(read_members(members_file), name=str(members_file))
         parsed.refuse_if_bad(f"{members_file}: member directory")
         directory = Directory.from_records(parsed.items)
     profile = load_profile(profile_file) if profile_file else None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -29,18 +28,9 @@ from consentgate.cli.ecosystem import (
     emit_lineage,
     training_summary,
 )
+from consentgate.encoding import jsonable
 from consentgate.errors import UsageError
 from consentgate.timestamps import format_timestamp, utcnow
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _when(value: datetime | None) -> str:
@@ -84,20 +74,20 @@ def models(ctx: click.Context, app: AppContext, as_json: bool) -> None:
         return
     rows = workspace.list_models(app.engine())
     if as_json:
-        echo_json(_jsonable(rows))
+        echo_json(rows)
         return
     print_table(
         "Models",
         ["model", "status", "unlearning", "datasets", "shards", "deployed to", "open orders"],
         [
             [
-                r["model_id"],
-                r["status"],
-                r["unlearning"],
-                ", ".join(_short(d, 12) for d in r["datasets"]),
-                "all" if r["trained_shards"] is None else ",".join(map(str, r["trained_shards"])),
-                ", ".join(r["deployed_to"]),
-                r["open_orders"],
+                r.model_id,
+                r.status,
+                r.unlearning,
+                ", ".join(_short(d, 12) for d in r.datasets),
+                "all" if r.trained_shards is None else ",".join(map(str, r.trained_shards)),
+                ", ".join(r.deployed_to),
+                r.open_orders,
             ]
             for r in rows
         ],
@@ -155,9 +145,9 @@ def models_register(
         rules=app.workspace().rules,
     )
     if as_json:
-        echo_json(_jsonable(row))
+        echo_json(row)
         return
-    click.echo(f"Registered model {row['model_id']} ({unlearning})")
+    click.echo(f"Registered model {row.model_id} ({unlearning})")
 
 
 # --------------------------------------------------------------------------- disclosures
@@ -208,10 +198,10 @@ def disclose(
             output=("consentgate-recipient", f"{recipient}/{dataset}"),
         )
     if as_json:
-        echo_json(_jsonable(row))
+        echo_json(row)
         return
     click.echo(
-        f"Disclosure {row['disclosure_id']}: {row['records']} records of {row['members']} "
+        f"Disclosure {row.disclosure_id}: {row.records} records of {row.members} "
         f"members to {recipient}"
     )
 
@@ -228,20 +218,20 @@ def remediation(app: AppContext, overdue: bool, include_done: bool, as_json: boo
     """List remediation orders (pending ones by default) with their deadlines."""
     rows = workspace.list_orders(app.engine(), overdue=overdue, include_done=include_done)
     if as_json:
-        echo_json(_jsonable(rows))
+        echo_json(rows)
         return
     print_table(
         "Remediation orders",
         ["order", "action", "target", "shard", "members", "deadline", "status"],
         [
             [
-                r["order_id"],
-                r["action"],
-                _short(r["target"]),
-                "" if r["shard"] is None else r["shard"],
-                r["members"] or "all",
-                _when(r["deadline"]),
-                "OVERDUE" if r["overdue"] else r["status"],
+                r.order_id,
+                r.action,
+                _short(r.target),
+                "" if r.shard is None else r.shard,
+                r.members or "all",
+                _when(r.deadline),
+                "OVERDUE" if r.overdue else r.status,
             ]
             for r in rows
         ],
@@ -360,19 +350,19 @@ def notices(ctx: click.Context, app: AppContext, as_json: bool) -> None:
         return
     rows = workspace.list_notices(app.engine())
     if as_json:
-        echo_json(_jsonable(rows))
+        echo_json(rows)
         return
     print_table(
         "Deletion notices",
         ["notice", "recipient", "records", "issued", "deadline", "status"],
         [
             [
-                r["notice_id"],
-                r["recipient"],
-                r["records"],
-                _when(r["issued_at"]),
-                _when(r["deadline"]),
-                r["status"].upper() if r["status"] == "overdue" else r["status"],
+                r.notice_id,
+                r.recipient,
+                r.records,
+                _when(r.issued_at),
+                _when(r.deadline),
+                r.status.upper() if r.status == "overdue" else r.status,
             ]
             for r in rows
         ],
@@ -412,9 +402,9 @@ def notices_ack(app: AppContext, notice_id: str, note: str | None, as_json: bool
     """Record the recipient's confirmation that it deleted the data."""
     row = workspace.acknowledge_notice(app.engine(), notice_id, note=note)
     if as_json:
-        echo_json(_jsonable(row))
+        echo_json(row)
         return
-    click.echo(f"{notice_id}: acknowledged {_when(row['acknowledged_at'])}")
+    click.echo(f"{notice_id}: acknowledged {_when(row.acknowledged_at)}")
 
 
 # --------------------------------------------------------------------------- report
@@ -439,8 +429,9 @@ def report_dsar(app: AppContext, member: str, fmt: str | None) -> None:
     if fmt == "html":
         from consentgate.remediation.dsar import render_html
 
-        click.echo(render_html(doc), nl=False)
+        click.echo(render_html(jsonable(doc)), nl=False)
         return
+    doc = jsonable(doc)  # the tables show the same text as --json
     click.echo(f"Member {member} ({doc['jurisdiction']}), {doc['generated_at']}")
     print_table(
         "Choices",

@@ -4,8 +4,6 @@ functions of ``signals`` and ``iso27560``, import through ``workspace.import_eve
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ def export_signals(
     for member in members:
         if member in erased:
             continue  # an erased member's path is not published at all
-        state = workspace.consent_status(engine, member, setting, at=at)["state"]
+        state = workspace.consent_status(engine, member, setting, at=at).state
         paths[path_template.replace("{member}", member)] = signals.consented(state)
     return {
         "vocabulary": {
@@ -87,19 +85,12 @@ def import_signals(
 ) -> workspace.ImportResult:
     """Record each fetched signal as a consent event (source ``signal``); all or nothing."""
     lines = _signal_lines(path, setting=setting, policy_version=policy_version)
-    fd, tmp = tempfile.mkstemp(prefix=".signals-", suffix=".jsonl")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        try:
-            return workspace.import_events(engine, Path(tmp))
-        except InvalidInput as exc:
-            raise InvalidInput(
-                f"{path}: signal import refused; nothing was stored",
-                [p.replace(tmp, str(path)) for p in exc.problems],
-            ) from None
-    finally:
-        os.unlink(tmp)
+        return workspace.import_events(engine, "\n".join(lines) + "\n", source=str(path))
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{path}: signal import refused; nothing was stored", exc.problems
+        ) from None
 
 
 def consent_record(

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from consentgate.errors import InvalidInput
+from consentgate.errors import InvalidInput, UsageError
 from consentgate.files import Publisher, atomic_directory, publish_by_rename, reached
 from consentgate.gate.batch import REASONS, Redactor
 from consentgate.gate.local import gate_locally, parallel_workers
@@ -160,7 +160,7 @@ def _check_request(
 
 
 def build_dataset(
-    source: str | Path,
+    source: str | Path | Source,
     *,
     snapshot: ConsentSnapshot,
     out_dir: str | Path,
@@ -214,9 +214,14 @@ def build_dataset(
         max_future_share=max_future_share,
         out_may_exist=out_may_exist,
     )
-    opened = open_source(source, column_map=column_map, require_text=redactor is not None)
+    if isinstance(source, Source):
+        if column_map is not None:
+            raise UsageError("`column_map` goes with a path: an opened source has its columns")
+        opened = source.requiring_text() if redactor is not None else source
+    else:
+        opened = open_source(source, column_map=column_map, require_text=redactor is not None)
     if shards is not None and SHARD_COLUMN in opened.schema.names:
-        raise InvalidInput(f"{source}: has a column named {SHARD_COLUMN!r}; cannot add shards")
+        raise InvalidInput(f"{opened.name}: has a column named {SHARD_COLUMN!r}; cannot add shards")
     index = prepare(snapshot, at_build=at_build)
     owners = owner_columns or OwnerColumns()
     extra: dict[str, Any] = {

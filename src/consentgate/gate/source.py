@@ -81,6 +81,13 @@ class Source:
     # Issue 13: columns the files lack that the gate adds as nulls (a source of posts has
     # no recipients column, and needs no fake one: recipient_ids is then null everywhere).
     absent: tuple[str, ...] = ()
+    name: str = ""  # what it was opened from, for messages
+
+    def requiring_text(self) -> Source:
+        """This source, checked for a redacted build (its text columns must be text)."""
+        if self.require_text:
+            return self
+        return _open(self.files, self.format, self.columns, require_text=True, name=self.name)
 
     def batches(self, *, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Record batches of at most ``batch_rows`` rows, file by file, in row order."""
@@ -172,10 +179,18 @@ def open_source(
     column_map: dict[str, str] | None = None,
     require_text: bool = False,
 ) -> Source:
-    """Open ``path`` (a Parquet/JSONL file or a directory of them) and check its schema."""
+    """Open ``path`` (a Parquet/JSONL file or a directory of them) and check its schema;
+    ``column_map`` names the columns that play the gate's roles (``{role: column}``)."""
     root = Path(path)
-    columns = Columns.from_map(column_map)
     files, fmt = _list_files(root)
+    return _open(
+        files, fmt, Columns.from_map(column_map), require_text=require_text, name=str(path)
+    )
+
+
+def _open(
+    files: tuple[Path, ...], fmt: Format, columns: Columns, *, require_text: bool, name: str
+) -> Source:
     absent: tuple[str, ...] = ()
     if fmt == "parquet":
         schema, rows = _parquet_schema(files, columns, require_text=require_text)
@@ -192,6 +207,7 @@ def open_source(
         rows=rows,
         require_text=require_text,
         absent=absent,
+        name=name,
     )
 
 

@@ -32,7 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from consentgate.workspace.consent import (
+        ConsentStatus,
         ImportResult,
+        MemberMove,
+        MemberSettings,
+        SettingState,
         consent_status,
         import_events,
         import_members,
@@ -50,6 +54,8 @@ if TYPE_CHECKING:
         remediate,
     )
     from consentgate.workspace.datasets import (
+        Dataset,
+        DatasetHolding,
         build,
         dataset_member_ids,
         exposure,
@@ -58,6 +64,8 @@ if TYPE_CHECKING:
         make_redactor,
     )
     from consentgate.workspace.disclosures import (
+        Disclosure,
+        HistoricalDisclosure,
         disclose,
         list_disclosures,
     )
@@ -76,17 +84,22 @@ if TYPE_CHECKING:
     )
     from consentgate.workspace.models import (
         UNLEARNING,
+        ListedModel,
+        Model,
         list_models,
         register_model,
         train_model,
     )
     from consentgate.workspace.notices import (
+        Notice,
         SentNotice,
         acknowledge_notice,
         list_notices,
         send_notices,
     )
     from consentgate.workspace.policies import (
+        Initialized,
+        PolicySummary,
         Published,
         diff_policies,
         get_policy,
@@ -103,10 +116,12 @@ if TYPE_CHECKING:
         prove_member_tlog,
     )
     from consentgate.workspace.remediation import (
+        Order,
         list_orders,
         open_for_policy,
     )
     from consentgate.workspace.reports import (
+        AccessReport,
         dsar,
     )
     from consentgate.workspace.retraining import (
@@ -117,12 +132,13 @@ if TYPE_CHECKING:
         build_snapshot,
         build_snapshots,
         check_recipient,
-        write_snapshot,
     )
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "context": ("Workspace", "rules_from"),
     "policies": (
+        "Initialized",
+        "PolicySummary",
         "init_workspace",
         "Published",
         "publish_policy",
@@ -132,6 +148,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "diff_policies",
     ),
     "consent": (
+        "ConsentStatus",
+        "MemberMove",
+        "MemberSettings",
+        "SettingState",
         "ImportResult",
         "import_members",
         "move_member",
@@ -143,8 +163,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "member_history",
         "scope_consent",
     ),
-    "snapshots": ("check_recipient", "build_snapshot", "build_snapshots", "write_snapshot"),
+    "snapshots": ("check_recipient", "build_snapshot", "build_snapshots"),
     "datasets": (
+        "Dataset",
+        "DatasetHolding",
         "build",
         "make_redactor",
         "list_datasets",
@@ -153,7 +175,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "exposure",
     ),
     "dataset_remediation": ("Remediated", "fresh_snapshot", "remediate"),
-    "disclosures": ("disclose", "list_disclosures"),
+    "disclosures": ("Disclosure", "HistoricalDisclosure", "disclose", "list_disclosures"),
     "proofs": (
         "member_commitment",
         "IssuedProof",
@@ -161,11 +183,21 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "IssuedTlogProof",
         "prove_member_tlog",
     ),
-    "models": ("UNLEARNING", "register_model", "list_models", "train_model"),
+    "models": (
+        "Model",
+        "ListedModel",
+        "UNLEARNING",
+        "register_model",
+        "list_models",
+        "train_model",
+    ),
     "retraining": ("Retrained", "retrain"),
-    "remediation": ("list_orders", "open_for_policy"),
-    "notices": ("SentNotice", "send_notices", "list_notices", "acknowledge_notice"),
-    "reports": ("dsar",),
+    "remediation": ("Order", "list_orders", "open_for_policy"),
+    "notices": ("Notice", "SentNotice", "send_notices", "list_notices", "acknowledge_notice"),
+    "reports": (
+        "AccessReport",
+        "dsar",
+    ),
     "log": (
         "ensure_signing_key",
         "log_public_key",
@@ -184,16 +216,31 @@ _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "UNLEARNING",
+    "AccessReport",
+    "ConsentStatus",
+    "Dataset",
+    "DatasetHolding",
+    "Disclosure",
+    "HistoricalDisclosure",
     "ImportResult",
+    "Initialized",
     "IssuedProof",
     "IssuedReceipt",
     "IssuedTlogProof",
+    "ListedModel",
     "LogVerification",
+    "MemberMove",
+    "MemberSettings",
+    "Model",
+    "Notice",
+    "Order",
+    "PolicySummary",
     "Published",
     "Remediated",
     "Retrained",
     "Rotation",
     "SentNotice",
+    "SettingState",
     "Workspace",
     "acknowledge_notice",
     "build",
@@ -245,7 +292,6 @@ __all__ = [
     "train_model",
     "verify_audit",
     "verify_log",
-    "write_snapshot",
 ]
 
 

@@ -29,7 +29,7 @@ from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
 from consentgate.store import erasure as store_erasure
 from consentgate.store import ledger
-from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.timestamps import Clock, utcnow
 from consentgate.workspace.remediation import open_for_events
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,9 @@ class ImportResult:
     moved: int = 0  # members: jurisdiction changes recorded as moves
 
 
-def check_rejects_target(path: Path, rejects: Path | None) -> Path:
+def check_rejects_target(target: Path) -> Path:
     """Where an import's rejected lines would go, checked before anything is written: an
     existing directory to hold it, not itself a directory (``InvalidInput`` otherwise)."""
-    target = _rejects_for(path, rejects)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInput(f"`rejects` {target}: directory {parent} does not exist; nothing stored")
@@ -63,6 +62,18 @@ def check_rejects_target(path: Path, rejects: Path | None) -> Path:
             f"`rejects` {target}: directory {parent} is not writable; nothing stored"
         )
     return target
+
+
+def _rejects_target(on_error: str, rejects: Path | None) -> Path | None:
+    """The checked rejects file of an import that skips bad lines (refusing ones need none);
+    skipping without one is refused, since the rejected lines must go somewhere."""
+    if on_error == "refuse":
+        return None
+    if on_error != "skip":
+        raise InvalidInput(f"`on_error`: {on_error!r} (want refuse|skip)")
+    if rejects is None:
+        raise InvalidInput("`on_error` skip needs `rejects`: where the rejected lines go")
+    return check_rejects_target(rejects)
 
 
 def _stage_rejects(path: Path, lines: Iterable[str]) -> Path:
@@ -101,20 +112,15 @@ def _rejects_with_import() -> Iterator[list[tuple[Path, Path]]]:
         os.replace(tmp, final)
 
 
-def _rejects_for(path: Path, rejects: Path | None) -> Path:
-    return rejects or path.with_name(path.name + ".rejects")
-
-
 def _plan_rejects(
-    conn: sa.Connection, path: Path, rejects: Path | None, lines: list[str], *, at: datetime
+    conn: sa.Connection, rejects: Path | None, lines: list[str], *, at: datetime
 ) -> tuple[Path | None, list[str]]:
     """Where an import's rejected lines go and which of them (none naming an erased
     member): the file is recorded in the ledger, so that a later erasure scrubs it too."""
-    if not lines:
+    if not lines or rejects is None:
         return None, []
-    rpath = _rejects_for(path, rejects)
-    store_erasure.record_rejects_file(conn, rpath, at=at)
-    return rpath, store_erasure.without_erased(conn, lines)
+    store_erasure.record_rejects_file(conn, rejects, at=at)
+    return rejects, store_erasure.without_erased(conn, lines)
 
 
 def _finish_erasure(engine: sa.Engine, erased: store_erasure.Erased | None) -> None:
@@ -128,21 +134,36 @@ def _finish_erasure(engine: sa.Engine, erased: store_erasure.Erased | None) -> N
 
 def import_members(
     engine: sa.Engine,
-    path: Path,
+    rows: Any,
     *,
+    source: str = "members",
     on_error: str = "refuse",
     rejects: Path | None = None,
     now: Clock = utcnow,
 ) -> ImportResult:
-    if on_error != "refuse":
-        check_rejects_target(path, rejects)
-    parsed = ingest.parse_members(path)
+    """Add or update members (``member_id``, ``jurisdiction``, optional
+    ``jurisdiction_effective_at``, ``name``, ``email``, ``phone``) given as JSONL text, an
+    Arrow table, row mappings, or located records (``ingest.read_members(path)``); ``source``
+    is how problems locate them (``SOURCE:LINE: reason``). A known member with another
+    jurisdiction is recorded as a move. With ``on_error`` ``refuse`` any bad row refuses
+    them all; with ``skip`` the good ones are stored and the bad ones written to ``rejects``.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> rows = [{"member_id": "m-1", "jurisdiction": "EU"}, {"member_id": "m-2", "jurisdiction": "US"}]
+    >>> workspace.import_members(engine, rows).added
+    2
+    """
+    target = _rejects_target(on_error, rejects)
+    parsed = ingest.parse_members(ingest.member_records(rows, name=source), name=source)
     if on_error == "refuse":
-        parsed.refuse_if_bad(f"{path}: member import")
+        parsed.refuse_if_bad(f"{source}: member import")
     at = now()
     with _rejects_with_import() as staged, engine.begin() as conn:
         counts = ledger.upsert_members(conn, parsed.items, at=at)
-        rpath, lines = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+        rpath, lines = _plan_rejects(conn, target, parsed.rejected_lines, at=at)
         if rpath is not None:
             staged.append((_stage_rejects(rpath, lines), rpath))
     logger.info(
@@ -171,7 +192,7 @@ def move_member(
     jurisdiction: str,
     effective_at: datetime,
     now: Clock = utcnow,
-) -> dict[str, Any]:
+) -> MemberMove:
     """``members move``: record that the member is in ``jurisdiction`` from ``effective_at``
     on (append-only; audited). Nothing is recorded when, as known now, the member already is
     in ``jurisdiction`` at ``effective_at``."""
@@ -185,14 +206,26 @@ def move_member(
             raise Conflict("the member is erased: nothing more is recorded for them")
         change = ledger.move_member(conn, member_id, jurisdiction, effective_at=effective_at, at=at)
     logger.info("member move %s", "recorded" if change else "not needed")
-    return {
-        "member_id": member_id,
-        "jurisdiction": jurisdiction,
-        "effective_at": format_timestamp(effective_at),
-        "moved": change is not None,
-        "recorded_at": format_timestamp(change.recorded_at) if change else None,
-        "seq": change.seq if change else None,
-    }
+    return MemberMove(
+        member_id,
+        jurisdiction,
+        effective_at,
+        change is not None,
+        change.recorded_at if change else None,
+        change.seq if change else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberMove:
+    """What ``move_member`` recorded (``moved`` False: the member already was there)."""
+
+    member_id: str
+    jurisdiction: str
+    effective_at: datetime
+    moved: bool
+    recorded_at: datetime | None
+    seq: int | None
 
 
 def _store_events(
@@ -266,28 +299,46 @@ def _gc_paused() -> Iterator[None]:
 
 def import_events(
     engine: sa.Engine,
-    path: Path,
+    events: Any,
     *,
+    source: str = "events",
     on_error: str = "refuse",
     rejects: Path | None = None,
     now: Clock = utcnow,
     recorded_at: datetime | None = None,
     rules: DeadlineRules | None = None,
 ) -> ImportResult:
-    if on_error != "refuse":
-        check_rejects_target(path, rejects)
+    """Record consent events (the JSONL event objects of docs/formats.md) given as JSONL
+    text, event mappings, or numbered lines (``ingest.read_event_lines(path)``); idempotent
+    by ``event_id``. ``source`` is how problems locate them (``SOURCE:LINE: reason``);
+    ``on_error`` and ``rejects`` as for ``import_members``.
+
+    >>> from pathlib import Path
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> policy = Path("examples/policy-v2.yaml").read_text(encoding="utf-8")
+    >>> _ = workspace.publish_policy(engine, policy, notice_days=30)
+    >>> _ = workspace.import_members(engine, [{"member_id": "m-1", "jurisdiction": "EU"}])
+    >>> event = {"member_id": "m-1", "type": "grant", "setting": "ai_training_posts",
+    ...          "policy_version": "v2", "effective_at": "2024-10-01T00:00:00Z", "source": "web"}
+    >>> workspace.import_events(engine, [event]).added
+    1
+    """
+    target = _rejects_target(on_error, rejects)
     at = now()
     with _rejects_with_import() as staged, _gc_paused(), engine.begin() as conn:
         history = ledger.load_history(conn)
-        decoded = ingest.decode_event_lines(ingest.read_event_lines(path))
+        decoded = ingest.decode_event_lines(ingest.event_lines(events))
         known = ledger.known_member_ids(conn, ingest.event_member_ids(decoded))
         ctx = ingest.EventContext(
             history, known.__contains__, recorded_at or at, store_audit.workspace_secret(conn)
         )
-        parsed = ingest.parse_events(decoded, ctx, name=str(path))
+        parsed = ingest.parse_events(decoded, ctx, name=source)
         del decoded
         if on_error == "refuse":
-            parsed.refuse_if_bad(f"{path}: consent import")
+            parsed.refuse_if_bad(f"{source}: consent import")
         problems: list[str] = []
         lines = parsed.item_lines
         added, same, erased = _store_events(
@@ -295,12 +346,12 @@ def import_events(
             parsed.items,
             at=at,
             problems=problems,
-            where=lambda i: f"{path}:{lines[i]}",
+            where=lambda i: f"{source}:{lines[i]}",
             rules=rules,
         )
         if problems:
-            raise InvalidInput(f"{path}: consent import refused; nothing was stored", problems)
-        rpath, rejected = _plan_rejects(conn, path, rejects, parsed.rejected_lines, at=at)
+            raise InvalidInput(f"{source}: consent import refused; nothing was stored", problems)
+        rpath, rejected = _plan_rejects(conn, target, parsed.rejected_lines, at=at)
         if rpath is not None:
             staged.append((_stage_rejects(rpath, rejected), rpath))
     _finish_erasure(engine, erased)
@@ -371,8 +422,26 @@ def consent_status(
     *,
     at: datetime | None = None,
     known_at: datetime | None = None,
-) -> dict[str, Any]:
-    """``consent status``: the member's state for one setting at ``at`` as known at ``known_at``."""
+) -> ConsentStatus:
+    """``consent status``: the member's state for one setting at ``at`` as known at
+    ``known_at`` (both default to now).
+
+    >>> from datetime import UTC, datetime
+    >>> from pathlib import Path
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> policy = Path("examples/policy-v2.yaml").read_text(encoding="utf-8")
+    >>> _ = workspace.publish_policy(engine, policy, notice_days=30)
+    >>> members = '{"member_id": "m-0001", "jurisdiction": "US"}'
+    >>> _ = workspace.import_members(engine, members, source="members.jsonl")
+    >>> status = workspace.consent_status(
+    ...     engine, "m-0001", "ai_training_posts", at=datetime(2024, 10, 1, tzinfo=UTC)
+    ... )
+    >>> status.state
+    'default_on'
+    """
     now = utcnow()
     at = at or now
     known_at = known_at or now
@@ -387,15 +456,29 @@ def consent_status(
     d = core.setting_status(
         member, setting, events=events, history=history, at=at, known_at=known_at
     )
-    return {
-        "member_id": member_id,
-        "setting": setting,
-        "jurisdiction": member.jurisdiction_at(at, known_at),
-        "state": d.state,
-        "covers_from": format_timestamp(d.covers_from) if d.covers_from else None,
-        "event_id": d.event_id,
-        "policy_version": d.policy_version,
-    }
+    return ConsentStatus(
+        member_id,
+        setting,
+        member.jurisdiction_at(at, known_at),
+        d.state,
+        d.covers_from,
+        d.event_id,
+        d.policy_version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStatus:
+    """A member's state for one setting (``consent_status``): ``state`` is one of the
+    states of ``consentgate.consent``; ``event_id`` the event that decided it, if any."""
+
+    member_id: str
+    setting: str
+    jurisdiction: str | None
+    state: str
+    covers_from: datetime | None
+    event_id: str | None
+    policy_version: str | None
 
 
 def scope_consent(
@@ -431,7 +514,7 @@ def member_settings(
     *,
     at: datetime | None = None,
     known_at: datetime | None = None,
-) -> dict[str, Any]:
+) -> MemberSettings:
     """Every setting of the policy in force at ``at`` with the member's state for it (as
     ``consent_status`` decides it), its label and the default for their jurisdiction."""
     now = utcnow()
@@ -451,19 +534,38 @@ def member_settings(
             member, s.id, events=events, history=history, at=at, known_at=known_at
         )
         out.append(
-            {
-                "setting": s.id,
-                "label": s.label,
-                "state": d.state,
-                "default": s.default_for(jurisdiction) if jurisdiction else False,
-                "covers_from": format_timestamp(d.covers_from) if d.covers_from else None,
-                "event_id": d.event_id,
-                "policy_version": d.policy_version,
-            }
+            SettingState(
+                s.id,
+                s.label,
+                d.state,
+                s.default_for(jurisdiction) if jurisdiction else False,
+                d.covers_from,
+                d.event_id,
+                d.policy_version,
+            )
         )
-    return {
-        "member_id": member_id,
-        "jurisdiction": jurisdiction,
-        "policy_version": policy.version if policy else None,
-        "settings": out,
-    }
+    return MemberSettings(member_id, jurisdiction, policy.version if policy else None, tuple(out))
+
+
+@dataclass(frozen=True, slots=True)
+class SettingState:
+    """One setting of ``MemberSettings``: the member's state, the setting's label and its
+    default for the member's jurisdiction."""
+
+    setting: str
+    label: str
+    state: str
+    default: bool
+    covers_from: datetime | None
+    event_id: str | None
+    policy_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSettings:
+    """Every setting of the policy in force (``policy_version``) with the member's state."""
+
+    member_id: str
+    jurisdiction: str | None
+    policy_version: str | None
+    settings: tuple[SettingState, ...]

@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from consentgate.gate.exposure import ExposureReport, audit_dataset
 from consentgate.gate.manifest import MANIFEST_NAME, canonical_json, read_manifest
 from consentgate.gate.owners import OwnerColumns
 from consentgate.gate.run import BuildResult, Progress, build_dataset
-from consentgate.gate.source import open_source
+from consentgate.gate.source import Source
 from consentgate.remediation.owners import DatasetOwners
 from consentgate.store import audit as store_audit
 from consentgate.store import ledger, registry
@@ -41,6 +42,7 @@ from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, utcnow
 from consentgate.workspace.proofs import member_commitment
 from consentgate.workspace.publication import Publication, keep_registered
+from consentgate.workspace.results import from_row
 from consentgate.workspace.snapshots import build_snapshot, build_snapshots, check_recipient
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 def build(
     engine: sa.Engine,
-    source: Path,
+    source: Source,
     *,
     use: str,
     recipient: str,
@@ -56,7 +58,6 @@ def build(
     as_of: datetime | None = None,
     shards: int | None = None,
     shard_by: str = "author",
-    column_map: dict[str, str] | None = None,
     runner: str = "local",
     redactor: Any = None,
     batch_rows: int = 65_536,
@@ -66,9 +67,10 @@ def build(
     now: Clock = utcnow,
     name: str | None = None,
 ) -> BuildResult:
-    """Snapshot consent at ``as_of`` and now, gate ``source`` into ``out``, and register
-    the dataset — the directory appears under ``out`` together with its registry row
-    (``consentgate.workspace.publication``).
+    """Snapshot consent at ``as_of`` and now, gate ``source`` (records opened and checked
+    by ``consentgate.gate.source.open_source``, which also maps their columns) into
+    ``out``, and register the dataset — the directory appears under ``out`` together with
+    its registry row (``consentgate.workspace.publication``).
 
     A record must be eligible at ``as_of`` (default: now) and at the build time, both as
     known now; ``as_of`` after now is refused, and so is a third party whose contract
@@ -85,7 +87,7 @@ def build(
             "a dataset for a third party is always redacted and carries no member ids: "
             "building without a redactor is refused (`redactor`: give a redaction profile)"
         )
-    check_categories(engine, source, column_map)
+    check_categories(engine, source)
     at_cutoff, at_build = build_snapshots(
         engine, use=use, recipient=recipient, as_of=as_of, built_at=built_at
     )
@@ -157,7 +159,6 @@ def build(
         as_of=as_of,
         shards=shards,
         shard_by=shard_by,  # type: ignore[arg-type]
-        column_map=column_map,
         runner=runner,  # type: ignore[arg-type]
         redactor=redactor,
         batch_rows=batch_rows,
@@ -201,40 +202,69 @@ def _guard_existing(
     return publish
 
 
-def check_categories(engine: sa.Engine, source: Path, column_map: dict[str, str] | None) -> None:
+def check_categories(engine: sa.Engine, source: Source) -> None:
     """Refuse a source whose category column holds a key the taxonomy does not know."""
     with engine.connect() as conn:
         taxonomy = ledger.load_taxonomy(conn)
-    unknown = sorted(
-        open_source(source, column_map=column_map).categories() - taxonomy.data_categories
-    )
+    unknown = sorted(source.categories() - taxonomy.data_categories)
     if unknown:
         raise TaxonomyError(
-            "data category", unknown[0], f"in {source}; all unknown: {', '.join(unknown)}"
+            "data category", unknown[0], f"in {source.name}; all unknown: {', '.join(unknown)}"
         )
 
 
-def make_redactor(
-    engine: sa.Engine, profile: Path | None = None, *, rules: Any = None, ner: bool = True
-) -> Any:
+def make_redactor(engine: sa.Engine, *, rules: Any = None, ner: bool = True) -> Any:
     """The gate's redactor: ``profile`` (a YAML file; else ``rules``, a parsed profile;
     else the shipped one) with every member's name, email and phone as the people
     directory (names are found case-insensitively, with the variants in docs/redaction.md)
     and, unless ``ner`` is false, the spaCy NER backend when the ``ner`` extra is installed
     (other people's names and places)."""
-    from consentgate.redact import Directory, Redactor, default_profile, load_profile
+    from consentgate.redact import Directory, Redactor, default_profile
     from consentgate.redact.ner import default_ner
 
     with engine.connect() as conn:
         directory = Directory.from_arrow(ledger.directory_table(conn))
-    chosen = load_profile(profile) if profile else rules or default_profile()
+    chosen = rules or default_profile()
     backend = default_ner() if ner else None
     return Redactor(chosen, directory, ner=backend)
 
 
-def list_datasets(engine: sa.Engine) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A registered dataset version: what was built (``use``, ``recipient``, consent
+    ``as_of``), where (``path``), its digests and counts, and its ``status`` (``active``,
+    ``superseded`` by a remediated version, or ``purged``)."""
+
+    dataset_id: str
+    use: str
+    recipient: str
+    as_of: datetime
+    path: str
+    manifest_sha256: str
+    snapshot_sha256: str
+    input_records: int
+    records: int
+    members: int
+    members_sha256: str
+    shards: int | None
+    shard_by: str | None
+    status: str
+    supersedes: str | None
+    created_at: datetime
+
+
+def list_datasets(engine: sa.Engine) -> list[Dataset]:
+    """Every registered dataset version, oldest first.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> workspace.list_datasets(engine)
+    []
+    """
     with engine.connect() as conn:
-        return registry.list_datasets(conn)
+        return [from_row(Dataset, r) for r in registry.list_datasets(conn)]
 
 
 def dataset_member_ids(engine: sa.Engine, dataset_id: str) -> list[str]:
@@ -242,11 +272,38 @@ def dataset_member_ids(engine: sa.Engine, dataset_id: str) -> list[str]:
         return registry.dataset_member_ids(conn, dataset_id)
 
 
-def impact(engine: sa.Engine, member_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class DatasetHolding:
+    """A dataset holding a member's records (``impact``): as author and as participant
+    (record counts), and the shards holding them (None: not sharded)."""
+
+    dataset_id: str
+    use: str
+    recipient: str
+    as_of: datetime
+    status: str
+    path: str
+    as_author: int
+    as_participant: int
+    shards: tuple[int, ...] | None
+
+
+def impact(engine: sa.Engine, member_id: str) -> list[DatasetHolding]:
+    """Every registered dataset holding the member's records; ``NotFound`` for an unknown
+    member.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> _ = workspace.import_members(engine, [{"member_id": "m-1", "jurisdiction": "EU"}])
+    >>> workspace.impact(engine, "m-1")
+    []
+    """
     with engine.connect() as conn:
         if ledger.get_member(conn, member_id) is None:
             raise NotFound("member", member_id)
-        return registry.member_impact(conn, member_id)
+        return [from_row(DatasetHolding, r) for r in registry.member_impact(conn, member_id)]
 
 
 def exposure(
@@ -258,7 +315,7 @@ def exposure(
     as_of: datetime,
     column_map: dict[str, str] | None = None,
     per_member_usd: float = 1000.0,
-    profile: Path | None = None,
+    profile: Any = None,
     check_content: bool = True,
 ) -> ExposureReport:
     """Re-check any dataset with the gate's columns against the ledger at ``as_of`` alone
@@ -266,7 +323,8 @@ def exposure(
 
     For a dataset this gate built, its manifest gives the column map, the owner columns
     (pseudonyms are resolved to members) and the redaction profile the content is checked
-    with; ``profile`` overrides it (other datasets: the shipped profile). A third party
+    with; ``profile`` (a parsed redaction profile, ``consentgate.redact.load_profile``)
+    overrides it (other datasets: the shipped profile). A third party
     the policy did not allow at ``as_of`` is reported, not refused.
     """
     snap = build_snapshot(
@@ -302,7 +360,7 @@ def exposure(
             rules = parse_profile(
                 manifest["redaction"]["profile"], source=f"{source / MANIFEST_NAME} (redaction)"
             )
-        redactor = make_redactor(engine, profile, rules=rules)
+        redactor = make_redactor(engine, rules=profile or rules)
     return audit_dataset(
         source,
         snapshot=snap,

@@ -4,6 +4,8 @@ the recipient follow the dataset's remediation orders (it gets deletion notices)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from consentgate.taxonomy import FIRST_PARTY
 from consentgate.timestamps import Clock, format_timestamp, utcnow
 from consentgate.workspace.dataset_files import registered_dataset
 from consentgate.workspace.remediation import follow_dataset_orders
+from consentgate.workspace.results import from_row
 from consentgate.workspace.snapshots import check_recipient
 
 
@@ -28,7 +31,7 @@ def disclose(
     historical: bool = False,
     evidence: str | None = None,
     now: Clock = utcnow,
-) -> dict[str, Any]:
+) -> Disclosure:
     """Record that a dataset built for a third party was delivered to it (``disclose``).
 
     Refused for a recipient the dataset was not built for, for ``first_party``, for a
@@ -72,15 +75,48 @@ def disclose(
             source="historical" if historical else "cli",
             disclosed_at=when,
         )
+        result = from_row(Disclosure, values)
         if historical:
             assert evidence is not None
-            values["evidence"] = store.record_disclosure_evidence(
+            kept = store.record_disclosure_evidence(
                 conn, str(values["disclosure_id"]), {"note": evidence.strip()}, at=stamp
             )
+            result = from_row(HistoricalDisclosure, values, evidence=kept)
         follow_dataset_orders(conn, dataset_id, recipient=recipient, at=stamp)
-    return values
+    return result
 
 
-def list_disclosures(engine: sa.Engine) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """A dataset delivered to a third party: when (``disclosed_at``), its counts, how it
+    was recorded (``source``: ``build``, ``cli`` or ``historical``) and when."""
+
+    disclosure_id: str
+    dataset_id: str
+    recipient: str
+    disclosed_at: datetime
+    records: int
+    members: int
+    source: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricalDisclosure(Disclosure):
+    """A delivery recorded after the fact, with the evidence given for it."""
+
+    evidence: Mapping[str, Any]
+
+
+def list_disclosures(engine: sa.Engine) -> list[Disclosure]:
+    """Every disclosure, by delivery time.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> workspace.list_disclosures(engine)
+    []
+    """
     with engine.connect() as conn:
-        return store.list_disclosures(conn)
+        return [from_row(Disclosure, r) for r in store.list_disclosures(conn)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from consentgate.timestamps import Clock, utcnow
 from consentgate.unlearn import load_model, read_rows, save_model, shard_fingerprint, train_shards
 from consentgate.workspace.dataset_files import parts_of, registered_dataset
 from consentgate.workspace.remediation import follow_dataset_orders, members_of
+from consentgate.workspace.results import from_row
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ def register_model(
     evidence: Mapping[str, Any] | None = None,
     rules: DeadlineRules | None = None,
     now: Clock = utcnow,
-) -> dict[str, Any]:
+) -> Model:
     """Record a model version trained on ``dataset_ids`` (``models register``).
 
     A second registration of ``name`` is its next version and supersedes the previous
@@ -151,7 +153,35 @@ def register_model(
         for d in datasets:
             follow_dataset_orders(conn, d["dataset_id"], model=facts, at=at)
     logger.info("model registered (version %d, %d datasets)", version, len(datasets))
-    return values
+    return from_row(Model, values)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A registered model version (``model_id`` is ``name@vN``): how it forgets
+    (``unlearning``), the shards it was trained on (None: all), where it is deployed, its
+    artifact and digest, and its status (active, superseded, retired)."""
+
+    model_id: str
+    name: str
+    version: int
+    unlearning: str
+    trained_shards: tuple[int, ...] | None
+    deployed_to: tuple[str, ...]
+    artifact: str | None
+    artifact_sha256: str | None
+    status: str
+    supersedes: str | None
+    evidence: Any
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ListedModel(Model):
+    """A model version as ``list_models`` lists it: with its datasets and open orders."""
+
+    datasets: tuple[str, ...]
+    open_orders: int
 
 
 def _supersede_model(
@@ -180,7 +210,16 @@ def _supersede_model(
     store.set_model_status(conn, old_id, "superseded", at=at)
 
 
-def list_models(engine: sa.Engine) -> list[dict[str, Any]]:
+def list_models(engine: sa.Engine) -> list[ListedModel]:
+    """Every model version by name and version, with its datasets and open orders.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> workspace.list_models(engine)
+    []
+    """
     with engine.connect() as conn:
         rows = store.list_models(conn)
         links = store.model_dataset_ids(conn, [r["model_id"] for r in rows])
@@ -189,11 +228,12 @@ def list_models(engine: sa.Engine) -> list[dict[str, Any]]:
     for o in pending:
         open_by_model[o["target"]] = open_by_model.get(o["target"], 0) + 1
     return [
-        {
-            **r,
-            "datasets": links[r["model_id"]],
-            "open_orders": open_by_model.get(r["model_id"], 0),
-        }
+        from_row(
+            ListedModel,
+            r,
+            datasets=links[r["model_id"]],
+            open_orders=open_by_model.get(r["model_id"], 0),
+        )
         for r in rows
     ]
 
@@ -211,7 +251,7 @@ def train_model(
     deployed_to: Sequence[str] = (),
     rules: DeadlineRules | None = None,
     now: Clock = utcnow,
-) -> dict[str, Any]:
+) -> Model:
     """Train a SISA model (``consentgate.unlearn``) on sharded datasets, save it at
     ``artifact`` and register it with ``--unlearning sisa`` (Python API; the demo uses it)."""
     with engine.connect() as conn:

@@ -44,6 +44,7 @@ from consentgate.workspace.dataset_files import (
 )
 from consentgate.workspace.log import ensure_signing_key
 from consentgate.workspace.remediation import unsent_notice_orders
+from consentgate.workspace.results import from_row
 
 logger = logging.getLogger(__name__)
 
@@ -230,21 +231,52 @@ def send_notices(
     return sent
 
 
-def list_notices(engine: sa.Engine, *, now: Clock = utcnow) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A deletion notice written for a recipient: when, its deadline, the file and its
+    digest, the record references and datasets it covers, and its status (``sent``,
+    ``overdue`` when listed unacknowledged past the deadline, or ``acknowledged``)."""
+
+    notice_id: str
+    recipient: str
+    issued_at: datetime
+    deadline: datetime
+    path: str
+    sha256: str
+    records: int
+    datasets: tuple[str, ...]
+    status: str
+    acknowledged_at: datetime | None
+    ack_note: str | None
+
+
+def list_notices(engine: sa.Engine, *, now: Clock = utcnow) -> list[Notice]:
     """Notices with their status: ``sent``, ``overdue`` (unacknowledged past the
-    deadline) or ``acknowledged``."""
+    deadline) or ``acknowledged``.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> workspace.list_notices(engine)
+    []
+    """
     at = now()
     with engine.connect() as conn:
         rows = store.list_notices(conn)
     return [
-        {**r, "status": "overdue" if r["status"] == "sent" and r["deadline"] < at else r["status"]}
+        from_row(
+            Notice,
+            r,
+            status="overdue" if r["status"] == "sent" and r["deadline"] < at else r["status"],
+        )
         for r in rows
     ]
 
 
 def acknowledge_notice(
     engine: sa.Engine, notice_id: str, *, note: str | None = None, now: Clock = utcnow
-) -> dict[str, Any]:
+) -> Notice:
     """Record the recipient's confirmation (``notices ack``); its orders are done."""
     at = now()
     with engine.begin() as conn:
@@ -252,7 +284,7 @@ def acknowledge_notice(
         if row is None:
             raise NotFound("notice", notice_id)
         if row["status"] == "acknowledged":
-            return row
+            return from_row(Notice, row)
         row = store.acknowledge_notice(conn, notice_id, at=at, note=note)
         orders = [
             o["order_id"]
@@ -265,4 +297,4 @@ def acknowledge_notice(
             at=at,
             evidence={"notice_id": notice_id, "acknowledged_at": format_timestamp(at)},
         )
-    return row
+    return from_row(Notice, row)

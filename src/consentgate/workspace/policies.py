@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,8 +23,8 @@ from consentgate.remediation.deadlines import DeadlineRules
 from consentgate.store import audit as store_audit
 from consentgate.store import engine as store_engine
 from consentgate.store import ledger
-from consentgate.taxonomy import parse_taxonomy_file
-from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.taxonomy import parse_taxonomy
+from consentgate.timestamps import Clock, utcnow
 from consentgate.workspace.remediation import open_orders_for_policy
 
 logger = logging.getLogger(__name__)
@@ -33,32 +33,43 @@ logger = logging.getLogger(__name__)
 def init_workspace(
     engine: sa.Engine,
     *,
-    taxonomy_file: Path | None = None,
+    taxonomy: str | None = None,
+    taxonomy_name: str = "taxonomy",
     key_file: Path | None = None,
     now: Clock = utcnow,
-) -> dict[str, Any]:
-    """Create or upgrade the ledger (idempotent), add the taxonomy keys of ``taxonomy_file``
-    and, with ``key_file``, create the log's signing key there unless it exists.
+) -> Initialized:
+    """Create or upgrade the ledger (idempotent), add the taxonomy keys of ``taxonomy`` (a
+    YAML extension, docs/formats.md; ``taxonomy_name`` locates its errors) and, with
+    ``key_file``, create the log's signing key there unless it exists.
 
     >>> from consentgate import workspace
     >>> from consentgate.store.engine import make_engine
-    >>> workspace.init_workspace(make_engine("sqlite://"))["taxonomy_keys_added"]
+    >>> workspace.init_workspace(make_engine("sqlite://")).taxonomy_keys_added
     0
     """
     revision = store_engine.upgrade(engine)
     added = 0
     with engine.begin() as conn:
         store_audit.ensure_secret(conn)
-        if taxonomy_file is not None:
-            cats, uses = parse_taxonomy_file(taxonomy_file)
+        if taxonomy is not None:
+            cats, uses = parse_taxonomy(taxonomy, name=taxonomy_name)
             added = ledger.add_taxonomy_keys(conn, categories=cats, uses=uses, at=now())
-    result: dict[str, Any] = {"revision": revision, "taxonomy_keys_added": added}
-    if key_file is not None:
-        from consentgate.workspace.log import ensure_signing_key
+    if key_file is None:
+        return Initialized(revision, added)
+    from consentgate.workspace.log import ensure_signing_key
 
-        result["public_key"] = ensure_signing_key(engine, key_file)
-        result["signing_key"] = str(key_file)
-    return result
+    return Initialized(revision, added, ensure_signing_key(engine, key_file), key_file)
+
+
+@dataclass(frozen=True, slots=True)
+class Initialized:
+    """What ``init_workspace`` did: the schema revision, taxonomy keys added and, when it was
+    given a key file, the log's verifier key and where its signing key is."""
+
+    revision: str
+    taxonomy_keys_added: int
+    public_key: str | None = None
+    signing_key: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +142,30 @@ def policy_history(engine: sa.Engine) -> PolicyHistory:
         return ledger.load_history(conn)
 
 
-def list_policies(engine: sa.Engine) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class PolicySummary:
+    """A published policy version as ``list_policies`` lists it."""
+
+    version: str
+    published_at: datetime
+    effective_from: datetime
+    settings: tuple[str, ...]
+    sha256: str
+
+
+def list_policies(engine: sa.Engine) -> list[PolicySummary]:
+    """Published policy versions, oldest first.
+
+    >>> from pathlib import Path
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> text = Path("examples/policy-v1.yaml").read_text(encoding="utf-8")
+    >>> _ = workspace.publish_policy(engine, text, notice_days=30)
+    >>> [p.version for p in workspace.list_policies(engine)]
+    ['v1']
+    """
     with engine.connect() as conn:
         history = ledger.load_history(conn)
         rows = ledger.policy_rows(conn)
@@ -139,13 +173,13 @@ def list_policies(engine: sa.Engine) -> list[dict[str, Any]]:
     for r in rows:
         v = history.get(r.version)
         out.append(
-            {
-                "version": r.version,
-                "published_at": format_timestamp(r.published_at),
-                "effective_from": format_timestamp(r.effective_from),
-                "settings": [s.id for s in v.settings] if v else [],
-                "sha256": r.sha256,
-            }
+            PolicySummary(
+                r.version,
+                r.published_at,
+                r.effective_from,
+                tuple(s.id for s in v.settings) if v else (),
+                r.sha256,
+            )
         )
     return out
 

@@ -9,6 +9,7 @@ Which event opens which order is decided by the pure core (``consentgate.remedia
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from consentgate.remediation.orders import (
 from consentgate.store import ledger
 from consentgate.store import remediation as store
 from consentgate.timestamps import Clock, utcnow
+from consentgate.workspace.results import from_row
 
 
 def is_overdue(order: Mapping[str, Any], at: datetime) -> bool:
@@ -53,15 +55,50 @@ def unsent_notice_orders(conn: sa.Connection) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A remediation order (DESIGN.md "Remediation"): ``kind`` (dataset, model, notice),
+    ``action`` on ``target`` (a dataset id, model id or recipient), the ``shard`` it is
+    limited to, its deadline and legal basis, status (open, sent, done), whether it is
+    ``overdue``, and the members it is for."""
+
+    order_id: str
+    kind: str
+    action: str
+    target: str
+    shard: int | None
+    status: str
+    open_key: str | None
+    triggers: Any
+    legal_basis: Any
+    datasets: tuple[str, ...]
+    members: int
+    opened_at: datetime
+    deadline: datetime
+    closed_at: datetime | None
+    notice_id: str | None
+    evidence: Any
+    overdue: bool
+    member_ids: tuple[str, ...]
+
+
 def list_orders(
     engine: sa.Engine,
     *,
     overdue: bool = False,
     include_done: bool = False,
     now: Clock = utcnow,
-) -> list[dict[str, Any]]:
+) -> list[Order]:
     """Remediation orders by deadline (``remediation``): pending ones, or every one; with
-    ``overdue`` only pending orders past their deadline. Each lists its member ids."""
+    ``overdue`` only pending orders past their deadline. Each lists its member ids.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> workspace.list_orders(engine, include_done=True)
+    []
+    """
     at = now()
     with engine.connect() as conn:
         rows = store.list_orders(conn, pending=not include_done or overdue)
@@ -71,7 +108,7 @@ def list_orders(
         late = is_overdue(r, at)
         if overdue and not late:
             continue
-        out.append({**r, "overdue": late, "member_ids": members[r["order_id"]]})
+        out.append(from_row(Order, r, overdue=late, member_ids=members[r["order_id"]]))
     return out
 
 

@@ -5,6 +5,7 @@ other members. (Named for what it is, so the ``dsar`` function keeps its name.)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,18 +15,118 @@ from consentgate import consent as core
 from consentgate.errors import NotFound
 from consentgate.store import ledger, registry
 from consentgate.store import remediation as store
-from consentgate.timestamps import Clock, format_timestamp, utcnow
+from consentgate.timestamps import Clock, utcnow
 from consentgate.workspace.remediation import is_overdue
+from consentgate.workspace.results import from_row
 
 
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else format_timestamp(value)
+@dataclass(frozen=True, slots=True)
+class ReportConsent:
+    setting: str
+    label: str
+    state: str
+    covers_from: datetime | None
+    policy_version: str | None
 
 
-def dsar(engine: sa.Engine, member_id: str, *, now: Clock = utcnow) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ReportJurisdiction:
+    jurisdiction: str
+    effective_at: datetime | None
+    recorded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvent:
+    event_id: str
+    type: str
+    setting: str | None
+    policy_version: str | None
+    effective_at: datetime
+    recorded_at: datetime | None
+    covers_from: datetime | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDataset:
+    dataset_id: str
+    use: str
+    recipient: str
+    as_of: datetime
+    status: str
+    holds_now: bool
+    as_author: int
+    as_participant: int
+    shards: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportModel:
+    model_id: str
+    status: str
+    unlearning: str
+    deployed_to: tuple[str, ...]
+    datasets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecipient:
+    recipient: str
+    dataset_id: str
+    disclosed_at: datetime
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOrder:
+    order_id: str
+    kind: str
+    action: str
+    target: str
+    shard: int | None
+    trigger: Any
+    legal_basis: Any
+    deadline: datetime
+    status: str
+    overdue: bool
+    opened_at: datetime
+    closed_at: datetime | None
+    notice_id: str | None
+    notice_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReport:
+    """The member's access report (``dsar``); ``consentgate.remediation.dsar.render_html``
+    renders its JSON form as a page."""
+
+    member_id: str
+    jurisdiction: str | None
+    jurisdictions: tuple[ReportJurisdiction, ...]
+    generated_at: datetime
+    consents: tuple[ReportConsent, ...]
+    events: tuple[ReportEvent, ...]
+    datasets: tuple[ReportDataset, ...]
+    models: tuple[ReportModel, ...]
+    recipients: tuple[ReportRecipient, ...]
+    remediation: tuple[ReportOrder, ...]
+
+
+def dsar(engine: sa.Engine, member_id: str, *, now: Clock = utcnow) -> AccessReport:
     """The member's access report (``report dsar``): consents and their history, the
     datasets, models and recipients that hold or held their data, and every remediation
-    order opened for them, with its status. Nothing about other members."""
+    order opened for them, with its status. Nothing about other members.
+
+    >>> from consentgate import workspace
+    >>> from consentgate.store.engine import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> _ = workspace.init_workspace(engine)
+    >>> _ = workspace.import_members(engine, [{"member_id": "m-1", "jurisdiction": "EU"}])
+    >>> report = workspace.dsar(engine, "m-1")
+    >>> report.jurisdiction, report.datasets
+    ('EU', ())
+    """
     at = now()
     with engine.connect() as conn:
         member = ledger.get_member(conn, member_id)
@@ -54,92 +155,42 @@ def dsar(engine: sa.Engine, member_id: str, *, now: Clock = utcnow) -> dict[str,
     for sid in settings:
         d = core.setting_status(member, sid, events=events, history=history, at=at, known_at=at)
         consents.append(
-            {
-                "setting": sid,
-                "label": labels.get(sid, ""),
-                "state": d.state,
-                "covers_from": _ts(d.covers_from),
-                "policy_version": d.policy_version,
-            }
+            ReportConsent(sid, labels.get(sid, ""), d.state, d.covers_from, d.policy_version)
         )
-    return {
-        "member_id": member_id,
-        "jurisdiction": member.jurisdiction_at(at, at),
-        "jurisdictions": [
-            {
-                "jurisdiction": c.jurisdiction,
-                "effective_at": _ts(c.effective_at),
-                "recorded_at": _ts(c.recorded_at),
-            }
+    return AccessReport(
+        member_id=member_id,
+        jurisdiction=member.jurisdiction_at(at, at),
+        jurisdictions=tuple(
+            ReportJurisdiction(c.jurisdiction, c.effective_at, c.recorded_at)
             for c in member.jurisdictions
-        ],
-        "generated_at": format_timestamp(at),
-        "consents": consents,
-        "events": [
-            {
-                "event_id": e.event_id,
-                "type": e.type.value,
-                "setting": e.setting,
-                "policy_version": e.policy_version,
-                "effective_at": _ts(e.effective_at),
-                "recorded_at": _ts(e.recorded_at),
-                "covers_from": _ts(e.covers_from),
-                "source": e.source,
-            }
+        ),
+        generated_at=at,
+        consents=tuple(consents),
+        events=tuple(
+            ReportEvent(
+                e.event_id,
+                e.type.value,
+                e.setting,
+                e.policy_version,
+                e.effective_at,
+                e.recorded_at,
+                e.covers_from,
+                e.source,
+            )
             for e in events
-        ],
-        "datasets": [
-            {
-                "dataset_id": h["dataset_id"],
-                "use": h["use"],
-                "recipient": h["recipient"],
-                "as_of": _ts(h["as_of"]),
-                "status": h["status"],
-                "holds_now": h["status"] == "active",
-                "as_author": h["as_author"],
-                "as_participant": h["as_participant"],
-                "shards": h["shards"],
-            }
-            for h in held
-        ],
-        "models": [
-            {
-                "model_id": m["model_id"],
-                "status": m["status"],
-                "unlearning": m["unlearning"],
-                "deployed_to": m["deployed_to"],
-                "datasets": m["via"],
-            }
-            for m in models
-        ],
-        "recipients": [
-            {
-                "recipient": d["recipient"],
-                "dataset_id": d["dataset_id"],
-                "disclosed_at": _ts(d["disclosed_at"]),
-                "records": d["records"],
-            }
-            for d in disclosed
-        ],
-        "remediation": [
-            {
-                "order_id": o["order_id"],
-                "kind": o["kind"],
-                "action": o["action"],
-                "target": o["target"],
-                "shard": o["shard"],
-                "trigger": o["trigger"],
-                "legal_basis": o["legal_basis"],
-                "deadline": _ts(o["deadline"]),
-                "status": o["status"],
-                "overdue": is_overdue(o, at),
-                "opened_at": _ts(o["opened_at"]),
-                "closed_at": _ts(o["closed_at"]),
-                "notice_id": o["notice_id"],
-                "notice_status": notices[o["notice_id"]]["status"]
+        ),
+        datasets=tuple(from_row(ReportDataset, h, holds_now=h["status"] == "active") for h in held),
+        models=tuple(from_row(ReportModel, m, datasets=m["via"]) for m in models),
+        recipients=tuple(from_row(ReportRecipient, d) for d in disclosed),
+        remediation=tuple(
+            from_row(
+                ReportOrder,
+                o,
+                overdue=is_overdue(o, at),
+                notice_status=notices[o["notice_id"]]["status"]
                 if o["notice_id"] in notices
                 else None,
-            }
+            )
             for o in orders
-        ],
-    }
+        ),
+    )

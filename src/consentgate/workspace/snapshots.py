@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from consentgate import consent as core
 from consentgate.errors import InvalidInput, UsageError
-from consentgate.files import write_atomic
 from consentgate.policy import (
     PolicyHistory,
     Scope,
@@ -117,8 +115,3 @@ def build_snapshots(
         engine, use=use, recipient=recipient, as_of=built_at, known_at=built_at, record=False
     )
     return at_cutoff, at_build
-
-
-def write_snapshot(snapshot: ConsentSnapshot, out: Path) -> str:
-    """Write the snapshot's grants Parquet atomically; return its sha256."""
-    return write_atomic(out, snapshot.grants_parquet_bytes())

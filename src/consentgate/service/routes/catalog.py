@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from consentgate import workspace
+from consentgate.encoding import jsonable
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
-from consentgate.timestamps import format_timestamp
 
 router = APIRouter(tags=["policies", "datasets"])
 
@@ -20,7 +20,7 @@ def list_policies(
     params: PageDep,
 ) -> dict[str, Any]:
     """Published policy versions, oldest first."""
-    return page(workspace.list_policies(ctx.engine), params, lambda p: p)
+    return page(workspace.list_policies(ctx.engine), params, jsonable)
 
 
 Version = Annotated[str, Query(min_length=1, max_length=64)]
@@ -39,14 +39,6 @@ def diff_policies(
     return page(changes, params, lambda c: c.as_dict())
 
 
-def _dataset(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **row,
-        "as_of": format_timestamp(row["as_of"]),
-        "created_at": format_timestamp(row["created_at"]),
-    }
-
-
 @router.get("/datasets", name="list_datasets")
 def list_datasets(
     ctx: ContextDep,
@@ -54,4 +46,4 @@ def list_datasets(
     params: PageDep,
 ) -> dict[str, Any]:
     """Registered datasets."""
-    return page(workspace.list_datasets(ctx.engine), params, _dataset)
+    return page(workspace.list_datasets(ctx.engine), params, jsonable)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consentgate import workspace
 from consentgate.consent import ConsentEvent
+from consentgate.encoding import jsonable
 from consentgate.errors import InvalidInput
 from consentgate.service.deps import ContextDep, PageDep, Principal, authorize, page
 from consentgate.timestamps import format_timestamp, parse_timestamp, utcnow
@@ -47,9 +48,10 @@ def member_settings(
     known_at: KnownAt = None,
 ) -> dict[str, Any]:
     """Every setting of the policy in force, with the member's state and its default."""
-    return workspace.member_settings(
+    settings = workspace.member_settings(
         ctx.engine, member_id, at=_when(at, "at"), known_at=_when(known_at, "known_at")
     )
+    return dict(jsonable(settings))
 
 
 @router.get("/status", name="member_status")
@@ -62,9 +64,10 @@ def member_status(
     known_at: KnownAt = None,
 ) -> dict[str, Any]:
     """The member's effective state for one setting at ``at`` as known at ``known_at``."""
-    return workspace.consent_status(
+    status = workspace.consent_status(
         ctx.engine, member_id, setting, at=_when(at, "at"), known_at=_when(known_at, "known_at")
     )
+    return dict(jsonable(status))
 
 
 def _event(e: ConsentEvent) -> dict[str, Any]:

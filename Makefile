@@ -51,7 +51,9 @@ pytest: $(STAMP) pg chromium
 
 # The reliability campaign's long run (docs/reliability.md): the hostile inputs, faults and
 # tampering cases with CONSENTGATE_CAMPAIGN=long (many more generated inputs, kills and
-# writers than the short run inside `make test`), on SQLite and PostgreSQL.
+# writers than the short run inside `make test`, and 4 and 8 writers for 60 s), on SQLite and
+# PostgreSQL. Sizes: CONSENTGATE_CAMPAIGN_EXAMPLES (50 per property and database),
+# CONSENTGATE_CAMPAIGN_KILLS (8 rounds per database), CONSENTGATE_CAMPAIGN_SECONDS (60).
 CAMPAIGN_DIRS := $(wildcard tests/hostile tests/faults tests/tamper)
 campaign: $(STAMP) pg
 	CONSENTGATE_CAMPAIGN=long CONSENTGATE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q $(CAMPAIGN_DIRS)

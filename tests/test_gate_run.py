@@ -703,8 +703,10 @@ def test_records_after_the_cutoff_are_out_and_after_the_build_are_bad_input(
 
 
 def test_corrupted_created_at_bytes_admit_no_record(records: pa.Table, tmp_path: Path) -> None:
-    """Flip the top byte of some created_at values in the file itself (plain encoding,
-    no compression): each becomes a time far in the past or future, never admitted."""
+    """Flip a high byte of some created_at values in the file itself (plain encoding,
+    no compression): a time pushed about 143 years ahead is after the build time (bad
+    input, counted, never admitted); one pushed to year 294,000 or before 1970 is outside
+    the timestamp range and refuses the build, naming the file, the row and the column."""
     path = tmp_path / "records.parquet"
     pq.write_table(
         records,
@@ -716,16 +718,19 @@ def test_corrupted_created_at_bytes_admit_no_record(records: pa.Table, tmp_path:
     )
     clean = build(path, tmp_path / "clean", at_build=AT_BUILD)
     included = read_parts(clean)["id"].to_pylist()
-    data = bytearray(path.read_bytes())
+    original = path.read_bytes()
+    data = bytearray(original)
     stamps = {r["id"]: r["created_at"] for r in records.to_pylist()}
-    corrupted = []
-    for n, record_id in enumerate(included[:40]):
+
+    def offset(record_id: str) -> int:
         micros = int(stamps[record_id].timestamp() * 1_000_000)
         raw = micros.to_bytes(8, "little", signed=True)
         assert data.count(raw) == 1
-        at = data.index(raw)
-        data[at + 7] ^= 0x40 if n % 2 else 0x80  # ~year 294,000, or before 1970
-        corrupted.append(record_id)
+        return data.index(raw)
+
+    corrupted = included[:20]
+    for record_id in corrupted:
+        data[offset(record_id) + 6] ^= 0x10  # + 2**52 microseconds: about 143 years ahead
     path.write_bytes(bytes(data))
     result = build(path, tmp_path / "ds", at_build=AT_BUILD, max_future_share=1.0)
     assert not set(read_parts(result)["id"].to_pylist()) & set(corrupted)
@@ -733,6 +738,19 @@ def test_corrupted_created_at_bytes_admit_no_record(records: pa.Table, tmp_path:
     assert result.manifest["counts"]["excluded"]["created_after_build"] == 20
     with pytest.raises(InvalidInput, match="after the build time"):
         build(path, tmp_path / "refused", at_build=AT_BUILD, max_future_share=0.001)
+    assert not (tmp_path / "refused").exists()
+    rows = records.column("id").to_pylist()
+    for flip in (0x40, 0x80):  # about year 294,000; before 1970
+        data = bytearray(original)
+        victim = included[5]
+        data[offset(victim) + 7] ^= flip
+        path.write_bytes(bytes(data))
+        out = tmp_path / f"out-of-range-{flip}"
+        with pytest.raises(InvalidInput) as info:
+            build(path, out, at_build=AT_BUILD, max_future_share=1.0)
+        where = f"{path}: row {rows.index(victim) + 1}, column 'created_at': timestamp out of range"
+        assert where in str(info.value)
+        assert not out.exists()
 
 
 def test_a_build_time_withdrawal_excludes_and_the_id_ignores_the_clock(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentgate import ids, limits
 from consentgate.timestamps import parse_timestamp
@@ -65,6 +67,28 @@ def test_timestamps_outside_1970_9999_are_refused_by_field(text: str) -> None:
 )
 def test_timestamps_at_the_edges_are_accepted(text: str) -> None:
     assert limits.timestamp_problem(parse_timestamp(text, field="t")) is None
+
+
+MARKER = "ann.secret@example.com"
+
+
+@given(
+    st.sampled_from(["", "2024-10-01T00:00:00Z ", "2024-10-01 ", "9999-12-31T", "2024-1"]),
+    st.text(max_size=20),
+    st.booleans(),
+)
+@settings(max_examples=200, deadline=None, derandomize=True)
+def test_a_refused_timestamp_names_the_field_never_the_value(
+    prefix: str, noise: str, allow_date: bool
+) -> None:
+    """Every refusal of ``parse_timestamp`` starts with the field and never repeats the value
+    (a timestamp field may hold member content): "<field>: <what is wrong>"."""
+    for value in (prefix + MARKER + noise, prefix + noise + MARKER):
+        with pytest.raises(ValueError) as info:
+            parse_timestamp(value, field="effective_at", allow_date=allow_date)
+        message = str(info.value)
+        assert message.startswith("effective_at: ")
+        assert MARKER not in message and "ann.secret" not in message
 
 
 def test_text_fields_have_a_length_limit() -> None:

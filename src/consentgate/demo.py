@@ -152,17 +152,20 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     echo(f"   re-importing the same file adds {again.added} (idempotent by event_id)")
 
     echo("\n4. Effective consent (bitemporal)")
-    sample = str(late[0]["member_id"])
     at = _t("2024-11-01T00:00:00Z")
-    before = workspace.consent_status(
-        engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-10T00:00:00Z")
-    )
-    after = workspace.consent_status(
-        engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-30T00:00:00Z")
-    )
-    echo(f"   member {sample}, 'ai_training_posts' on 2024-11-01:")
-    echo(f"     as known on 2024-11-10: {before.state}")
-    echo(f"     as known on 2024-11-30: {after.state}  (a back-dated withdrawal arrived)")
+    if late:
+        sample = str(late[0]["member_id"])
+        before = workspace.consent_status(
+            engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-10T00:00:00Z")
+        )
+        after = workspace.consent_status(
+            engine, sample, "ai_training_posts", at=at, known_at=_t("2024-11-30T00:00:00Z")
+        )
+        echo(f"   member {sample}, 'ai_training_posts' on 2024-11-01:")
+        echo(f"     as known on 2024-11-10: {before.state}")
+        echo(f"     as known on 2024-11-30: {after.state}  (a back-dated withdrawal arrived)")
+    else:  # a small --members may draw none
+        echo("   (no back-dated withdrawal among these members: no example to show)")
     states: Counter[str] = Counter()
     for m in members[:300]:
         states[
@@ -219,12 +222,14 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
         if owners["treatment"] != "kept":
             echo(f"     owner columns {', '.join(owners['columns'])}: {owners['treatment']}")
     _past_cutoff_section(engine, directory, at, leaver, echo)
-    who = str(result.member_counts.column("member_id")[0])
-    held = workspace.impact(engine, who)
-    roles = ", ".join(
-        f"{h.recipient}: {h.as_author} as author, {h.as_participant} as participant" for h in held
-    )
-    echo(f"   impact of member {who}: {len(held)} dataset(s) hold their records ({roles})")
+    if result.member_counts.num_rows:
+        who = str(result.member_counts.column("member_id")[0])
+        held = workspace.impact(engine, who)
+        roles = ", ".join(
+            f"{h.recipient}: {h.as_author} as author, {h.as_participant} as participant"
+            for h in held
+        )
+        echo(f"   impact of member {who}: {len(held)} dataset(s) hold their records ({roles})")
 
     _withdrawal_section(engine, directory, at, result.member_counts, echo)  # issue 5
 
@@ -245,9 +250,33 @@ def run_demo(directory: Path, *, n_members: int = 3000, seed: int = 7, echo: Ech
     echo("\nTry: consentgate --db sqlite:///" + str(db) + " policy diff v1 v2")
 
 
-def _leaver(engine: Any, directory: Path, at: datetime) -> str:
+def _leavers(
+    counts: list[dict[str, Any]], acme: list[dict[str, Any]], shard_of: Callable[[str, int], int]
+) -> tuple[list[str], str | None]:
+    """Who withdraws in the withdrawal section: two authors of two posts or more in one
+    shard of eight (the shard of the first such author, else the shard with the most; one
+    author when no shard has two, none when there is no such author), and a member of the
+    partner dataset who is neither (None when there is none). A small demo (``--members``)
+    may have few such members."""
+    authors = [str(r["member_id"]) for r in counts if r["as_author"] >= 2]
+    if not authors:
+        return [], None
+    by_shard: dict[int, list[str]] = {}
+    for m in authors:
+        by_shard.setdefault(shard_of(m, 8), []).append(m)
+    first = by_shard[shard_of(authors[0], 8)]
+    pair = first[:2] if len(first) >= 2 else max(by_shard.values(), key=len)[:2]
+    sharer = next(
+        (str(r["member_id"]) for r in acme if r["member_id"] not in pair and r["as_author"] > 0),
+        None,
+    )
+    return pair, sharer
+
+
+def _leaver(engine: Any, directory: Path, at: datetime) -> str | None:
     """A member whose posts were eligible on ``at`` and who withdraws from AI training on
-    posts later (effective 2024-12-15, recorded now)."""
+    posts later (effective 2024-12-15, recorded now); None when no member qualifies (a
+    small ``--members``)."""
     import pyarrow.parquet as pq
 
     snap = workspace.build_snapshot(
@@ -260,10 +289,15 @@ def _leaver(engine: Any, directory: Path, at: datetime) -> str:
     }
     posts = pq.read_table(directory / "posts.parquet", columns=["author_id", "created_at"])
     member = next(
-        r["author_id"]
-        for r in posts.to_pylist()
-        if r["author_id"] in covers and covers[r["author_id"]] <= r["created_at"] <= at
+        (
+            r["author_id"]
+            for r in posts.to_pylist()
+            if r["author_id"] in covers and covers[r["author_id"]] <= r["created_at"] <= at
+        ),
+        None,
     )
+    if member is None:
+        return None
     workspace.record_event(
         engine,
         {
@@ -278,16 +312,18 @@ def _leaver(engine: Any, directory: Path, at: datetime) -> str:
 
 
 def _past_cutoff_section(
-    engine: Any, directory: Path, at: datetime, leaver: str, echo: Echo
+    engine: Any, directory: Path, at: datetime, leaver: str | None, echo: Echo
 ) -> None:
     """A past cutoff is reproducible, never a way back to consent that has since ended."""
-    then = workspace.consent_status(engine, leaver, "ai_training_posts", at=at)
-    held = workspace.impact(engine, leaver)
-    echo(
-        f"   {leaver} withdrew from 'ai_training_posts' on 2024-12-15, after the cutoff: "
-        f"on 2024-11-01 they were {then.state}, yet the builds made now exclude their "
-        f"posts as withdrawn (eligible at the cutoff AND now); {len(held)} dataset(s) hold them"
-    )
+    if leaver is not None:
+        then = workspace.consent_status(engine, leaver, "ai_training_posts", at=at)
+        held = workspace.impact(engine, leaver)
+        echo(
+            f"   {leaver} withdrew from 'ai_training_posts' on 2024-12-15, after the cutoff: "
+            f"on 2024-11-01 they were {then.state}, yet the builds made now exclude their "
+            f"posts as withdrawn (eligible at the cutoff AND now); {len(held)} dataset(s) hold "
+            "them"
+        )
     again = workspace.build(
         engine,
         open_source(directory / "posts.parquet"),
@@ -614,20 +650,14 @@ def _withdrawal_section(
         f"   dataset-topics: {built.counts.included} posts with a topic label, 8 shards by author; "
         f"SISA model {model.model_id} trained per shard"
     )
-    counts = built.member_counts.to_pylist()
-    authors = [r["member_id"] for r in counts if r["as_author"] >= 2]
-    shard = shard_of(authors[0], 8)
-    pair = [m for m in authors if shard_of(m, 8) == shard][:2]
-    sharer = next(
-        r["member_id"]
-        for r in acme_members.to_pylist()
-        if r["member_id"] not in pair and r["as_author"] > 0
-    )
-    for member, setting in (
-        (pair[0], "ai_training_posts"),
-        (pair[1], "ai_training_posts"),
-        (sharer, "ai_training_messages_partners"),
-    ):
+    pair, sharer = _leavers(built.member_counts.to_pylist(), acme_members.to_pylist(), shard_of)
+    if not pair:
+        echo("   (no author with two posts in the topic dataset: too few members for this step)")
+        return
+    leaving = [(m, "ai_training_posts") for m in pair]
+    if sharer is not None:
+        leaving.append((sharer, "ai_training_messages_partners"))
+    for member, setting in leaving:
         workspace.record_event(
             engine,
             {
@@ -639,7 +669,8 @@ def _withdrawal_section(
             },
         )
     echo(
-        f"   {pair[0]} and {pair[1]} withdraw 'ai_training_posts'; {sharer} withdraws message sharing"
+        f"   {' and '.join(pair)} withdraw{'s' if len(pair) == 1 else ''} 'ai_training_posts'"
+        + (f"; {sharer} withdraws message sharing" if sharer is not None else "")
     )
     for o in workspace.list_orders(engine):
         target = o.target[:12] + "…" if len(o.target) > 13 else o.target

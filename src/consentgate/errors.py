@@ -110,3 +110,8 @@ class DatabaseUnavailable(ConsentgateError):
 
 class BrokenWorkspace(ConsentgateError):
     """The ledger or a key file is missing, damaged or readable by others (checked at start)."""
+
+
+class OutputFailed(ConsentgateError):
+    """A file could not be written (a full disk, a permission); the message says what was
+    stored before it and how to finish."""

@@ -313,7 +313,7 @@ class EventContext:
         except KeyError:
             policy = self.history.get(version)
             if policy is None:
-                raise ValueError(f"policy_version: {version!r} is not published") from None
+                raise ValueError("policy_version: not a published policy version") from None
             self._published[version] = policy.published_at
             return policy.published_at
 
@@ -338,14 +338,14 @@ def _reference_problem(
             return "policy_version: a grant must name the policy version the member saw"
         policy = ctx.history.get(version)
         if policy is None:
-            return f"policy_version: {version!r} is not published"
+            return "policy_version: not a published policy version"
         if policy.setting(str(setting)) is None:
-            return f"setting: {setting!r} does not exist in policy {version!r}"
+            return "setting: not a setting of the policy version the grant cites"
     elif etype is not EventType.ERASE:
         if version is not None and ctx.history.get(version) is None:
-            return f"policy_version: {version!r} is not published"
+            return "policy_version: not a published policy version"
         if not ctx.history.setting_scopes_ever(str(setting)):
-            return f"setting: {setting!r} does not exist in any policy version"
+            return "setting: not a setting of any published policy version"
     return None
 
 
@@ -398,8 +398,8 @@ def build_event(rec: Mapping[str, Any], ctx: EventContext) -> ConsentEvent:
         published = ctx.published_at(str(version))
         if effective_at < published:
             raise ValueError(
-                f"effective_at: a grant cannot take effect before policy {version!r}, which it "
-                f"cites, was published ({published.isoformat()})"
+                "effective_at: a grant cannot take effect before the policy version it cites "
+                f"was published ({published.isoformat()})"
             )
     covers_from = None
     if rec.get("covers_from") is not None:

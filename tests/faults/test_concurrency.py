@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from conftest import CliResult, build_args
-from workers import environment, run_parallel
+from workers import environment, run_parallel, run_timed
 
 from consentgate.store import tables as t
 from consentgate.store.engine import make_engine
@@ -27,6 +28,9 @@ Cli = Callable[..., CliResult]
 ROUNDS = 3
 EVENTS = 25
 LONG = os.environ.get("CONSENTGATE_CAMPAIGN") == "long"
+# The long campaign's timed run: writers import for this many seconds each (issue 16.6).
+TIMED_SECONDS = float(os.environ.get("CONSENTGATE_CAMPAIGN_SECONDS", "60"))
+TIMED_EVENTS = 20
 
 
 def _setup(cli: Cli, examples: Path, tmp_path: Path, members: int) -> None:
@@ -81,6 +85,66 @@ def test_concurrent_imports_lose_nothing(
     assert len(ids) == len(set(ids)) == writers * ROUNDS * EVENTS
     assert seqs == list(range(1, len(ids) + 1))
     assert cli("audit", "verify").exit_code == 0
+
+
+@pytest.mark.skipif(not LONG, reason="timed writers run in the long campaign only")
+@pytest.mark.parametrize("writers", [4, 8])
+def test_writers_for_a_minute_lose_nothing(
+    cli: Cli, db_url: str, examples: Path, tmp_path: Path, writers: int
+) -> None:
+    """``writers`` processes import batches of fresh events for ``TIMED_SECONDS``: every
+    event of a batch that exited 0 is stored exactly once, none of a batch that exited 1
+    (which must say the ledger was locked, never a traceback), ``seq`` has no gap and
+    ``audit verify`` passes. The counts are printed for docs/reliability.md."""
+    _setup(cli, examples, tmp_path, 40)
+    work = tmp_path / "timed"
+    work.mkdir()
+    outcomes = run_timed(
+        db_url,
+        writers,
+        TIMED_SECONDS,
+        events=TIMED_EVENTS,
+        members=40,
+        work_dir=work,
+        env=environment(tmp_path / "keys"),
+    )
+    flat = [o for job in outcomes for o in job]
+    broken = [o for o in flat if o.code not in (0, 1) or "Traceback" in o.stderr]
+    assert not broken, broken[:3]
+    refused = [o for o in flat if o.code == 1]
+    assert all("locked by another process" in o.stderr for o in refused), refused[:3]
+    acknowledged = {
+        f"t{w}-b{b}-e{i}"
+        for w, job in enumerate(outcomes)
+        for b, o in enumerate(job)
+        if o.code == 0
+        for i in range(TIMED_EVENTS)
+    }
+    refused_ids = {
+        f"t{w}-b{b}-e{i}"
+        for w, job in enumerate(outcomes)
+        for b, o in enumerate(job)
+        if o.code == 1
+        for i in range(TIMED_EVENTS)
+    }
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        c = t.consent_events.c
+        ids = [i for i in conn.execute(sa.select(c.event_id)).scalars() if i.startswith("t")]
+        seqs = sorted(conn.execute(sa.select(c.seq)).scalars())
+    engine.dispose()
+    assert sum(o.added for o in flat) == len(acknowledged)
+    assert len(ids) == len(set(ids)) and set(ids) == acknowledged
+    assert not refused_ids & set(ids)
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert cli("audit", "verify").exit_code == 0
+    backend = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    print(
+        f"timed writers: backend={backend} writers={writers} seconds={TIMED_SECONDS:g} "
+        f"commands={len(flat)} ok={len(flat) - len(refused)} locked_exit_1={len(refused)} "
+        f"events_acknowledged={len(acknowledged)} events_stored={len(ids)} tracebacks=0",
+        file=sys.__stderr__,
+    )
 
 
 def _policy(examples: Path, path: Path, version: str, effective: str) -> Path:

@@ -71,3 +71,97 @@ def run_parallel(
         assert proc.returncode == 0, f"worker died (exit {proc.returncode}): {err[-2000:]}"
         outcomes.append([Outcome(r["code"], r["stderr"]) for r in json.loads(out)])
     return outcomes
+
+
+# A writer for a fixed time: imports batches of fresh events, one after another, until the
+# deadline, and reports every command's exit code, stderr and the events it acknowledged
+# (``added`` of an import that exited 0). Event ids are unique per writer and batch.
+TIMED_DRIVER = """
+import contextlib, io, json, sys, time
+from pathlib import Path
+from consentgate.cli import main
+spec = json.loads(sys.argv[1])
+deadline = time.monotonic() + spec["seconds"]
+results = []
+batch = 0
+while time.monotonic() < deadline:
+    path = Path(spec["dir"]) / f"timed-{spec['writer']}-{batch}.jsonl"
+    path.write_text("".join(
+        json.dumps({
+            "event_id": f"t{spec['writer']}-b{batch}-e{i}",
+            "member_id": f"m{(spec['writer'] * 7 + batch + i) % spec['members']}",
+            "type": "grant" if (batch + i) % 2 else "withdraw",
+            "setting": "ai_training_posts",
+            "policy_version": "v2",
+            "effective_at": "2024-10-%02dT%02d:%02d:%02dZ" % (
+                1 + batch % 28, i % 24, spec["writer"] % 60, batch % 60),
+        }) + "\\n"
+        for i in range(spec["events"])
+    ))
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            main(["--db", spec["db"], "consent", "import", str(path), "--json"])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        except BaseException:
+            import traceback
+            traceback.print_exc(file=err)
+            code = 99
+    added = json.loads(out.getvalue())["added"] if code == 0 else 0
+    results.append({"code": code, "stderr": err.getvalue(), "added": added})
+    path.unlink()
+    batch += 1
+print(json.dumps(results))
+"""
+
+
+@dataclass(frozen=True)
+class TimedOutcome:
+    code: int
+    stderr: str
+    added: int
+
+
+def run_timed(
+    db_url: str,
+    writers: int,
+    seconds: float,
+    *,
+    events: int,
+    members: int,
+    work_dir: Path,
+    env: dict[str, str],
+) -> list[list[TimedOutcome]]:
+    """``writers`` processes importing batches of ``events`` fresh events for ``seconds``."""
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                TIMED_DRIVER,
+                json.dumps(
+                    {
+                        "db": db_url,
+                        "writer": w,
+                        "seconds": seconds,
+                        "events": events,
+                        "members": members,
+                        "dir": str(work_dir),
+                    }
+                ),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(writers)
+    ]
+    outcomes: list[list[TimedOutcome]] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=seconds + 300)
+        assert proc.returncode == 0, f"worker died (exit {proc.returncode}): {err[-2000:]}"
+        outcomes.append([TimedOutcome(r["code"], r["stderr"], r["added"]) for r in json.loads(out)])
+    return outcomes

@@ -16,6 +16,7 @@ campaign``) runs many more examples.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,9 @@ from hostile_world import LONG, SECRET_EMAIL, World, world_fixture  # noqa: F401
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-EXAMPLES = 100 if LONG else 5
+# Examples per property and database in the long run (sized with the kill rounds, see
+# tests/faults/test_kill.py; CONSENTGATE_CAMPAIGN_EXAMPLES overrides it).
+EXAMPLES = int(os.environ.get("CONSENTGATE_CAMPAIGN_EXAMPLES", "50")) if LONG else 5
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -135,8 +135,11 @@ RECORD = {
 }
 
 
-def records_parquet() -> bytes:
+def records_parquet(before_1970_at: int | None = None) -> bytes:
     n = 2000
+    created = [1_727_740_800_000_000] * n
+    if before_1970_at is not None:
+        created[before_1970_at] = -1  # 1969-12-31T23:59:59.999999Z
     return parquet(
         pa.table(
             {
@@ -144,7 +147,7 @@ def records_parquet() -> bytes:
                 "category": ["user.content.public"] * n,
                 "author_id": ["u1"] * n,
                 "recipient_ids": pa.array([None] * n, pa.list_(pa.string())),
-                "created_at": pa.array([1_727_740_800_000_000] * n, pa.timestamp("us", tz="UTC")),
+                "created_at": pa.array(created, pa.timestamp("us", tz="UTC")),
                 "text": ["hello"] * n,
             }
         )
@@ -693,6 +696,53 @@ CASES = [
         E,
         r"{F}:2: source: expected one of",
     ),
+    # Refusals name the field, never its value (a value may hold member content).
+    Case(
+        "events-echo-setting",
+        "e.jsonl",
+        events(event(setting=SECRET_EMAIL)),
+        E,
+        r"{F}:2: setting: not a setting of any published policy version",
+    ),
+    Case(
+        "events-echo-setting-of-grant",
+        "e.jsonl",
+        events(event(type="grant", policy_version="v2", setting=SECRET_EMAIL)),
+        E,
+        r"{F}:2: setting: not a setting of the policy version the grant cites",
+    ),
+    Case(
+        "events-echo-policy-version",
+        "e.jsonl",
+        events(event(type="grant", policy_version=SECRET_EMAIL)),
+        E,
+        r"{F}:2: policy_version: not a published policy version",
+    ),
+    Case(
+        "events-echo-effective-at",
+        "e.jsonl",
+        events(event(effective_at=SECRET_EMAIL)),
+        E,
+        r"{F}:2: effective_at: invalid timestamp",
+    ),
+    Case(
+        "events-echo-covers-from",
+        "e.jsonl",
+        events(event(type="grant", policy_version="v2", covers_from=f"2024-01-01 {SECRET_EMAIL}")),
+        E,
+        r"{F}:2: covers_from: invalid timestamp",
+    ),
+    Case(
+        "members-echo-jurisdiction-effective-at",
+        "m.jsonl",
+        members_jsonl(
+            json.dumps(
+                {"member_id": "z2", "jurisdiction": "US", "jurisdiction_effective_at": SECRET_EMAIL}
+            )
+        ),
+        M,
+        r"{F}:2: jurisdiction_effective_at: invalid timestamp",
+    ),
     Case(
         "events-u2028-in-line",
         "e.jsonl",
@@ -725,19 +775,35 @@ CASES = [
     Case(
         "records-parquet-truncated", "r.parquet", lambda w: records_parquet()[:-40], build(), r"{F}"
     ),
+    # A created_at outside limits' range is refused naming file, row and column (it used to
+    # be counted as created_after_build, and a date before 1970 was accepted).
     Case(
         "records-parquet-created-at-corrupt",
         "r.parquet",
         lambda w: corrupt_created_at(records_parquet()),
         build(),
-        r"created_at after the build time: bad input",
+        r"{F}: row 1, column 'created_at': " + RANGE,
     ),
     Case(
-        "records-created-after-build",
+        "records-created-after-year-9999",
         "r.jsonl",
-        json.dumps({**RECORD, "created_at": TS_HIGH}) + "\n",
+        json.dumps(RECORD) + "\n" + json.dumps({**RECORD, "created_at": TS_HIGH}) + "\n",
         build(),
-        r"created_at after the build time",
+        r"{F}: row 2, column 'created_at': " + RANGE,
+    ),
+    Case(
+        "records-created-before-1970",
+        "r.jsonl",
+        json.dumps(RECORD) + "\n" + json.dumps({**RECORD, "created_at": "1969-12-31T23:59:59Z"}),
+        build(),
+        r"{F}: row 2, column 'created_at': " + RANGE,
+    ),
+    Case(
+        "records-parquet-created-before-1970",
+        "r.parquet",
+        lambda w: records_parquet(before_1970_at=1500),
+        build(),
+        r"{F}: row 1501, column 'created_at': " + RANGE,
     ),
     Case(
         "records-surrogate",

@@ -21,9 +21,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -90,6 +92,7 @@ class Source:
     def batches(self, *, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Record batches of at most ``batch_rows`` rows, file by file, in row order."""
         for path in self.files:
+            row = 0  # rows of this file before the batch
             if self.format == "parquet":
                 with _unreadable_parquet(path):
                     reader = pq.ParquetFile(path)
@@ -99,13 +102,15 @@ class Source:
                             batch = next(batches, None)
                         if batch is None:
                             break
-                        yield self._checked(path, batch)
+                        yield self._checked(path, batch, row)
+                        row += batch.num_rows
             else:
                 table = read_jsonl(
                     path, self.columns, require_text=self.require_text, schema=self.schema
                 )
                 for batch in table.to_batches(max_chunksize=batch_rows):
-                    yield self._checked(path, batch)
+                    yield self._checked(path, batch, row)
+                    row += batch.num_rows
 
     def categories(self) -> set[str]:
         """The distinct values of the category column (Parquet reads only that column)."""
@@ -121,7 +126,8 @@ class Source:
             found.update(v for v in pc.unique(column).to_pylist() if v is not None)
         return found
 
-    def _checked(self, path: Path, batch: pa.RecordBatch) -> pa.RecordBatch:
+    def _checked(self, path: Path, batch: pa.RecordBatch, row: int) -> pa.RecordBatch:
+        _check_created_range(path, batch.column(self.columns.created_at), row, self.columns)
         for name in self.absent:
             if name not in batch.schema.names:
                 batch = batch.append_column(
@@ -132,6 +138,39 @@ class Source:
         if batch.schema != self.schema:
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
         return batch
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_US = (limits.MAX_TIMESTAMP - _EPOCH) // timedelta(microseconds=1)
+_PER_UNIT = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
+def _check_created_range(path: Path, created: pa.Array, row: int, columns: Columns) -> None:
+    """Refuse a record whose ``created_at`` lies outside ``limits``' timestamp range
+    (1970-01-01 to 9999-12-31 UTC, as every timestamp consentgate reads), naming the file,
+    the record's row in it (1-based; the JSONL line when the file has no blank lines) and
+    the column, never the value. Nulls are left to the gate."""
+    if pa.types.is_null(created.type) or len(created) == 0:
+        return
+    assert limits.MIN_TIMESTAMP == _EPOCH  # the lower bound is 0 in every unit
+    raw = created.view(pa.int64())
+    out = pc.less(raw, pa.scalar(0, pa.int64()))
+    unit = created.type.unit
+    if unit in _PER_UNIT:  # nanoseconds (int64) cannot go past 2262
+        out = pc.or_(out, pc.greater(raw, pa.scalar(_MAX_US // _PER_UNIT[unit], pa.int64())))
+    bad = out.fill_null(False)
+    if not pc.any(bad).as_py():
+        return
+    where = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
+    first = row + int(where[0]) + 1
+    more = f" (and {len(where) - 1} more rows in this batch)" if len(where) > 1 else ""
+    raise InvalidInput(
+        f"cannot read source {path}",
+        [
+            f"{path}: row {first}, column {columns.created_at!r}: timestamp out of range "
+            f"(1970-01-01 to 9999-12-31, in UTC){more}; nothing was written"
+        ],
+    )
 
 
 def open_source(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = _EPOCH  # what a stored timestamp of 0 means (UTCMicros)
 
 
 class UTCMicros(sa.TypeDecorator[datetime]):

@@ -169,19 +169,47 @@ def sign_head(
     (checked against the hash chain). When the log has not grown since, returns that
     checkpoint unchanged. ``cosigners`` add their signatures to a new checkpoint (the old key,
     right after a rotation).
+
+    The entries from the start of the block holding the latest checkpoint's size to the
+    head are read once, for both roots (the latest checkpoint's, to check it, and the new
+    one): this is the whole cost of an automatic checkpoint (docs/benchmarks.md).
     """
     latest = latest_checkpoint(conn)
     size = store_audit.head(conn)[0]
-    signed = 0
+    first = 0  # the first entry read: blocks before it are vouched for by ``latest``
+    units: list[bytes] = []
+    leaves: list[bytes] | None = None
     if latest is not None:
         keys = [signer.verifier, *verifiers]
-        check_log_prefix(conn, latest, keys, origin=origin, size=size)
+        _check_signed(latest, keys, origin=origin, size=size)
+        first = latest.size - latest.size % BLOCK_LEAVES
+        units = _ensure_blocks(conn, first)
+        leaves = store_audit.range_leaves(conn, first, size)
+        partial = leaves[: latest.size - first]
+        at_latest = [*units, root_from_leaf_hashes(partial)] if partial else units
+        if not hmac.compare_digest(units_root(at_latest), latest.root):
+            # the cache or the log differs from what was signed: the full check rebuilds
+            # the cache from the entries (raising when the log itself differs)
+            check_log_prefix(conn, latest, keys, origin=origin, size=size)
+            units = _ensure_blocks(conn, first)
         if latest.size == size:
             return SignedHead(latest, False)
-        signed = latest.size
     # Cached roots are trusted only as far as a signed root vouches for them.
-    conn.execute(t.log_blocks.delete().where(t.log_blocks.c.block >= signed // BLOCK_LEAVES))
-    root = units_root(log_units(conn, size))
+    conn.execute(t.log_blocks.delete().where(t.log_blocks.c.block >= first // BLOCK_LEAVES))
+    if leaves is None:
+        leaves = store_audit.range_leaves(conn, first, size)
+    complete = len(leaves) - len(leaves) % BLOCK_LEAVES
+    new = [
+        root_from_leaf_hashes(leaves[o : o + BLOCK_LEAVES])
+        for o in range(0, complete, BLOCK_LEAVES)
+    ]
+    if new:
+        conn.execute(
+            t.log_blocks.insert(),
+            [{"block": len(units) + k, "hash": h.hex()} for k, h in enumerate(new)],
+        )
+    tail = leaves[complete:]
+    root = units_root([*units, *new, root_from_leaf_hashes(tail)] if tail else [*units, *new])
     note = sign_checkpoint(signer, origin=origin, size=size, root=root)
     if cosigners:
         body = note[: note.index("\n\n") + 1]
@@ -193,6 +221,25 @@ def sign_head(
             ],
         )
     return SignedHead(insert_checkpoint(conn, size=size, root=root, note=note, at=at), True, latest)
+
+
+def _check_signed(
+    cp: LoggedCheckpoint, keys: Sequence[Verifier], *, origin: str, size: int
+) -> None:
+    """A stored checkpoint's signature and size against a log of ``size`` entries (the
+    first half of ``check_log_prefix``, which reads no entry)."""
+    try:
+        signed, _ = verify_checkpoint(cp.note, list(keys), origin=origin)
+    except AuditChainBroken as exc:
+        raise AuditChainBroken(f"{cp.label}: {exc}") from exc
+    if (signed.size, signed.root) != (cp.size, cp.root):
+        raise AuditChainBroken(f"{cp.label}: the stored size or root differs from its signed note")
+    if cp.size > size:
+        raise AuditChainBroken(
+            f"{cp.label} covers {cp.size} entries but the log has {size}: "
+            f"audit entry {size} and later were removed (the log was rolled back)",
+            size,
+        )
 
 
 def check_log_prefix(
@@ -208,18 +255,7 @@ def check_log_prefix(
     root. Raises ``AuditChainBroken``. A wrong block cache is rebuilt from the entries
     (a full read, only then), so only a changed log fails."""
     keys = [verifier] if isinstance(verifier, Verifier) else list(verifier)
-    try:
-        signed, _ = verify_checkpoint(cp.note, keys, origin=origin)
-    except AuditChainBroken as exc:
-        raise AuditChainBroken(f"{cp.label}: {exc}") from exc
-    if (signed.size, signed.root) != (cp.size, cp.root):
-        raise AuditChainBroken(f"{cp.label}: the stored size or root differs from its signed note")
-    if cp.size > size:
-        raise AuditChainBroken(
-            f"{cp.label} covers {cp.size} entries but the log has {size}: "
-            f"audit entry {size} and later were removed (the log was rolled back)",
-            size,
-        )
+    _check_signed(cp, keys, origin=origin, size=size)
     if hmac.compare_digest(units_root(log_units(conn, cp.size)), cp.root):
         return
     # Either the cache or the log differs from what was signed: rebuild the cache from

@@ -106,6 +106,11 @@ def _entry_json(
     )
 
 
+def format_entry_time(value: datetime) -> str:
+    """``recorded_at`` as it appears in an entry's canonical JSON."""
+    return _fmt(value)
+
+
 @functools.lru_cache(maxsize=4096)
 def _fmt(value: datetime) -> str:
     if type(value) is datetime and value.tzinfo is UTC:
@@ -113,6 +118,11 @@ def _fmt(value: datetime) -> str:
         # shows microseconds exactly when there are some and ends with "+00:00".
         return value.isoformat()[:-6] + "Z"
     return format_timestamp(value)
+
+
+# An entry's canonical JSON from its fields (``at`` from ``format_entry_time``), for readers
+# that do not build ``AuditEntry`` objects (``store.audit`` checking entries to sign a head).
+entry_json = _entry_json
 
 
 def canonical_json(value: Any) -> bytes:

@@ -18,6 +18,7 @@ the log has no entries. Adapters only: the signing itself is ``auditlog.create_c
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -25,8 +26,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from consentgate.errors import AuditChainBroken
-from consentgate.files import fsync_directory
+from consentgate.errors import AuditChainBroken, OutputFailed
 from consentgate.store import audit as store_audit
 from consentgate.store import tables as t
 from consentgate.store import transparency as store_tlog
@@ -51,18 +51,36 @@ def latest_path(key_dir: Path) -> Path:
 
 
 def write_latest(key_dir: Path, note: str) -> None:
-    """Replace ``<key_dir>/checkpoint.latest`` with ``note``, atomically and synced."""
+    """Replace ``<key_dir>/checkpoint.latest`` with ``note``, atomically.
+
+    The file's content is synced before the rename (a crash must never leave a torn note,
+    which ``audit verify`` would report as tampering); the directory is not: if a crash
+    loses the rename, the previous note is left, an older checkpoint that the ledger holds
+    too, which is a weaker check but never a false alarm (docs/reliability.md says what
+    a power loss can still do)."""
     path = latest_path(key_dir)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{LATEST_NAME}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    data = note.encode("utf-8")
     try:
-        os.write(fd, note.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_directory(path.parent)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror or type(exc).__name__
+        code = errno.errorcode.get(exc.errno or 0, "")
+        raise OutputFailed(
+            f"{path}: {reason}{f' [{code}]' if code else ''}: the signed checkpoint is stored "
+            "in the ledger (and the command's changes were stored) but its copy outside the "
+            "database was not written; the previous copy is kept. Free some space (or fix "
+            "the directory) and run `consentgate audit checkpoint`"
+        ) from exc
 
 
 def _uncovered(engine: sa.Engine) -> int:

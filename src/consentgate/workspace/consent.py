@@ -85,6 +85,7 @@ def _rejects_target(on_error: str, rejects: Path | None) -> Path | None:
 def _stage_rejects(path: Path, lines: Iterable[str]) -> Path:
     """Write the rejected lines to a temporary file beside ``path`` (renamed into place
     only once the import has committed: the import and its rejects file are one unit)."""
+    tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -93,6 +94,8 @@ def _stage_rejects(path: Path, lines: Iterable[str]) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
+        if tmp is not None:  # a full disk: the part written must not stay behind
+            Path(tmp).unlink(missing_ok=True)
         raise InvalidInput(
             f"`rejects` {path}: cannot write ({exc.strerror}); nothing was stored"
         ) from exc

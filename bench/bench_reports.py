@@ -138,7 +138,7 @@ def main() -> None:
     hits = 0
     for m in ids:
         doc = workspace.dsar(engine, m)
-        hits += sum(1 for r in doc["recipients"] if r["recipient"] == "acme-ai")
+        hits += sum(1 for r in doc.recipients if r.recipient == "acme-ai")
     loop_s = time.perf_counter() - t0
     print(
         f"loop: workspace.dsar per member, in process, {len(ids)} members: {loop_s:.2f} s "

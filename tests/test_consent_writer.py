@@ -20,7 +20,7 @@ from consentgate.errors import Conflict, InvalidInput
 from consentgate.store import tables as t
 from consentgate.tlog.checkpoint import load_signer
 from consentgate.tlog.receipts import verify_receipt
-from consentgate.workspace import consent as consent_workspace
+from consentgate.workspace import remediation as remediation_workspace
 from consentgate.workspace.consent import Recorded, record_events
 from consentgate.workspace.consent_writer import ConsentWriter, WriterClosed
 
@@ -148,14 +148,14 @@ def test_concurrent_writes_are_stored_once_in_few_transactions_and_verify(
 def test_a_failed_batch_fails_every_caller_and_stores_none(
     ledger: sa.Engine, key_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = consent_workspace.open_for_events
+    real = remediation_workspace.open_for_events
 
     def failing(conn: sa.Connection, events: Any, **kw: Any) -> Any:
         if len(events) > 1:  # the batch: its events and audit entries are written by now
             raise RuntimeError("the disk is full")
         return real(conn, events, **kw)
 
-    monkeypatch.setattr(consent_workspace, "open_for_events", failing)
+    monkeypatch.setattr(remediation_workspace, "open_for_events", failing)
     writer = ConsentWriter(ledger)
     before_log, before_events = _log_size(ledger), _stored_ids(ledger)
     outcomes: dict[int, object] = {}
@@ -212,7 +212,7 @@ def test_each_event_in_a_batch_has_its_own_outcome(ledger: sa.Engine, key_file: 
     assert isinstance(g, Conflict) and "different content" in str(g)
     assert isinstance(h, Recorded) and h.created
     assert isinstance(i, Conflict) and "erased" in str(i)
-    assert isinstance(j, InvalidInput) and "v9" in str(j)
+    assert isinstance(j, InvalidInput) and "policy_version" in str(j)
     assert sorted(_stored_ids(ledger)) == ["ev-a", "ev-c", "ev-e", "ev-old"]
     workspace.verify_log(ledger, key_file=key_file)
     # what the batch returns is what is stored

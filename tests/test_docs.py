@@ -106,7 +106,7 @@ def _runnable(block: str) -> tuple[str, list[str]]:
 def test_readme_sh_blocks_keep_skips_to_servers_and_the_demo() -> None:
     (block,) = _sh_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
     script, skipped = _runnable(block)
-    assert [line.split()[1] for line in skipped] == ["witness", "log", "serve", "demo"]
+    assert [line.split()[1] for line in skipped] == ["witness", "log", "serve", "serve", "demo"]
     # A failing command inside `a && b` does not stop `bash -e`: one command per line.
     assert "&&" not in script
 

@@ -257,6 +257,8 @@ PUBLIC_PAGES = {
     "page_logout",
     "page_demo_login",
     "page_demo_login_submit",
+    "page_officer_sign_in",
+    "page_officer_sign_in_submit",
 }
 MEMBER_PAGE = {"member": (200, 404), "officer-session": (403, 403)}
 CONSOLE_PAGE = {"member": (403, 403), "officer-session": (200, 200)}

@@ -133,3 +133,50 @@ def test_audit_page(svc: Service) -> None:
     assert "The audit log verifies" in page
     latest = svc.client.get("/api/v1/audit/checkpoints/latest", headers=svc.auth("officer")).json()
     assert f"Checkpoint #{latest['number']}" in page
+
+
+def test_an_officer_key_signs_in_to_the_console_and_no_other_key_does(
+    svc: Service, db_url: str
+) -> None:
+    """Outside the demo, the officer trades an officer API key for a console session: on the
+    sign-in page or at POST /api/v1/session. Other roles' keys, a revoked key, a member
+    token or garbage get the same refusal and no cookie."""
+    from consentgate import access
+
+    svc.client.cookies.clear()
+    form = svc.client.get("/console/sign-in")
+    assert form.status_code == 200 and 'type="password"' in form.text
+    secret = svc.keys["officer"]
+    key_id = secret.split("_")[1]
+    for bad in (svc.keys["pipeline"], svc.keys["admin"], "cgk_0000_nope", "not-a-key"):
+        r = svc.client.post("/console/sign-in", data={"key": bad}, follow_redirects=False)
+        assert r.status_code == 401 and "not a valid officer key" in r.text
+        assert SESSION_COOKIE not in r.cookies
+        assert svc.client.get("/console").status_code == 401
+        assert bad not in r.text  # the key is never echoed
+    r = svc.client.post("/console/sign-in", data={"key": secret}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console"
+    assert secret not in r.headers["set-cookie"]  # the session holds the key's id, not the key
+    assert svc.client.get("/console").status_code == 200
+    assert svc.client.get("/me").status_code == 403  # an officer session is not a member's
+
+    # the same through the API, for a sign-on proxy
+    svc.client.cookies.clear()
+    for bad in (svc.keys["pipeline"], "cgk_0000_nope"):
+        r = svc.client.post("/api/v1/session", headers={"Authorization": f"Bearer {bad}"})
+        assert r.status_code == 401 and SESSION_COOKIE not in r.cookies
+    r = svc.client.post("/api/v1/session", headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 200 and r.json()["csrf_token"]
+    assert svc.client.get("/console/audit").status_code == 200
+
+    # a revoked key signs in no more
+    svc.client.cookies.clear()
+    from consentgate.store.engine import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        access.revoke_key(engine, key_id)
+    finally:
+        engine.dispose()
+    r = svc.client.post("/console/sign-in", data={"key": secret}, follow_redirects=False)
+    assert r.status_code == 401

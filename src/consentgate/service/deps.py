@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from consentgate import access, ids
@@ -138,6 +138,34 @@ def session_principal(session: tokens.Session) -> Principal:
     return Principal(
         Caller("member", session.member_id), f"member:{session.member_id}", via_cookie=True
     )
+
+
+async def officer_key_id(ctx: ServiceContext, secret: str) -> str | None:
+    """The id of the officer API key ``secret`` is, or None (any other key or none)."""
+    secret = secret.strip()
+    if not secret.startswith(access.PREFIX):
+        return None
+    key = await run_in_threadpool(access.authenticate_key, ctx.engine, secret)
+    if key is None or key.role != "officer":
+        return None
+    return str(key.key_id)
+
+
+def set_session(response: Response, ctx: ServiceContext, subject: str, role: str) -> str:
+    """Issue a session for ``subject`` in ``role`` and set it as the session cookie."""
+    cookie = tokens.issue_session(
+        ctx.session_key, subject, now=utcnow(), lifetime=ctx.session_lifetime, role=role
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(ctx.session_lifetime.total_seconds()),
+        path="/",
+        secure=ctx.settings.service_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+    return cookie
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -275,10 +275,16 @@ def logout(request: Request, ctx: ContextDep, csrf_token: CsrfField) -> Response
 def page_routers(*, demo: bool) -> list[APIRouter]:
     """Every router of pages (a new page group adds its own here); the demo login only
     with ``demo``. tests/test_service_authz.py walks the routes of these."""
-    from consentgate.service.pages import console, member
+    from consentgate.service.pages import console, member, signin
     from consentgate.service.pages import demo as demo_pages
 
-    return [router, member.router, console.router, *([demo_pages.router] if demo else [])]
+    return [
+        router,
+        member.router,
+        console.router,
+        signin.router,
+        *([demo_pages.router] if demo else []),
+    ]
 
 
 def install(app: FastAPI, ctx: ServiceContext) -> None:

@@ -16,11 +16,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from consentgate import ids, workspace
 from consentgate.errors import NotFound
-from consentgate.service import tokens
-from consentgate.service.deps import SESSION_COOKIE, ContextDep, ServiceContext
+from consentgate.service.deps import ContextDep, ServiceContext, set_session
 from consentgate.service.errors import PAGE_TAG
 from consentgate.service.pages import HOME, render
-from consentgate.timestamps import utcnow
 
 router = APIRouter(tags=[PAGE_TAG], include_in_schema=False)
 OFFERED = 8  # member ids offered on the login page
@@ -67,17 +65,6 @@ def login(
 
 
 def _signed_in(ctx: ServiceContext, subject: str, role: str) -> Response:
-    cookie = tokens.issue_session(
-        ctx.session_key, subject, now=utcnow(), lifetime=ctx.session_lifetime, role=role
-    )
     response = RedirectResponse(HOME[role], status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=int(ctx.session_lifetime.total_seconds()),
-        path="/",
-        secure=ctx.settings.service_cookie_secure,
-        httponly=True,
-        samesite="strict",
-    )
+    set_session(response, ctx, subject, role)
     return response

@@ -6,12 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from consentgate import access
 from consentgate.service import tokens
 from consentgate.service.deps import (
     SESSION_COOKIE,
     ContextDep,
     Principal,
     authorize,
+    officer_key_id,
+    set_session,
 )
 from consentgate.service.errors import Refused
 from consentgate.service.schemas import ClosedOut, SessionOut, WhoamiOut
@@ -21,31 +24,30 @@ router = APIRouter(tags=["session"])
 
 
 @router.post("/session", name="open_session", response_model=SessionOut)
-def open_session(request: Request, response: Response, ctx: ContextDep) -> dict[str, Any]:
-    """Exchange a member token (``Authorization: Bearer <JWT>``) for a session cookie:
-    Secure, HttpOnly, SameSite=Strict. Returns the CSRF token that requests changing
+async def open_session(request: Request, response: Response, ctx: ContextDep) -> dict[str, Any]:
+    """Exchange a member token (``Authorization: Bearer <JWT>``), or an officer's API key
+    (an officer session, for the console), for a session cookie: Secure, HttpOnly,
+    SameSite=Strict. Returns the CSRF token that requests changing
     something with the cookie must send in ``X-CSRF-Token``."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or ctx.token_rules is None:
+    if scheme.lower() != "bearer":
         raise Refused(401, "authentication required")
-    try:
-        member = tokens.member_from_token(token.strip(), ctx.token_rules)
-    except tokens.BadToken:
-        raise Refused(401, "authentication required") from None
-    cookie = tokens.issue_session(
-        ctx.session_key, member, now=utcnow(), lifetime=ctx.session_lifetime
-    )
+    token = token.strip()
+    if token.startswith(access.PREFIX):  # an officer's key: an officer session (the console)
+        key_id = await officer_key_id(ctx, token)
+        if key_id is None:
+            raise Refused(401, "authentication required")
+        cookie = set_session(response, ctx, f"key:{key_id}", "officer")
+    else:
+        if ctx.token_rules is None:
+            raise Refused(401, "authentication required")
+        try:
+            member = tokens.member_from_token(token, ctx.token_rules)
+        except tokens.BadToken:
+            raise Refused(401, "authentication required") from None
+        cookie = set_session(response, ctx, member, "member")
     session = tokens.read_session(ctx.session_key, cookie, now=utcnow())
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=int(ctx.session_lifetime.total_seconds()),
-        path="/",
-        secure=ctx.settings.service_cookie_secure,
-        httponly=True,
-        samesite="strict",
-    )
     return {"csrf_token": tokens.csrf_token(ctx.session_key, session), "expires": session.expires}
 
 

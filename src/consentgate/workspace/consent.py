@@ -27,6 +27,7 @@ from consentgate import ids
 from consentgate.errors import Conflict, ConsentgateError, InvalidInput, NotFound, UsageError
 from consentgate.paging import Page, check_window
 from consentgate.policy import (
+    PolicyHistory,
     Scope,
 )
 from consentgate.remediation.deadlines import DeadlineRules
@@ -525,6 +526,18 @@ def member_events_for(engine: sa.Engine, member_id: str) -> list[core.ConsentEve
 # --------------------------------------------------------------------------- consent queries
 
 
+def member_record(
+    engine: sa.Engine, member_id: str
+) -> tuple[core.Member, PolicyHistory, list[core.ConsentEvent]]:
+    """What every question about one member reads, in one transaction: the member, the
+    policy history and their consent events. ``NotFound`` for an unknown member."""
+    with engine.connect() as conn:
+        member = ledger.get_member(conn, member_id)
+        if member is None:
+            raise NotFound("member", member_id)
+        return member, ledger.load_history(conn), ledger.member_events(conn, member_id)
+
+
 def consent_status(
     engine: sa.Engine,
     member_id: str,
@@ -555,14 +568,9 @@ def consent_status(
     now = utcnow()
     at = at or now
     known_at = known_at or now
-    with engine.connect() as conn:
-        member = ledger.get_member(conn, member_id)
-        if member is None:
-            raise NotFound("member", member_id)
-        history = ledger.load_history(conn)
-        if not history.setting_scopes_ever(setting):
-            raise NotFound("setting", setting)
-        events = ledger.member_events(conn, member_id)
+    member, history, events = member_record(engine, member_id)
+    if not history.setting_scopes_ever(setting):
+        raise NotFound("setting", setting)
     d = core.setting_status(
         member, setting, events=events, history=history, at=at, known_at=known_at
     )
@@ -599,12 +607,7 @@ def scope_consent(
     at: datetime,
     known_at: datetime | None = None,
 ) -> core.Decision:
-    with engine.connect() as conn:
-        member = ledger.get_member(conn, member_id)
-        if member is None:
-            raise NotFound("member", member_id)
-        history = ledger.load_history(conn)
-        events = ledger.member_events(conn, member_id)
+    member, history, events = member_record(engine, member_id)
     return core.effective_consent(
         member, scope, events=events, history=history, at=at, known_at=known_at or utcnow()
     )
@@ -652,12 +655,7 @@ def member_settings(
     now = utcnow()
     at = at or now
     known_at = known_at or now
-    with engine.connect() as conn:
-        member = ledger.get_member(conn, member_id)
-        if member is None:
-            raise NotFound("member", member_id)
-        history = ledger.load_history(conn)
-        events = ledger.member_events(conn, member_id)
+    member, history, events = member_record(engine, member_id)
     policy = history.in_force(at)
     jurisdiction = member.jurisdiction_at(at, known_at)
     out = []

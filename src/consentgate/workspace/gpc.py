@@ -9,12 +9,11 @@ import hashlib
 import sqlalchemy as sa
 
 from consentgate import consent as core
-from consentgate.errors import Conflict, NotFound
+from consentgate.errors import Conflict
 from consentgate.policy import shares_with_third_parties
 from consentgate.remediation.deadlines import DeadlineRules
-from consentgate.store import ledger
 from consentgate.timestamps import Clock, format_timestamp, utcnow
-from consentgate.workspace.consent import record_event
+from consentgate.workspace.consent import member_record, record_event
 
 
 def _event_id(member_id: str, setting: str) -> str:
@@ -35,12 +34,7 @@ def honour_gpc(
     Each deny has an event id derived from the member and the setting, so two requests
     racing record it once (the loser's ``Conflict`` is that same event)."""
     at = now()
-    with engine.connect() as conn:
-        member = ledger.get_member(conn, member_id)
-        if member is None:
-            raise NotFound("member", member_id)
-        history = ledger.load_history(conn)
-        events = ledger.member_events(conn, member_id)
+    member, history, events = member_record(engine, member_id)
     policy = history.in_force(at)
     if policy is None:
         return []
